@@ -1,0 +1,1 @@
+//! Kafka wire framing and request/response header decoding, incremental and total.

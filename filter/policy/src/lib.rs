@@ -1,0 +1,1 @@
+//! The filter configuration: types (shared with the controller), validation and decisions.

@@ -1,0 +1,1 @@
+//! The proxy-wasm network filter: host glue only.

@@ -1,0 +1,1 @@
+//! The test bed: processes, certificates and Envoy configurations for end-to-end tests.

@@ -1,0 +1,2 @@
+//! The `meshka` binary: admission webhook, KafkaPolicy controller and command line.
+fn main() {}
