@@ -1,0 +1,67 @@
+//! Requests waiting for their responses, in order.
+//!
+//! Responses carry only the correlation id, and a broker answers a connection's requests in the
+//! order it received them, so a queue matches each response to its request.
+
+use std::collections::VecDeque;
+
+use crate::api::Api;
+use crate::Error;
+
+/// A request the broker has yet to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub api: Api,
+    pub api_version: i16,
+    pub correlation_id: i32,
+    /// When the filter saw the request, in the host's clock (nanoseconds).
+    pub sent_at: u64,
+}
+
+/// The bounded queue of a connection's pending requests.
+#[derive(Debug)]
+pub struct InFlight {
+    queue: VecDeque<Pending>,
+    max: usize,
+}
+
+impl InFlight {
+    pub fn new(max: usize) -> Self {
+        InFlight {
+            queue: VecDeque::new(),
+            max,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn push(&mut self, pending: Pending) -> Result<(), Error> {
+        if self.queue.len() >= self.max {
+            return Err(Error::TooManyInFlight { max: self.max });
+        }
+        self.queue.push_back(pending);
+        Ok(())
+    }
+
+    /// Takes the request a response with `correlation_id` answers.
+    pub fn answer(&mut self, correlation_id: i32) -> Result<Pending, Error> {
+        match self.queue.front() {
+            Some(front) if front.correlation_id == correlation_id => {
+                self.queue.pop_front().ok_or(Error::UnexpectedResponse {
+                    got: correlation_id,
+                    expected: None,
+                })
+            }
+            other => Err(Error::UnexpectedResponse {
+                got: correlation_id,
+                expected: other.map(|p| p.correlation_id),
+            }),
+        }
+    }
+}
