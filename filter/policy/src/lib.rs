@@ -1,1 +1,3 @@
 //! The filter configuration: types (shared with the controller), validation and decisions.
+
+pub mod authz;

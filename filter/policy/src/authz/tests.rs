@@ -1,0 +1,437 @@
+//! Decision semantics, checked against Kafka's `StandardAuthorizer` rules: implied operations,
+//! deny wins, `All`, literal/prefixed/`*` names, subject kinds, default action, audit mode.
+
+use super::*;
+use Operation as O;
+use ResourceType as T;
+
+fn policy(json: &str) -> CompiledPolicy {
+    let p: AuthorizationPolicy = serde_json::from_str(json).unwrap();
+    p.compile().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn writer() -> Principal {
+    Principal::from_spiffe_id("spiffe://cluster.local/ns/orders/sa/writer")
+}
+
+/// Kafka's implication rules, written out independently of `Operation::allowed_by`.
+fn kafka_allow_implies(granted: Operation, requested: Operation) -> bool {
+    granted == requested
+        || granted == O::All
+        || (requested == O::Describe
+            && matches!(granted, O::Read | O::Write | O::Delete | O::Alter))
+        || (requested == O::DescribeConfigs && granted == O::AlterConfigs)
+}
+
+#[test]
+fn implication_matrix() {
+    for granted in Operation::ALL {
+        let p = policy(&format!(
+            r#"{{"rules":[{{"action":"allow","principals":["*"],
+                "resources":[{{"type":"topic","name":"t"}},{{"type":"cluster","name":"kafka-cluster"}}],
+                "operations":["{granted}"]}}]}}"#
+        ));
+        for requested in Operation::ALL {
+            let d = p.decide(&writer(), T::Topic, "t", requested);
+            let want = kafka_allow_implies(granted, requested);
+            assert_eq!(d.allowed, want, "allow {granted} → request {requested}");
+            assert_eq!(d.rule, want.then_some(0));
+            assert_eq!(
+                d.reason,
+                if want {
+                    Reason::AllowRule
+                } else {
+                    Reason::Default
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn deny_matrix_deny_is_never_implied() {
+    for denied in Operation::ALL {
+        let p = policy(&format!(
+            r#"{{"rules":[
+                {{"action":"allow","principals":["*"],"resources":[{{"type":"topic","name":"*"}}],"operations":["All"]}},
+                {{"action":"deny","principals":["*"],
+                  "resources":[{{"type":"topic","name":"t"}},{{"type":"cluster","name":"kafka-cluster"}}],
+                  "operations":["{denied}"]}}]}}"#
+        ));
+        for requested in Operation::ALL {
+            let d = p.decide(&writer(), T::Topic, "t", requested);
+            let want_denied = requested == denied || denied == O::All;
+            assert_eq!(
+                !d.allowed, want_denied,
+                "deny {denied} → request {requested}"
+            );
+            if want_denied {
+                assert_eq!((d.rule, d.reason), (Some(1), Reason::DenyRule));
+            } else {
+                assert_eq!((d.rule, d.reason), (Some(0), Reason::AllowRule));
+            }
+            // Another topic is untouched by the deny.
+            assert!(p.decide(&writer(), T::Topic, "u", requested).allowed);
+        }
+    }
+}
+
+#[test]
+fn deny_wins_whatever_the_order() {
+    let allow = r#"{"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"orders.","patternType":"prefixed"}],"operations":["Write"]}"#;
+    let deny = r#"{"action":"deny","namespaces":["orders"],"resources":[{"type":"topic","name":"orders.secret"}],"operations":["Write"]}"#;
+    for (json, deny_index) in [
+        (format!(r#"{{"rules":[{allow},{deny}]}}"#), 1),
+        (format!(r#"{{"rules":[{deny},{allow}]}}"#), 0),
+    ] {
+        let p = policy(&json);
+        let d = p.decide(&writer(), T::Topic, "orders.secret", O::Write);
+        assert_eq!(
+            d,
+            Decision {
+                allowed: false,
+                enforced: true,
+                rule: Some(deny_index),
+                reason: Reason::DenyRule
+            }
+        );
+        assert!(
+            p.decide(&writer(), T::Topic, "orders.public", O::Write)
+                .allowed
+        );
+        // The deny names the writer's namespace only; others keep the allow.
+        let other = Principal::from_spiffe_id("spiffe://cluster.local/ns/billing/sa/x");
+        assert!(
+            p.decide(&other, T::Topic, "orders.secret", O::Write)
+                .allowed
+        );
+    }
+}
+
+#[test]
+fn deny_of_read_keeps_implied_describe_from_another_allow() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"t"}],"operations":["Write"]},
+        {"action":"deny","principals":["*"],"resources":[{"type":"topic","name":"t"}],"operations":["Read"]}]}"#,
+    );
+    assert!(!p.decide(&writer(), T::Topic, "t", O::Read).allowed);
+    assert!(
+        p.decide(&writer(), T::Topic, "t", O::Describe).allowed,
+        "Write implies Describe"
+    );
+    assert!(p.decide(&writer(), T::Topic, "t", O::Write).allowed);
+}
+
+#[test]
+fn deny_describe_does_not_deny_read() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"t"}],"operations":["Read"]},
+        {"action":"deny","principals":["*"],"resources":[{"type":"topic","name":"t"}],"operations":["Describe"]}]}"#,
+    );
+    assert!(p.decide(&writer(), T::Topic, "t", O::Read).allowed);
+    assert!(!p.decide(&writer(), T::Topic, "t", O::Describe).allowed);
+}
+
+#[test]
+fn lowest_matching_rule_is_reported() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","users":["User:bob"],"resources":[{"type":"topic","name":"*"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"a."  ,"patternType":"prefixed"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"a.b"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"*"}],"operations":["Read"]}]}"#,
+    );
+    assert_eq!(p.decide(&writer(), T::Topic, "a.b", O::Read).rule, Some(1));
+    assert_eq!(p.decide(&writer(), T::Topic, "zzz", O::Read).rule, Some(3));
+    let bob = Principal::from_sasl_user("bob");
+    assert_eq!(p.decide(&bob, T::Topic, "a.b", O::Read).rule, Some(0));
+}
+
+#[test]
+fn literal_prefixed_and_wildcard_names() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"orders"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"orders.","patternType":"prefixed"}],"operations":["Write"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"o","patternType":"prefixed"}],"operations":["Delete"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"group","name":"*"}],"operations":["Read"]}]}"#,
+    );
+    let w = writer();
+    let allowed = |t, n, o| p.decide(&w, t, n, o).allowed;
+    assert!(allowed(T::Topic, "orders", O::Read));
+    assert!(!allowed(T::Topic, "orders.x", O::Read), "literal is exact");
+    assert!(!allowed(T::Topic, "order", O::Read));
+    assert!(
+        allowed(T::Topic, "orders.", O::Write),
+        "a prefix matches itself"
+    );
+    assert!(allowed(T::Topic, "orders.eu.v1", O::Write));
+    assert!(!allowed(T::Topic, "orders", O::Write));
+    assert!(!allowed(T::Topic, "ordersx", O::Write));
+    assert!(allowed(T::Topic, "o", O::Delete));
+    assert!(allowed(T::Topic, "orders.eu", O::Delete));
+    assert!(!allowed(T::Topic, "", O::Delete));
+    assert!(allowed(T::Group, "anything", O::Read));
+    assert!(allowed(T::Group, "", O::Read));
+    assert!(
+        !allowed(T::Topic, "anything", O::Read),
+        "a group wildcard is not a topic wildcard"
+    );
+    assert!(!allowed(T::TransactionalId, "orders", O::Read));
+    // Names with multi-byte characters never split inside a character.
+    assert!(!allowed(T::Group, "é", O::Delete));
+    assert!(!allowed(T::Topic, "ée", O::Delete));
+}
+
+#[test]
+fn prefixes_of_many_lengths() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","principals":["*"],"resources":[{"type":"group","name":"a","patternType":"prefixed"},{"type":"group","name":"abc","patternType":"prefixed"}],"operations":["Read"]},
+        {"action":"deny","principals":["*"],"resources":[{"type":"group","name":"ab","patternType":"prefixed"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"group","name":"é","patternType":"prefixed"}],"operations":["Read"]}]}"#,
+    );
+    let w = writer();
+    assert_eq!(p.decide(&w, T::Group, "a", O::Read).rule, Some(0));
+    assert_eq!(p.decide(&w, T::Group, "abcd", O::Read).rule, Some(1));
+    assert!(!p.decide(&w, T::Group, "abx", O::Read).allowed);
+    assert!(p.decide(&w, T::Group, "ax", O::Read).allowed);
+    assert!(p.decide(&w, T::Group, "éa", O::Read).allowed);
+    assert!(!p.decide(&w, T::Group, "e", O::Read).allowed);
+}
+
+#[test]
+fn cluster_resource() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","namespaces":["kafka"],"resources":[{"type":"cluster","name":"kafka-cluster"}],"operations":["ClusterAction"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"cluster","name":"*"}],"operations":["IdempotentWrite"]}]}"#,
+    );
+    let broker = Principal::from_spiffe_id("spiffe://cluster.local/ns/kafka/sa/broker");
+    assert!(
+        p.decide(&broker, T::Cluster, CLUSTER_NAME, O::ClusterAction)
+            .allowed
+    );
+    assert!(
+        !p.decide(&writer(), T::Cluster, CLUSTER_NAME, O::ClusterAction)
+            .allowed
+    );
+    assert!(
+        p.decide(&writer(), T::Cluster, CLUSTER_NAME, O::IdempotentWrite)
+            .allowed
+    );
+    assert!(
+        !p.decide(&broker, T::Topic, CLUSTER_NAME, O::ClusterAction)
+            .allowed
+    );
+}
+
+#[test]
+fn subject_kinds() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","principals":["spiffe://cluster.local/ns/orders/sa/writer"],"resources":[{"type":"topic","name":"exact"}],"operations":["Read"]},
+        {"action":"allow","principals":["spiffe://cluster.local/ns/orders/*"],"resources":[{"type":"topic","name":"prefix"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"everyone"}],"operations":["Read"]},
+        {"action":"allow","namespaces":["orders"],"resources":[{"type":"topic","name":"ns"}],"operations":["Read"]},
+        {"action":"allow","namespaces":["ord*"],"resources":[{"type":"topic","name":"ns-prefix"}],"operations":["Read"]},
+        {"action":"allow","namespaces":["*"],"resources":[{"type":"topic","name":"any-ns"}],"operations":["Read"]},
+        {"action":"allow","serviceAccounts":["orders/writer"],"resources":[{"type":"topic","name":"sa"}],"operations":["Read"]},
+        {"action":"allow","serviceAccounts":["orders/*"],"resources":[{"type":"topic","name":"sa-any"}],"operations":["Read"]},
+        {"action":"allow","serviceAccounts":["billing/writer"],"resources":[{"type":"topic","name":"sa-other-ns"}],"operations":["Read"]},
+        {"action":"allow","users":["User:alice"],"resources":[{"type":"topic","name":"user"}],"operations":["Read"]},
+        {"action":"allow","users":["User:svc-*"],"resources":[{"type":"topic","name":"user-prefix"}],"operations":["Read"]},
+        {"action":"allow","users":["User:*"],"resources":[{"type":"topic","name":"any-user"}],"operations":["Read"]},
+        {"action":"allow","users":["User:ANONYMOUS"],"resources":[{"type":"topic","name":"anonymous"}],"operations":["Read"]},
+        {"action":"allow","namespaces":["billing"],"users":["User:alice"],"resources":[{"type":"topic","name":"either"}],"operations":["Read"]}]}"#,
+    );
+    let can = |who: &Principal| -> Vec<&'static str> {
+        [
+            "exact",
+            "prefix",
+            "everyone",
+            "ns",
+            "ns-prefix",
+            "any-ns",
+            "sa",
+            "sa-any",
+            "sa-other-ns",
+            "user",
+            "user-prefix",
+            "any-user",
+            "anonymous",
+            "either",
+        ]
+        .into_iter()
+        .filter(|t| p.decide(who, T::Topic, t, O::Read).allowed)
+        .collect()
+    };
+    assert_eq!(
+        can(&writer()),
+        [
+            "exact",
+            "prefix",
+            "everyone",
+            "ns",
+            "ns-prefix",
+            "any-ns",
+            "sa",
+            "sa-any"
+        ]
+    );
+    let reader = Principal::from_spiffe_id("spiffe://cluster.local/ns/orders/sa/reader");
+    assert_eq!(
+        can(&reader),
+        ["prefix", "everyone", "ns", "ns-prefix", "any-ns", "sa-any"]
+    );
+    let billing = Principal::from_spiffe_id("spiffe://cluster.local/ns/billing/sa/writer");
+    assert_eq!(
+        can(&billing),
+        ["everyone", "any-ns", "sa-other-ns", "either"]
+    );
+    let other_td = Principal::from_spiffe_id("spiffe://other.domain/ns/orders/sa/writer");
+    assert_eq!(
+        can(&other_td),
+        ["everyone", "ns", "ns-prefix", "any-ns", "sa", "sa-any"],
+        "namespace and service account rules do not look at the trust domain"
+    );
+    let custom = Principal::from_spiffe_id("spiffe://cluster.local/custom/path");
+    assert_eq!(can(&custom), ["everyone"]);
+    assert_eq!(
+        can(&Principal::from_sasl_user("alice")),
+        ["everyone", "user", "any-user", "either"]
+    );
+    assert_eq!(
+        can(&Principal::from_sasl_user("svc-payments")),
+        ["everyone", "user-prefix", "any-user"]
+    );
+    assert_eq!(can(&Principal::anonymous()), ["everyone", "anonymous"]);
+    // Both identities: matches what either of them matches.
+    let both = writer().with_sasl_user("alice");
+    assert_eq!(
+        can(&both),
+        [
+            "exact",
+            "prefix",
+            "everyone",
+            "ns",
+            "ns-prefix",
+            "any-ns",
+            "sa",
+            "sa-any",
+            "user",
+            "any-user",
+            "either"
+        ]
+    );
+}
+
+#[test]
+fn default_action_and_audit() {
+    let rules = r#"[{"action":"deny","principals":["*"],"resources":[{"type":"topic","name":"secret"}],"operations":["All"]}]"#;
+    let allow_default = policy(&format!(r#"{{"defaultAction":"allow","rules":{rules}}}"#));
+    let d = allow_default.decide(&writer(), T::Topic, "public", O::Write);
+    assert_eq!(
+        d,
+        Decision {
+            allowed: true,
+            enforced: true,
+            rule: None,
+            reason: Reason::Default
+        }
+    );
+    assert!(!allowed_default_denies(&allow_default));
+
+    let deny_default = policy(&format!(r#"{{"rules":{rules}}}"#));
+    let d = deny_default.decide(&writer(), T::Topic, "public", O::Write);
+    assert_eq!(
+        (d.allowed, d.rule, d.reason),
+        (false, None, Reason::Default)
+    );
+    assert!(!d.permits());
+    assert!(!d.would_deny());
+
+    let audit = policy(&format!(r#"{{"mode":"audit","rules":{rules}}}"#));
+    assert_eq!(audit.mode(), Mode::Audit);
+    let d = audit.decide(&writer(), T::Topic, "secret", O::Read);
+    assert_eq!(
+        d,
+        Decision {
+            allowed: false,
+            enforced: false,
+            rule: Some(0),
+            reason: Reason::DenyRule
+        }
+    );
+    assert!(d.permits());
+    assert!(d.would_deny());
+
+    let empty = policy("{}");
+    assert_eq!(empty.rule_count(), 0);
+    assert!(!empty.decide(&writer(), T::Topic, "x", O::Describe).allowed);
+    assert!(!empty.has_rules_for(T::Topic, O::Read));
+    assert!(deny_default.has_rules_for(T::Topic, O::Read));
+    assert!(!deny_default.has_rules_for(T::Group, O::Read));
+}
+
+fn allowed_default_denies(p: &CompiledPolicy) -> bool {
+    p.decide(&writer(), T::Topic, "secret", O::Describe).allowed
+}
+
+/// The scenario of issue 3: `orders` writes `orders.*` and reads `payments`; `analytics` only
+/// reads `orders.*`.
+#[test]
+fn issue_scenario() {
+    let p = policy(
+        r#"{"rules":[
+        {"action":"allow","serviceAccounts":["shop/orders"],
+         "resources":[{"type":"topic","name":"orders.","patternType":"prefixed"}],"operations":["Write"]},
+        {"action":"allow","serviceAccounts":["shop/orders"],
+         "resources":[{"type":"topic","name":"payments"}],"operations":["Read"]},
+        {"action":"allow","serviceAccounts":["shop/analytics"],
+         "resources":[{"type":"topic","name":"orders.","patternType":"prefixed"},{"type":"group","name":"analytics"}],
+         "operations":["Read"]}]}"#,
+    );
+    let orders = Principal::from_spiffe_id("spiffe://cluster.local/ns/shop/sa/orders");
+    let analytics = Principal::from_spiffe_id("spiffe://cluster.local/ns/shop/sa/analytics");
+    let check = |who: &Principal, t, n, o| p.decide(who, t, n, o).allowed;
+    assert!(check(&orders, T::Topic, "orders.created", O::Write));
+    assert!(check(&orders, T::Topic, "orders.created", O::Describe));
+    assert!(!check(&orders, T::Topic, "orders.created", O::Read));
+    assert!(check(&orders, T::Topic, "payments", O::Read));
+    assert!(!check(&orders, T::Topic, "payments", O::Write));
+    assert!(check(&analytics, T::Topic, "orders.created", O::Read));
+    assert!(check(&analytics, T::Group, "analytics", O::Read));
+    assert!(check(&analytics, T::Group, "analytics", O::Describe));
+    assert!(!check(&analytics, T::Group, "other", O::Read));
+    assert!(!check(&analytics, T::Topic, "orders.created", O::Write));
+    assert!(!check(&analytics, T::Topic, "payments", O::Describe));
+    assert!(!check(
+        &Principal::anonymous(),
+        T::Topic,
+        "orders.created",
+        O::Read
+    ));
+}
+
+#[test]
+fn compile_reports_validation_errors() {
+    let p: AuthorizationPolicy = serde_json::from_str(
+        r#"{"rules":[{"action":"allow","principals":["spiffe://td/*x"],"resources":[{"type":"topic","name":"a"}],"operations":["Read"]}]}"#,
+    )
+    .unwrap();
+    let e = p.compile().unwrap_err();
+    assert_eq!(e.errors().len(), 1);
+    assert_eq!(e.errors()[0].path(), "authorization.rules[0].principals[0]");
+    assert!(CompiledPolicy::try_from(&p).is_err());
+}
+
+#[test]
+fn requests_for_all_need_an_all_rule() {
+    let p = policy(
+        r#"{"rules":[{"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"t"}],"operations":["Read","Write","Describe"]}]}"#,
+    );
+    assert!(!p.decide(&writer(), T::Topic, "t", O::All).allowed);
+}
