@@ -435,3 +435,207 @@ fn requests_for_all_need_an_all_rule() {
     );
     assert!(!p.decide(&writer(), T::Topic, "t", O::All).allowed);
 }
+
+/// A direct reading of the semantics, rule by rule, without the compiled tables.
+mod reference {
+    use super::*;
+
+    fn glob(pattern: &str, value: &str) -> bool {
+        match pattern.strip_suffix('*') {
+            Some(prefix) => value.starts_with(prefix),
+            None => pattern == value,
+        }
+    }
+
+    fn subject(rule: &Rule, p: &Principal) -> bool {
+        let principals = rule
+            .principals
+            .iter()
+            .any(|pat| pat == "*" || p.spiffe_id.as_deref().is_some_and(|id| glob(pat, id)));
+        let namespaces = rule
+            .namespaces
+            .iter()
+            .any(|pat| p.namespace.as_deref().is_some_and(|ns| glob(pat, ns)));
+        let service_accounts = rule.service_accounts.iter().any(|pat| {
+            let (pn, ps) = pat.split_once('/').unwrap();
+            matches!((&p.namespace, &p.service_account), (Some(ns), Some(sa)) if glob(pn, ns) && glob(ps, sa))
+        });
+        let users = rule.users.iter().any(|u| {
+            let name = u.strip_prefix("User:").unwrap();
+            (name == "ANONYMOUS" && p.is_anonymous())
+                || p.sasl_user.as_deref().is_some_and(|s| glob(name, s))
+        });
+        principals || namespaces || service_accounts || users
+    }
+
+    fn resource(rule: &Rule, t: ResourceType, name: &str) -> bool {
+        rule.resources.iter().any(|r| {
+            r.resource_type == t
+                && match r.pattern_type {
+                    PatternType::Literal => r.name == "*" || r.name == name,
+                    PatternType::Prefixed => name.starts_with(r.name.as_str()),
+                }
+        })
+    }
+
+    pub fn decide(
+        policy: &AuthorizationPolicy,
+        p: &Principal,
+        t: ResourceType,
+        name: &str,
+        op: Operation,
+    ) -> (bool, Option<usize>) {
+        let applies = |rule: &Rule| subject(rule, p) && resource(rule, t, name);
+        let deny = policy.rules.iter().position(|r| {
+            r.action == Action::Deny
+                && applies(r)
+                && r.operations.iter().any(|o| *o == op || *o == O::All)
+        });
+        if deny.is_some() {
+            return (false, deny);
+        }
+        let allow = policy.rules.iter().position(|r| {
+            r.action == Action::Allow
+                && applies(r)
+                && r.operations.iter().any(|g| kafka_allow_implies(*g, op))
+        });
+        if allow.is_some() {
+            return (true, allow);
+        }
+        (policy.default_action == Action::Allow, None)
+    }
+}
+
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn subjects() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("*".to_string()),
+                "spiffe://td/ns/[ab]/sa/[xy]",
+                "spiffe://td/ns/[ab]/\\*",
+                "spiffe://td/ns/\\*",
+            ],
+            0..2,
+        )
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let ns = proptest::collection::vec(prop_oneof![Just("*".to_string()), "[ab]"], 0..2);
+        let sas = proptest::collection::vec("[ab*]/[xy*]", 0..2);
+        let users = proptest::collection::vec(
+            prop_oneof![Just("User:ANONYMOUS".to_string()), "User:[uv]\\*?"],
+            0..2,
+        );
+        let resource = (
+            proptest::sample::select(vec![T::Topic, T::Group]),
+            prop_oneof![Just("*".to_string()), "[ab]{1,3}"],
+            proptest::sample::select(vec![PatternType::Literal, PatternType::Prefixed]),
+        )
+            .prop_filter_map("prefixed *", |(resource_type, name, pattern_type)| {
+                (!(name == "*" && pattern_type == PatternType::Prefixed)).then_some(
+                    ResourcePattern {
+                        resource_type,
+                        name,
+                        pattern_type,
+                    },
+                )
+            });
+        let ops = proptest::collection::vec(
+            proptest::sample::select(vec![
+                O::Read,
+                O::Write,
+                O::Delete,
+                O::Describe,
+                O::AlterConfigs,
+                O::DescribeConfigs,
+                O::All,
+            ]),
+            1..3,
+        );
+        (
+            proptest::sample::select(vec![Action::Allow, Action::Deny]),
+            subjects(),
+            ns,
+            sas,
+            users,
+            proptest::collection::vec(resource, 1..3),
+            ops,
+        )
+            .prop_map(
+                |(
+                    action,
+                    principals,
+                    namespaces,
+                    service_accounts,
+                    users,
+                    resources,
+                    operations,
+                )| {
+                    let mut rule = Rule {
+                        action,
+                        principals,
+                        namespaces,
+                        service_accounts,
+                        users,
+                        resources,
+                        operations,
+                    };
+                    if rule.resources.iter().all(|r| r.resource_type == T::Group) {
+                        // Keep every operation applicable, so that the policy validates.
+                        rule.operations
+                            .retain(|o| matches!(o, O::Read | O::Describe | O::Delete | O::All));
+                        if rule.operations.is_empty() {
+                            rule.operations.push(O::Read);
+                        }
+                    }
+                    if rule.principals.is_empty()
+                        && rule.namespaces.is_empty()
+                        && rule.service_accounts.is_empty()
+                        && rule.users.is_empty()
+                    {
+                        rule.users.push("User:u".into());
+                    }
+                    rule
+                },
+            )
+    }
+
+    fn principal() -> impl Strategy<Value = Principal> {
+        (
+            proptest::option::of("spiffe://td/ns/[abc]/sa/[xyz]|spiffe://td/other"),
+            proptest::option::of("[uvw]{1,2}"),
+        )
+            .prop_map(|(id, user)| Principal::new(id.as_deref(), user.as_deref()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn compiled_decisions_equal_the_reference(
+            rules in proptest::collection::vec(rule(), 0..6),
+            default_allow in any::<bool>(),
+            requests in proptest::collection::vec(
+                (principal(), proptest::sample::select(vec![T::Topic, T::Group]), "[ab]{0,4}", proptest::sample::select(Operation::ALL.to_vec())),
+                1..16,
+            ),
+        ) {
+            let policy = AuthorizationPolicy {
+                mode: Mode::Enforce,
+                default_action: if default_allow { Action::Allow } else { Action::Deny },
+                rules,
+            };
+            let compiled = match policy.compile() {
+                Ok(c) => c,
+                Err(e) => return Err(TestCaseError::fail(format!("generated an invalid policy: {e}"))),
+            };
+            for (p, t, name, op) in &requests {
+                let d = compiled.decide(p, *t, name, *op);
+                let (allowed, rule) = reference::decide(&policy, p, *t, name, *op);
+                prop_assert_eq!((d.allowed, d.rule), (allowed, rule), "{} {} {} {}", p, t, name, op);
+            }
+        }
+    }
+}
