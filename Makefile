@@ -21,3 +21,26 @@ $(VENV)/.installed: tests/python/requirements.txt
 
 test: venv
 	cargo test --workspace
+
+# The Wasm filter. Where rustup has the wasm32-wasip1 target, a plain cargo build; otherwise
+# Debian's rustc-web with the std sources (-Zbuild-std), installing those packages when missing.
+WASM := target/wasm/wasm32-wasip1/release/meshka_filter.wasm
+DEBIAN_WASM_PKGS := rustc-web cargo-web rust-web-src lld-22 wasi-libc
+FILTER_SRCS := $(shell find filter -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+
+.PHONY: filter
+filter: $(WASM)
+$(WASM): $(FILTER_SRCS)
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
+		CARGO_TARGET_DIR=target/wasm cargo build -p meshka-filter --release --target wasm32-wasip1; \
+	else \
+		if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/wasm32-wasi ] || ! [ -d /usr/lib/rustlib/src/rust ]; then \
+			echo "rustup has no wasm32-wasip1 target: installing Debian's $(DEBIAN_WASM_PKGS)"; \
+			(apt-get update -q && apt-get install -y -q $(DEBIAN_WASM_PKGS)) >/dev/null || \
+				{ echo "could not install $(DEBIAN_WASM_PKGS): run 'rustup target add wasm32-wasip1' or install them"; exit 1; }; \
+		fi; \
+		PATH=/usr/bin:$$PATH CARGO_TARGET_DIR=target/wasm RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+		RUSTFLAGS="-L /usr/lib/wasm32-wasi -C link-self-contained=no" \
+		/usr/bin/cargo build -p meshka-filter --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort; \
+	fi
+	@ls -l $@ | awk '{printf "filter: %s (%d bytes)\n", $$NF, $$5}'

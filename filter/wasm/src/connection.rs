@@ -1,0 +1,191 @@
+//! One downstream connection: feeds both directions to the codec and acts on its verdicts.
+
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use log::{info, warn};
+use meshka_codec::{Error, Limits, Session};
+use meshka_policy::config::{FailureMode, FilterConfig};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, StreamContext};
+use proxy_wasm::types::{Action, BufferType, PeerType};
+
+use crate::host_source::HostSource;
+use crate::metrics;
+
+/// Client → broker or broker → client.
+#[derive(Clone, Copy, Debug)]
+enum Direction {
+    Request,
+    Response,
+}
+
+pub struct Connection {
+    id: u32,
+    config: Rc<FilterConfig>,
+    session: Session,
+    /// The mTLS peer's SPIFFE ID, read on the first downstream bytes (TLS is not finished when
+    /// the connection opens).
+    peer: Option<String>,
+    identified: bool,
+    /// Set when decoding failed and the configuration says fail open: bytes pass uninspected.
+    bypass: bool,
+    /// Set once the filter decided to close the connection.
+    closing: bool,
+    requests: u64,
+    responses: u64,
+}
+
+fn limits(config: &FilterConfig) -> Limits {
+    Limits {
+        max_frame_bytes: config.max_frame_bytes as usize,
+        max_header_bytes: config.max_header_bytes as usize,
+        max_in_flight: config.max_in_flight as usize,
+    }
+}
+
+fn now_ns() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn property(path: Vec<&str>) -> Option<String> {
+    let bytes = hostcalls::get_property(path).ok()??;
+    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+}
+
+impl Connection {
+    pub fn new(id: u32, config: Rc<FilterConfig>) -> Self {
+        Connection {
+            id,
+            session: Session::new(limits(&config)),
+            config,
+            peer: None,
+            identified: false,
+            bypass: false,
+            closing: false,
+            requests: 0,
+            responses: 0,
+        }
+    }
+
+    fn peer_name(&self) -> &str {
+        self.peer.as_deref().unwrap_or("none")
+    }
+
+    fn on_data(&mut self, direction: Direction, size: usize) -> Action {
+        if self.closing {
+            return Action::Pause;
+        }
+        let buffer = match direction {
+            Direction::Request => BufferType::DownstreamData,
+            Direction::Response => BufferType::UpstreamData,
+        };
+        if self.bypass || size == 0 {
+            metrics::bytes(matches!(direction, Direction::Request), size, 0);
+            return Action::Continue;
+        }
+        let mut src = HostSource::new(buffer, size);
+        let now = now_ns();
+        let result = match direction {
+            Direction::Request => {
+                let requests = &mut self.requests;
+                self.session.on_request_data(&mut src, now, |ev| {
+                    *requests += 1;
+                    metrics::request(ev.head.api);
+                })
+            }
+            Direction::Response => {
+                let responses = &mut self.responses;
+                self.session.on_response_data(&mut src, now, |ev| {
+                    *responses += 1;
+                    metrics::response(ev.api, ev.latency);
+                })
+            }
+        };
+        metrics::bytes(matches!(direction, Direction::Request), size, src.copied);
+        match result {
+            Ok(_) => Action::Continue,
+            Err(e) => self.fail(direction, buffer, size, &e),
+        }
+    }
+
+    /// A decoding failure: fail closed (drop the bytes, close both sides) or open (stop
+    /// inspecting), as configured.
+    fn fail(&mut self, direction: Direction, buffer: BufferType, size: usize, e: &Error) -> Action {
+        metrics::decode_error(e.kind());
+        match self.config.failure_mode {
+            FailureMode::Open => {
+                warn!(
+                    "meshka: connection={} peer={} {direction:?} stream not decodable, passing it uninspected (failureMode=open): {e}",
+                    self.id,
+                    self.peer_name()
+                );
+                metrics::passed_undecoded();
+                self.bypass = true;
+                Action::Continue
+            }
+            FailureMode::Closed => {
+                warn!(
+                    "meshka: connection={} peer={} {direction:?} stream not decodable, closing the connection: {e}",
+                    self.id,
+                    self.peer_name()
+                );
+                metrics::closed_by_filter();
+                self.closing = true;
+                // start = 0 is the only non-append write Envoy accepts; the SDK panics on others.
+                let _ = hostcalls::set_buffer(buffer, 0, size, &[]);
+                let _ = hostcalls::close_downstream();
+                let _ = hostcalls::close_upstream();
+                Action::Pause
+            }
+        }
+    }
+}
+
+impl Context for Connection {}
+
+impl StreamContext for Connection {
+    fn on_new_connection(&mut self) -> Action {
+        metrics::connection_opened();
+        Action::Continue
+    }
+
+    fn on_downstream_data(&mut self, size: usize, _end_of_stream: bool) -> Action {
+        if !self.identified {
+            self.identified = true;
+            self.peer = property(vec!["connection", "uri_san_peer_certificate"]);
+            if self.config.log_connections {
+                let source = property(vec!["source", "address"]).unwrap_or_default();
+                info!(
+                    "meshka: connection={} opened peer={} source={source}",
+                    self.id,
+                    self.peer_name()
+                );
+            }
+        }
+        self.on_data(Direction::Request, size)
+    }
+
+    fn on_upstream_data(&mut self, size: usize, _end_of_stream: bool) -> Action {
+        self.on_data(Direction::Response, size)
+    }
+
+    fn on_log(&mut self) {
+        metrics::connection_closed();
+        if self.config.log_connections {
+            info!(
+                "meshka: connection={} closed peer={} requests={} responses={} unanswered={}",
+                self.id,
+                self.peer_name(),
+                self.requests,
+                self.responses,
+                self.session.in_flight()
+            );
+        }
+    }
+
+    fn on_downstream_close(&mut self, _peer: PeerType) {}
+}

@@ -1,0 +1,119 @@
+//! The filter's metrics, defined in Envoy on first use and cached per VM.
+//!
+//! Names put the label value in the middle (`meshka.api.<Api>.requests`) so one stats-tag regex
+//! per dimension turns them into Prometheus labels; see the filter README.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use meshka_codec::api::Api;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MetricType;
+
+/// Per-api metric ids.
+#[derive(Clone, Copy)]
+struct ApiMetrics {
+    requests: Option<u32>,
+    responses: Option<u32>,
+    latency_us: Option<u32>,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_api: HashMap<i16, ApiMetrics>,
+    by_name: HashMap<String, Option<u32>>,
+}
+
+thread_local! {
+    // A Wasm VM is single-threaded; each Envoy worker has its own VM and so its own registry.
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+fn define(kind: MetricType, name: &str) -> Option<u32> {
+    match hostcalls::define_metric(kind, name) {
+        Ok(id) => Some(id),
+        Err(status) => {
+            log::warn!("meshka: cannot define metric {name}: {status:?}");
+            None
+        }
+    }
+}
+
+fn api_metrics(api: Api) -> ApiMetrics {
+    REGISTRY.with(|r| {
+        *r.borrow_mut().by_api.entry(api.key()).or_insert_with(|| {
+            let name = api.name();
+            ApiMetrics {
+                requests: define(MetricType::Counter, &format!("meshka.api.{name}.requests")),
+                responses: define(MetricType::Counter, &format!("meshka.api.{name}.responses")),
+                latency_us: define(MetricType::Histogram, &format!("meshka.api.{name}.latency_us")),
+            }
+        })
+    })
+}
+
+fn named(kind: MetricType, name: &str) -> Option<u32> {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(id) = r.by_name.get(name) {
+            return *id;
+        }
+        let id = define(kind, name);
+        r.by_name.insert(name.to_string(), id);
+        id
+    })
+}
+
+fn add(id: Option<u32>, n: i64) {
+    if let Some(id) = id {
+        // Metric updates are best effort: a failure must not affect the connection.
+        let _ = hostcalls::increment_metric(id, n);
+    }
+}
+
+fn clamp(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub fn request(api: Api) {
+    add(api_metrics(api).requests, 1);
+}
+
+pub fn response(api: Api, latency_ns: u64) {
+    let m = api_metrics(api);
+    add(m.responses, 1);
+    if let Some(id) = m.latency_us {
+        let _ = hostcalls::record_metric(id, latency_ns / 1_000);
+    }
+}
+
+pub fn decode_error(kind: &str) {
+    add(named(MetricType::Counter, &format!("meshka.reason.{kind}.decode_errors")), 1);
+}
+
+pub fn bytes(downstream: bool, proxied: usize, copied: usize) {
+    let (p, c) = if downstream {
+        ("meshka.downstream.bytes", "meshka.downstream.bytes_copied")
+    } else {
+        ("meshka.upstream.bytes", "meshka.upstream.bytes_copied")
+    };
+    add(named(MetricType::Counter, p), clamp(proxied));
+    add(named(MetricType::Counter, c), clamp(copied));
+}
+
+pub fn connection_opened() {
+    add(named(MetricType::Counter, "meshka.connections.total"), 1);
+    add(named(MetricType::Gauge, "meshka.connections.active"), 1);
+}
+
+pub fn connection_closed() {
+    add(named(MetricType::Gauge, "meshka.connections.active"), -1);
+}
+
+pub fn closed_by_filter() {
+    add(named(MetricType::Counter, "meshka.connections.closed_by_filter"), 1);
+}
+
+pub fn passed_undecoded() {
+    add(named(MetricType::Counter, "meshka.connections.passed_undecoded"), 1);
+}
