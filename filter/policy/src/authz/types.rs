@@ -408,4 +408,31 @@ mod tests {
             );
         }
     }
+
+    #[cfg(feature = "schema")]
+    #[test]
+    fn json_schema_has_the_wire_names() {
+        let schema = serde_json::to_value(schemars::schema_for!(AuthorizationPolicy)).unwrap();
+        let text = schema.to_string();
+        for name in [
+            "\"defaultAction\"",
+            "\"serviceAccounts\"",
+            "\"patternType\"",
+            "\"transactionalId\"",
+            "\"IdempotentWrite\"",
+            "\"audit\"",
+        ] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+        let defs = &schema["$defs"];
+        assert_eq!(defs["Rule"]["required"], serde_json::json!(["action"]));
+        assert_eq!(
+            defs["ResourcePattern"]["required"],
+            serde_json::json!(["type", "name"])
+        );
+        assert!(
+            schema["required"].is_null(),
+            "every top-level field has a default"
+        );
+    }
 }
