@@ -1,2 +1,231 @@
-//! The `meshka` binary: admission webhook, KafkaPolicy controller and command line.
-fn main() {}
+//! The `meshka` binary: admission webhook (now), KafkaPolicy controller and command line (later).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use meshka_webhook::metrics::Metrics;
+use meshka_webhook::server::tls::{self, CertFiles, CertStore};
+use meshka_webhook::server::{self, webhook_config, AppState, Limits};
+use meshka_webhook::Config;
+use tokio::sync::watch;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "meshka",
+    version,
+    about = "Kafka as a first-class citizen of an Istio service mesh"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the mutating admission webhook that makes Kafka pods mesh-ready.
+    Webhook(WebhookArgs),
+}
+
+#[derive(Args, Debug)]
+struct WebhookArgs {
+    /// Configuration file (YAML or JSON); see webhook/README.md. Defaults apply without one.
+    #[arg(long, env = "MESHKA_WEBHOOK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to serve HTTPS on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// PEM certificate chain (reloaded when it changes).
+    #[arg(long, requires = "tls_key", conflicts_with = "self_provision")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds between checks of --tls-cert/--tls-key for changes.
+    #[arg(long, default_value_t = 10)]
+    reload_interval_seconds: u64,
+    /// Create a CA and a serving certificate at startup instead of reading files.
+    #[arg(long)]
+    self_provision: bool,
+    /// Name of the webhook's Service (DNS names of the self-provisioned certificate).
+    #[arg(long, default_value = "meshka-webhook")]
+    service: String,
+    /// Namespace of the webhook's Service.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "meshka-system")]
+    namespace: String,
+    /// MutatingWebhookConfiguration to write the self-provisioned CA bundle into (needs RBAC:
+    /// get, update on mutatingwebhookconfigurations).
+    #[arg(long)]
+    webhook_config: Option<String>,
+    /// Also write the self-provisioned CA certificate to this file.
+    #[arg(long)]
+    ca_out: Option<PathBuf>,
+    /// Override drainDurationSeconds from the configuration.
+    #[arg(long)]
+    drain_duration_seconds: Option<u32>,
+    /// Override nativeSidecar from the configuration.
+    #[arg(long)]
+    native_sidecar: Option<bool>,
+    /// Print the effective configuration as YAML and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Webhook(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(webhook(args))
+        }
+    }
+}
+
+fn effective_config(args: &WebhookArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = args.drain_duration_seconds {
+        config.drain_duration_seconds = d;
+    }
+    if let Some(n) = args.native_sidecar {
+        config.native_sidecar = n;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
+    let config = effective_config(&args)?;
+    if args.print_config {
+        print!(
+            "{}",
+            serde_yaml::to_string(&config).context("writing the configuration")?
+        );
+        return Ok(());
+    }
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState::new(config, Arc::clone(&metrics), Limits::default());
+
+    let (store, ca_to_inject) = if args.self_provision {
+        let p = tls::provision(tls::service_dns_names(&args.service, &args.namespace))?;
+        if let Some(path) = &args.ca_out {
+            std::fs::write(path, &p.ca_pem)
+                .with_context(|| format!("writing the CA to {}", path.display()))?;
+        }
+        let key = tls::certified_key_from_pem(p.cert_pem.as_bytes(), p.key_pem.as_bytes())?;
+        tracing::info!(service = %args.service, namespace = %args.namespace, "self-provisioned a CA and a serving certificate");
+        (CertStore::new(key), Some(p.ca_pem))
+    } else {
+        let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+            bail!("give --tls-cert and --tls-key (e.g. from a cert-manager Secret), or --self-provision");
+        };
+        let files = CertFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        let store = CertStore::new(files.load()?);
+        let interval = Duration::from_secs(args.reload_interval_seconds.max(1));
+        tokio::spawn(files.watch(Arc::clone(&store), interval, Arc::clone(&metrics)));
+        (store, None)
+    };
+    let tls_config = tls::server_config(Arc::clone(&store))?;
+
+    match (ca_to_inject, &args.webhook_config) {
+        (Some(ca), Some(name)) => {
+            let state = Arc::clone(&state);
+            let name = name.clone();
+            let service = args.service.clone();
+            let namespace = args.namespace.clone();
+            tokio::spawn(async move {
+                let mut backoff = Duration::from_secs(1);
+                loop {
+                    let result = match kube::Client::try_default().await {
+                        Ok(client) => webhook_config::inject_ca_bundle(
+                            client,
+                            &name,
+                            Some((&service, &namespace)),
+                            &ca,
+                        )
+                        .await
+                        .map_err(anyhow::Error::from),
+                        Err(e) => {
+                            Err(anyhow::Error::from(e).context("connecting to the Kubernetes API"))
+                        }
+                    };
+                    match result {
+                        Ok(n) => {
+                            tracing::info!(webhooks = n, config = %name, "CA bundle written");
+                            state.set_ready(true);
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "could not write the CA bundle; retrying");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(60));
+                        }
+                    }
+                }
+            });
+        }
+        _ => state.set_ready(true),
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "serving the admission webhook");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let limits = state.limits.clone();
+    server::serve(
+        listener,
+        tls_config,
+        server::router(state),
+        limits,
+        metrics,
+        stop_rx,
+    )
+    .await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
