@@ -17,6 +17,7 @@ fn policy() -> AuthorizationPolicy {
             _ => (format!("t{i}"), PatternType::Prefixed),
         };
         rules.push(Rule {
+            name: Some(format!("rule-{i}")),
             action: if i % 10 == 9 {
                 Action::Deny
             } else {
@@ -70,6 +71,17 @@ fn bench(c: &mut Criterion) {
                 ResourceType::Topic,
                 black_box("team-52.orders.v1"),
                 Operation::Describe,
+            )
+        })
+    });
+    let bound = compiled.bind(writer.clone());
+    c.bench_function("decide_bound 100 rules: allowed by prefix", |b| {
+        b.iter(|| {
+            compiled.decide_bound(
+                black_box(&bound),
+                ResourceType::Topic,
+                black_box("team-52.orders.v1"),
+                Operation::Write,
             )
         })
     });

@@ -15,8 +15,8 @@ pub mod types;
 pub mod validate;
 
 pub use compile::CompiledPolicy;
-pub use decide::{Decision, Reason};
-pub use principal::{parse_spiffe_id, Principal, SpiffeError, SpiffeId};
+pub use decide::{BoundPrincipal, Decision, Reason};
+pub use principal::{parse_spiffe_id, Principal, PrincipalParseError, SpiffeError, SpiffeId};
 pub use types::{
     Action, AuthorizationPolicy, Mode, Operation, PatternType, ResourcePattern, ResourceType, Rule,
     CLUSTER_NAME,

@@ -5,18 +5,26 @@
 //! prefix length).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::pattern::Pattern;
 use super::principal::Principal;
 use super::types::{Action, AuthorizationPolicy, Mode, Operation, PatternType, ResourceType, Rule};
 use super::validate::{ValidationErrors, ANONYMOUS_USER};
 
+static NEXT_POLICY_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A validated, compiled policy. Build it once per configuration (`on_configure`) and share it.
 #[derive(Clone, Debug)]
 pub struct CompiledPolicy {
+    /// Unique per compilation in this process (VM): ties [`BoundPrincipal`]s to their policy.
+    ///
+    /// [`BoundPrincipal`]: super::decide::BoundPrincipal
+    pub(crate) id: u64,
     pub(crate) mode: Mode,
     pub(crate) default_action: Action,
     pub(crate) subjects: Vec<Subjects>,
+    names: Vec<Option<Box<str>>>,
     /// Indexed by `resource_type.index() * Operation::ALL.len() + operation.index()`.
     pub(crate) tables: Vec<OpTable>,
 }
@@ -224,9 +232,15 @@ impl CompiledPolicy {
             table.allow.finish();
         }
         Ok(CompiledPolicy {
+            id: NEXT_POLICY_ID.fetch_add(1, Ordering::Relaxed),
             mode: policy.mode,
             default_action: policy.default_action,
             subjects: policy.rules.iter().map(Subjects::compile).collect(),
+            names: policy
+                .rules
+                .iter()
+                .map(|r| r.name.as_deref().map(Box::from))
+                .collect(),
             tables,
         })
     }
@@ -244,6 +258,11 @@ impl CompiledPolicy {
     /// The number of rules.
     pub fn rule_count(&self) -> usize {
         self.subjects.len()
+    }
+
+    /// The `name` of `rules[index]`, if it has one (for decision logs).
+    pub fn rule_name(&self, index: usize) -> Option<&str> {
+        self.names.get(index).and_then(|n| n.as_deref())
     }
 
     pub(crate) fn table(

@@ -7,6 +7,26 @@ use super::compile::CompiledPolicy;
 use super::principal::Principal;
 use super::types::{Action, Mode, Operation, ResourceType};
 
+/// A [`Principal`] with the rules of one [`CompiledPolicy`] that its subjects match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundPrincipal {
+    principal: Principal,
+    policy_id: u64,
+    matched: Vec<u64>,
+}
+
+impl BoundPrincipal {
+    /// The principal.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Whether this binding was made by `policy` (or a clone of it).
+    pub fn is_bound_to(&self, policy: &CompiledPolicy) -> bool {
+        self.policy_id == policy.id
+    }
+}
+
 /// Why a decision came out as it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
@@ -66,11 +86,60 @@ impl CompiledPolicy {
         name: &str,
         operation: Operation,
     ) -> Decision {
-        let mut subject = |rule: usize| {
+        self.decide_with(resource_type, name, operation, |rule| {
             self.subjects
                 .get(rule)
                 .is_some_and(|s| s.matches(principal))
-        };
+        })
+    }
+
+    /// Like [`decide`](Self::decide) for a principal bound with [`bind`](Self::bind): the
+    /// subject matching was done once. A principal bound to another policy (an older
+    /// configuration) is matched afresh, so a stale binding can never decide.
+    pub fn decide_bound(
+        &self,
+        bound: &BoundPrincipal,
+        resource_type: ResourceType,
+        name: &str,
+        operation: Operation,
+    ) -> Decision {
+        if !bound.is_bound_to(self) {
+            return self.decide(&bound.principal, resource_type, name, operation);
+        }
+        self.decide_with(resource_type, name, operation, |rule| {
+            bound
+                .matched
+                .get(rule / 64)
+                .is_some_and(|word| word & (1u64 << (rule % 64)) != 0)
+        })
+    }
+
+    /// Precomputes which rules' subjects `principal` matches, for
+    /// [`decide_bound`](Self::decide_bound): do it once per connection (and again after a
+    /// policy change, or let `decide_bound` fall back).
+    pub fn bind(&self, principal: Principal) -> BoundPrincipal {
+        let mut matched = vec![0u64; self.subjects.len().div_ceil(64)];
+        for (rule, subjects) in self.subjects.iter().enumerate() {
+            if subjects.matches(&principal) {
+                if let Some(word) = matched.get_mut(rule / 64) {
+                    *word |= 1u64 << (rule % 64);
+                }
+            }
+        }
+        BoundPrincipal {
+            principal,
+            policy_id: self.id,
+            matched,
+        }
+    }
+
+    fn decide_with(
+        &self,
+        resource_type: ResourceType,
+        name: &str,
+        operation: Operation,
+        mut subject: impl FnMut(usize) -> bool,
+    ) -> Decision {
         let enforced = self.mode == Mode::Enforce;
         if let Some(table) = self.table(resource_type, operation) {
             if let Some(rule) = table.deny.first_match(name, &mut subject) {

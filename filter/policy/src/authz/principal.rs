@@ -75,6 +75,63 @@ impl std::fmt::Display for Principal {
     }
 }
 
+/// Why a string is not a principal (see [`Principal`]'s `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalParseError {
+    /// A `spiffe://` part that is not a valid SPIFFE ID.
+    #[error("{value:?} is not a SPIFFE ID: {reason}")]
+    Spiffe {
+        /// The part.
+        value: String,
+        /// What is wrong with it.
+        #[source]
+        reason: SpiffeError,
+    },
+    /// Anything else.
+    #[error("{value:?} is not a principal — write spiffe://<trust-domain>/ns/<ns>/sa/<sa>, User:<name>, both joined by \" + \", or User:ANONYMOUS")]
+    Unknown {
+        /// The input.
+        value: String,
+    },
+}
+
+impl std::str::FromStr for Principal {
+    type Err = PrincipalParseError;
+
+    /// Parses what `Display` prints (for command lines and tests): `spiffe://…`, `User:alice`,
+    /// `spiffe://… + User:alice`, or `User:ANONYMOUS` (also `anonymous`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "User:ANONYMOUS" || s.eq_ignore_ascii_case("anonymous") {
+            return Ok(Principal::anonymous());
+        }
+        let unknown = || PrincipalParseError::Unknown {
+            value: s.to_owned(),
+        };
+        let mut principal = Principal::anonymous();
+        for part in s.split(" + ").map(str::trim) {
+            if part.starts_with("spiffe://") {
+                let id = parse_spiffe_id(part).map_err(|reason| PrincipalParseError::Spiffe {
+                    value: part.to_owned(),
+                    reason,
+                })?;
+                if principal.spiffe_id.is_some() {
+                    return Err(unknown());
+                }
+                principal = Principal::new(Some(id.as_str()), principal.sasl_user.as_deref());
+            } else if let Some(user) = part.strip_prefix("User:").filter(|u| !u.is_empty()) {
+                if principal.sasl_user.is_some() {
+                    return Err(unknown());
+                }
+                principal = principal.with_sasl_user(user);
+            } else {
+                return Err(unknown());
+            }
+        }
+        Ok(principal)
+    }
+}
+
 /// A syntactically valid SPIFFE ID, borrowed from the parsed string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpiffeId<'a> {
@@ -269,11 +326,45 @@ mod tests {
         assert_eq!(Principal::from_sasl_user("carol").to_string(), "User:carol");
     }
 
+    #[test]
+    fn principals_parse_from_their_display() {
+        for s in [
+            "spiffe://cluster.local/ns/orders/sa/writer",
+            "User:alice",
+            "spiffe://td/custom + User:bob",
+            "User:ANONYMOUS",
+        ] {
+            let p: Principal = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+        let p: Principal = "spiffe://td/ns/a/sa/b + User:x".parse().unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("a"));
+        assert_eq!(p.sasl_user.as_deref(), Some("x"));
+        assert!("anonymous".parse::<Principal>().unwrap().is_anonymous());
+        assert_eq!(
+            "spiffe://td//x".parse::<Principal>(),
+            Err(PrincipalParseError::Spiffe {
+                value: "spiffe://td//x".into(),
+                reason: SpiffeError::EmptySegment
+            })
+        );
+        for bad in [
+            "alice",
+            "User:",
+            "",
+            "User:a + User:b",
+            "spiffe://a/b + spiffe://a/c",
+        ] {
+            assert!(bad.parse::<Principal>().is_err(), "{bad}");
+        }
+    }
+
     proptest! {
         #[test]
         fn parser_is_total(s in ".{0,300}") {
             let _ = parse_spiffe_id(&s);
             let _ = Principal::new(Some(&s), Some(&s));
+            let _ = s.parse::<Principal>();
         }
 
         #[test]

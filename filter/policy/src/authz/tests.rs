@@ -575,6 +575,7 @@ mod differential {
                     operations,
                 )| {
                     let mut rule = Rule {
+                        name: None,
                         action,
                         principals,
                         namespaces,
@@ -635,7 +636,54 @@ mod differential {
                 let d = compiled.decide(p, *t, name, *op);
                 let (allowed, rule) = reference::decide(&policy, p, *t, name, *op);
                 prop_assert_eq!((d.allowed, d.rule), (allowed, rule), "{} {} {} {}", p, t, name, op);
+                let bound = compiled.bind(p.clone());
+                prop_assert_eq!(compiled.decide_bound(&bound, *t, name, *op), d);
             }
         }
     }
+}
+
+#[test]
+fn bound_principals_follow_their_policy() {
+    let rule = |action: &str| {
+        format!(
+            r#"{{"rules":[{{"action":"{action}","namespaces":["orders"],"resources":[{{"type":"topic","name":"t"}}],"operations":["Read"]}}]}}"#
+        )
+    };
+    let old = policy(&rule("allow"));
+    let new = policy(&rule("deny"));
+    let bound = old.bind(writer());
+    assert!(bound.is_bound_to(&old));
+    assert!(bound.is_bound_to(&old.clone()));
+    assert!(!bound.is_bound_to(&new));
+    assert_eq!(bound.principal(), &writer());
+    assert!(old.decide_bound(&bound, T::Topic, "t", O::Read).allowed);
+    // A binding from the old policy never decides under the new one.
+    let d = new.decide_bound(&bound, T::Topic, "t", O::Read);
+    assert_eq!((d.allowed, d.rule), (false, Some(0)));
+    let stranger = old.bind(Principal::from_spiffe_id(
+        "spiffe://cluster.local/ns/x/sa/y",
+    ));
+    assert!(!old.decide_bound(&stranger, T::Topic, "t", O::Read).allowed);
+}
+
+#[test]
+fn more_than_64_rules_bind() {
+    let rules: Vec<String> = (0..130)
+        .map(|i| {
+            format!(
+                r#"{{"name":"r{i}","action":"allow","users":["User:u{i}"],"resources":[{{"type":"topic","name":"t{i}"}}],"operations":["Write"]}}"#
+            )
+        })
+        .collect();
+    let p = policy(&format!(r#"{{"rules":[{}]}}"#, rules.join(",")));
+    assert_eq!(p.rule_count(), 130);
+    for i in [0, 63, 64, 127, 129] {
+        let who = p.bind(Principal::from_sasl_user(&format!("u{i}")));
+        let d = p.decide_bound(&who, T::Topic, &format!("t{i}"), O::Describe);
+        assert_eq!((d.allowed, d.rule), (true, Some(i)));
+        assert_eq!(p.rule_name(i), Some(format!("r{i}").as_str()));
+        assert!(!p.decide_bound(&who, T::Topic, "t1", O::Write).allowed || i == 1);
+    }
+    assert_eq!(p.rule_name(130), None);
 }

@@ -55,10 +55,15 @@ pub enum Action {
 /// One rule: *who* (subjects), *what* (resources) and *how* (operations). It matches a request
 /// when the caller matches any of its subjects, the resource matches any of its resource
 /// patterns, and the operation is one of its operations (or implied by one, for `allow`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Rule::default()` is an invalid deny rule without subjects: a base for struct updates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
+    /// An optional label for decision logs (`rules[3] (orders-write)`); need not be unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// `allow` or `deny` (required).
     pub action: Action,
     /// SPIFFE IDs of mTLS peers, exact (`spiffe://cluster.local/ns/orders/sa/writer`) or with a
@@ -173,6 +178,35 @@ impl ResourceType {
             ],
         }
     }
+}
+
+impl std::str::FromStr for ResourceType {
+    type Err = UnknownName;
+
+    /// The policy spelling, case-insensitively (`topic`, `transactionalId`, `TRANSACTIONAL_ID`
+    /// is not accepted).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ResourceType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownName {
+                kind: "resource type",
+                value: s.to_owned(),
+                expected: "topic, group, transactionalId, cluster",
+            })
+    }
+}
+
+/// A name that is not one of an enumeration's spellings (for command lines).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}: expected one of {expected}")]
+pub struct UnknownName {
+    /// What was being parsed.
+    pub kind: &'static str,
+    /// The input.
+    pub value: String,
+    /// The accepted spellings.
+    pub expected: &'static str,
 }
 
 impl std::fmt::Display for ResourceType {
@@ -311,6 +345,22 @@ impl Operation {
     }
 }
 
+impl std::str::FromStr for Operation {
+    type Err = UnknownName;
+
+    /// Kafka's spelling, case-insensitively (`Write`, `describeconfigs`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Operation::ALL
+            .into_iter()
+            .find(|o| o.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownName {
+                kind: "operation",
+                value: s.to_owned(),
+                expected: "Read, Write, Create, Delete, Alter, Describe, DescribeConfigs, AlterConfigs, IdempotentWrite, ClusterAction, All",
+            })
+    }
+}
+
 impl std::fmt::Display for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -389,6 +439,24 @@ mod tests {
             r#"{"type":"topic","name":"a","patternType":"match"}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn names_parse_from_command_lines() {
+        assert_eq!("write".parse::<Operation>(), Ok(Operation::Write));
+        assert_eq!(
+            "DescribeConfigs".parse::<Operation>(),
+            Ok(Operation::DescribeConfigs)
+        );
+        assert_eq!(
+            "transactionalid".parse::<ResourceType>(),
+            Ok(ResourceType::TransactionalId)
+        );
+        let e = "Produce".parse::<Operation>().unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("unknown operation \"Produce\": expected one of Read, Write"));
+        assert!("topics".parse::<ResourceType>().is_err());
     }
 
     #[test]

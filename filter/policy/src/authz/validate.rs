@@ -23,6 +23,14 @@ pub enum ValidationError {
         /// The rule's path.
         path: String,
     },
+    /// An empty or unprintable rule name.
+    #[error("{path}: {value:?} cannot name a rule — give a short printable label such as \"orders-write\" (at most 253 characters), or leave name out")]
+    InvalidRuleName {
+        /// The `name` path.
+        path: String,
+        /// The offending value.
+        value: String,
+    },
     /// A rule without resources.
     #[error("{path}: a rule needs at least one resource, e.g. {{type: topic, name: orders}} — use name \"*\" for every topic")]
     NoResources {
@@ -155,6 +163,7 @@ impl ValidationError {
     pub fn path(&self) -> &str {
         match self {
             ValidationError::NoSubjects { path }
+            | ValidationError::InvalidRuleName { path, .. }
             | ValidationError::NoResources { path }
             | ValidationError::NoOperations { path }
             | ValidationError::EmptySubject { path, .. }
@@ -223,7 +232,21 @@ impl AuthorizationPolicy {
     }
 }
 
+/// The longest rule name.
+pub const MAX_RULE_NAME_LEN: usize = 253;
+
 fn validate_rule(rule: &Rule, path: &str, errors: &mut Vec<ValidationError>) {
+    if let Some(name) = &rule.name {
+        if name.trim().is_empty()
+            || name.len() > MAX_RULE_NAME_LEN
+            || name.chars().any(char::is_control)
+        {
+            errors.push(ValidationError::InvalidRuleName {
+                path: format!("{path}.name"),
+                value: name.clone(),
+            });
+        }
+    }
     if rule.principals.is_empty()
         && rule.namespaces.is_empty()
         && rule.service_accounts.is_empty()
@@ -520,7 +543,7 @@ mod tests {
         }
     }
 
-    const GOOD: &str = r#"{"action":"allow","principals":["spiffe://cluster.local/ns/orders/sa/writer","spiffe://cluster.local/ns/orders/*","*"],
+    const GOOD: &str = r#"{"name":"everything","action":"allow","principals":["spiffe://cluster.local/ns/orders/sa/writer","spiffe://cluster.local/ns/orders/*","*"],
         "namespaces":["orders","team-*","*"],"serviceAccounts":["orders/writer","orders/*","*/default"],
         "users":["User:alice","User:svc-*","User:*","User:ANONYMOUS"],
         "resources":[{"type":"topic","name":"orders.","patternType":"prefixed"},{"type":"topic","name":"*"},
@@ -555,6 +578,7 @@ mod tests {
     fn lists_every_problem_with_its_path() {
         let r = rule(
             r#"{"action":"deny",
+            "name":" ",
             "principals":["spiffe://td/*/x","https://x","","spiffe://TD/*","spiffe://td/a"],
             "namespaces":["Orders","o*x",""],
             "serviceAccounts":["writer","a/b/c","*x/y","a/"],
@@ -573,6 +597,7 @@ mod tests {
         let paths: Vec<&str> = errs.errors().iter().map(|e| e.path()).collect();
         let base = "spec.authorization.rules[1]";
         let want: Vec<String> = [
+            "name",
             "principals[0]",
             "principals[1]",
             "principals[2]",
@@ -600,7 +625,7 @@ mod tests {
         .collect();
         assert_eq!(paths, want, "{errs}");
         let text = errs.to_string();
-        assert!(text.starts_with("21 problems in the authorization policy:\n  spec.authorization.rules[1].principals[0]: \"spiffe://td/*/x\" has a '*' before its end"), "{text}");
+        assert!(text.starts_with("22 problems in the authorization policy:\n  spec.authorization.rules[1].name: \" \" cannot name a rule — give a short printable label such as \"orders-write\" (at most 253 characters), or leave name out\n  spec.authorization.rules[1].principals[0]: \"spiffe://td/*/x\" has a '*' before its end"), "{text}");
         assert!(
             text.contains(
                 "principals[1]: \"https://x\" is not a SPIFFE ID: it does not start with spiffe://"
@@ -717,9 +742,9 @@ mod tests {
         let ops =
             proptest::collection::vec(proptest::sample::select(Operation::ALL.to_vec()), 0..4);
         let action = prop_oneof![Just(Action::Allow), Just(Action::Deny)];
-        (action, s(), s(), s(), s(), res, ops).prop_map(
-            |(action, principals, namespaces, service_accounts, users, resources, operations)| {
-                Rule {
+        (action, s(), s(), s(), s(), res, ops)
+            .prop_map(
+                |(
                     action,
                     principals,
                     namespaces,
@@ -727,9 +752,25 @@ mod tests {
                     users,
                     resources,
                     operations,
-                }
-            },
-        )
+                )| {
+                    Rule {
+                        name: None,
+                        action,
+                        principals,
+                        namespaces,
+                        service_accounts,
+                        users,
+                        resources,
+                        operations,
+                    }
+                },
+            )
+            .prop_flat_map(|rule| {
+                proptest::option::of(".{0,8}").prop_map(move |name| Rule {
+                    name,
+                    ..rule.clone()
+                })
+            })
     }
 
     proptest! {
