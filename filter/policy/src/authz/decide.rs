@@ -28,7 +28,8 @@ impl BoundPrincipal {
 }
 
 /// Why a decision came out as it did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// A deny rule matched (`Decision::rule` names it).
     DenyRule,
@@ -49,8 +50,9 @@ impl Reason {
     }
 }
 
-/// The outcome of one authorization check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The outcome of one authorization check. Serializes (camelCase) for JSON decision logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// What the policy says.
     pub allowed: bool,
@@ -72,6 +74,21 @@ impl Decision {
     /// A denial that audit mode let through: log it as "would deny".
     pub fn would_deny(&self) -> bool {
         !self.allowed && !self.enforced
+    }
+}
+
+impl std::fmt::Display for Decision {
+    /// `allow by rules[2]`, `deny by default`, `deny by rules[0] (audit: not enforced)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.allowed { "allow" } else { "deny" })?;
+        match self.rule {
+            Some(rule) => write!(f, " by rules[{rule}]")?,
+            None => f.write_str(" by default")?,
+        }
+        if !self.enforced {
+            f.write_str(" (audit: not enforced)")?;
+        }
+        Ok(())
     }
 }
 

@@ -5,15 +5,21 @@
 pub const MAX_SPIFFE_ID_LEN: usize = 2048;
 
 /// The caller of a request. Anonymous when it has neither a SPIFFE ID nor a SASL user.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// Serializes (camelCase, absent fields omitted) for JSON decision logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Principal {
     /// The peer's SPIFFE ID (`spiffe://cluster.local/ns/orders/sa/writer`), only if valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
     /// The namespace, when the SPIFFE ID has Istio's form `spiffe://<td>/ns/<ns>/sa/<sa>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// The service account, when the SPIFFE ID has Istio's form.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     /// The SASL user name without Kafka's `User:` prefix (`alice`), once the broker accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sasl_user: Option<String>,
 }
 
@@ -324,6 +330,19 @@ mod tests {
         assert_eq!(p.to_string(), "User:ANONYMOUS");
         assert!(Principal::new(Some(""), None).is_anonymous());
         assert_eq!(Principal::from_sasl_user("carol").to_string(), "User:carol");
+    }
+
+    #[test]
+    fn principals_serialize_for_logs() {
+        let p = Principal::from_spiffe_id("spiffe://td/ns/a/sa/b").with_sasl_user("u");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"spiffeId":"spiffe://td/ns/a/sa/b","namespace":"a","serviceAccount":"b","saslUser":"u"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Principal::anonymous()).unwrap(),
+            "{}"
+        );
     }
 
     #[test]

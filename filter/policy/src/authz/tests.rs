@@ -687,3 +687,26 @@ fn more_than_64_rules_bind() {
     }
     assert_eq!(p.rule_name(130), None);
 }
+
+#[test]
+fn decisions_print_and_serialize_for_logs() {
+    let d = Decision {
+        allowed: false,
+        enforced: false,
+        rule: Some(2),
+        reason: Reason::DenyRule,
+    };
+    assert_eq!(d.to_string(), "deny by rules[2] (audit: not enforced)");
+    assert_eq!(
+        serde_json::to_string(&d).unwrap(),
+        r#"{"allowed":false,"enforced":false,"rule":2,"reason":"deny_rule"}"#
+    );
+    let d = Decision {
+        allowed: true,
+        enforced: true,
+        rule: None,
+        reason: Reason::Default,
+    };
+    assert_eq!(d.to_string(), "allow by default");
+    assert_eq!(d.reason.as_str(), "default");
+}
