@@ -710,3 +710,41 @@ fn decisions_print_and_serialize_for_logs() {
     assert_eq!(d.to_string(), "allow by default");
     assert_eq!(d.reason.as_str(), "default");
 }
+
+/// Every YAML example in AUTHORIZATION.md parses and validates: whole `authorization:` blocks as
+/// policies, indented `- action:` fragments as rules.
+#[test]
+fn reference_examples_are_valid() {
+    let doc = include_str!("../../AUTHORIZATION.md");
+    let mut checked = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if block.starts_with("authorization:") {
+            #[derive(serde::Deserialize)]
+            struct Wrapper {
+                authorization: AuthorizationPolicy,
+            }
+            let w: Wrapper = serde_yaml::from_str(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+            w.authorization
+                .validate()
+                .unwrap_or_else(|e| panic!("{e}\n{block}"));
+            checked += 1;
+        } else if block.trim_start().starts_with("- action:") {
+            let rules: Vec<Rule> =
+                serde_yaml::from_str(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+            AuthorizationPolicy {
+                rules,
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_or_else(|e| panic!("{e}\n{block}"));
+            checked += 1;
+        } else if block.starts_with("resources:") {
+            let r: std::collections::BTreeMap<String, Vec<ResourcePattern>> =
+                serde_yaml::from_str(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+            assert_eq!(r["resources"].len(), 5);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6, "every example is checked");
+}
