@@ -748,3 +748,23 @@ fn reference_examples_are_valid() {
     }
     assert_eq!(checked, 6, "every example is checked");
 }
+
+/// The error listing shown in AUTHORIZATION.md is what validation prints.
+#[test]
+fn reference_error_listing_is_exact() {
+    let doc = include_str!("../../AUTHORIZATION.md");
+    let listing = doc
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .unwrap();
+    let p: AuthorizationPolicy = serde_json::from_str(
+        r#"{"rules":[
+        {"action":"allow","resources":[{"type":"topic","name":"a"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"a"}],"operations":["Read"]},
+        {"action":"allow","principals":["*"],"resources":[{"type":"topic","name":"","patternType":"prefixed"}],"operations":["Read"]},
+        {"action":"allow","principals":["*","spiffe://td/*/orders"],"resources":[{"type":"topic","name":"a"}],"operations":["Read"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(p.validate().unwrap_err().to_string(), listing);
+}
