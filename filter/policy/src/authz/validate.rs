@@ -291,12 +291,11 @@ fn validate_rule(rule: &Rule, path: &str, errors: &mut Vec<ValidationError>) {
                 .iter()
                 .any(|r| r.resource_type.operations().contains(op));
             if !applies {
-                let mut types: Vec<&str> = rule
-                    .resources
+                let types: Vec<&str> = ResourceType::ALL
                     .iter()
-                    .map(|r| r.resource_type.as_str())
+                    .filter(|t| rule.resources.iter().any(|r| r.resource_type == **t))
+                    .map(|t| t.as_str())
                     .collect();
-                types.dedup();
                 let valid: Vec<&str> = ResourceType::ALL
                     .iter()
                     .filter(|t| t.operations().contains(op))
