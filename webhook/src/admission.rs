@@ -276,3 +276,22 @@ impl OperationName for AdmissionRequest<DynamicObject> {
         }
     }
 }
+
+/// Encodes the response as the AdmissionReview JSON the API server expects, with the patch as a
+/// base64 string (Go's encoding of `[]byte`; kube's type would write an array of numbers).
+pub fn response_json(response: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
+    use base64::Engine as _;
+    let mut response = response;
+    let patch = response.patch.take();
+    let mut value = serde_json::to_value(response.into_review())?;
+    if let (Some(bytes), Some(obj)) = (
+        patch,
+        value.get_mut("response").and_then(|r| r.as_object_mut()),
+    ) {
+        obj.insert(
+            "patch".into(),
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        );
+    }
+    serde_json::to_vec(&value)
+}

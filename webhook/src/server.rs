@@ -192,7 +192,7 @@ async fn mutate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             } else {
                 tracing::debug!(kind = %reviewed.kind, role = reviewed.role, result = reviewed.outcome.as_str(), "admission");
             }
-            match serde_json::to_vec(&reviewed.response.into_review()) {
+            match admission::response_json(reviewed.response) {
                 Ok(json) => (
                     [(
                         header::CONTENT_TYPE,
