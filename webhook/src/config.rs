@@ -281,14 +281,19 @@ impl Config {
         out
     }
 
-    /// Outbound-excluded ports of a server pod: only when internal traffic is kept out of the mesh.
+    /// Outbound-excluded ports: only when internal traffic is kept out of the mesh. Servers skip
+    /// the sidecar towards controllers, other brokers and ZooKeeper; clients towards ZooKeeper
+    /// (old tools still connect to it), so that no sidecar wraps mTLS around a connection whose
+    /// receiving side is not captured.
     pub fn outbound_exclusions(&self, vendor: Vendor, role: Role) -> BTreeSet<u16> {
         let mut out = BTreeSet::new();
-        if !role.is_server() || self.internal_traffic_in_mesh {
+        if self.internal_traffic_in_mesh {
             return out;
         }
-        if let Some(p) = self.ports.get(&vendor) {
-            out.extend(p.internal.iter().copied());
+        if role.is_server() {
+            if let Some(p) = self.ports.get(&vendor) {
+                out.extend(p.internal.iter().copied());
+            }
         }
         out.extend(self.zookeeper_ports.iter().copied());
         out
