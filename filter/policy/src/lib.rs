@@ -1,3 +1,4 @@
 //! The filter configuration: types (shared with the controller), validation and decisions.
 
 pub mod authz;
+pub mod config;

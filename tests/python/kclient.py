@@ -1,0 +1,186 @@
+"""Real Kafka clients for meshka's test bed and demo.
+
+Subcommands print one JSON summary line last; the Rust tests assert on it.
+  create     create a topic (confluent-kafka AdminClient)
+  roundtrip  produce records, consume them back with a consumer group, compare byte for byte
+  load       produce at maximum rate for a while with librdkafka's pipelining
+"""
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+
+
+def payload(seed, i, size):
+    rnd = random.Random(f"{seed}-{i}")
+    return rnd.randbytes(size)
+
+
+def digest(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def create(args):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    futures = admin.create_topics([NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)])
+    result = {}
+    for topic, f in futures.items():
+        try:
+            f.result(timeout=30)
+            result[topic] = "created"
+        except Exception as e:  # an existing topic is fine
+            code = getattr(getattr(e, "args", [None])[0], "code", lambda: None)()
+            result[topic] = f"error: {e}" if "TOPIC_ALREADY_EXISTS" not in str(e) else "exists"
+    md = admin.list_topics(timeout=30)
+    print(json.dumps({"topics": result, "listed": sorted(md.topics.keys())}))
+
+
+def produce_confluent(args, records):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id})
+    errors = []
+    delivered = [0]
+
+    def cb(err, msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            delivered[0] += 1
+    for key, value in records:
+        p.produce(args.topic, key=key, value=value, on_delivery=cb)
+        p.poll(0)
+    p.flush(60)
+    return delivered[0], errors
+
+
+def consume_confluent(args, want):
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "client.id": args.client_id})
+    c.subscribe([args.topic])
+    got, errors = {}, []
+    deadline = time.time() + args.timeout
+    while len(got) < want and time.time() < deadline:
+        msg = c.poll(1.0)
+        if msg is None:
+            continue
+        if msg.error():
+            errors.append(str(msg.error()))
+            continue
+        got[msg.key().decode()] = digest(msg.value())
+    committed = 0
+    if got:
+        c.commit(asynchronous=False)
+        committed = sum(max(tp.offset, 0) for tp in c.committed(c.assignment(), timeout=30))
+    c.close()
+    return got, errors, committed
+
+
+def produce_kafka_python(args, records):
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=args.bootstrap, acks=1, client_id=args.client_id)
+    errors, delivered = [], 0
+    futures = [p.send(args.topic, key=k, value=v) for k, v in records]
+    for f in futures:
+        try:
+            f.get(timeout=60)
+            delivered += 1
+        except Exception as e:
+            errors.append(repr(e))
+    p.close()
+    return delivered, errors
+
+
+def consume_kafka_python(args, want):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(args.topic, bootstrap_servers=args.bootstrap, group_id=args.group, client_id=args.client_id,
+                      auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000)
+    got, errors = {}, []
+    deadline = time.time() + args.timeout
+    while len(got) < want and time.time() < deadline:
+        for msg in c:
+            got[msg.key.decode()] = digest(msg.value)
+            if len(got) >= want:
+                break
+    committed = 0
+    if got:
+        c.commit()
+        committed = sum(c.committed(tp) or 0 for tp in c.assignment())
+    c.close()
+    return got, errors, committed
+
+
+def roundtrip(args):
+    seed = f"{args.topic}-{args.group}"
+    records = [(f"k{i}".encode(), payload(seed, i, args.size)) for i in range(args.count)]
+    expected = {k.decode(): digest(v) for k, v in records}
+    produce = produce_confluent if args.lib == "confluent" else produce_kafka_python
+    consume = consume_confluent if args.lib == "confluent" else consume_kafka_python
+    delivered, perr = produce(args, records)
+    got, cerr, committed = consume(args, len(records))
+    mismatched = sorted(k for k in expected if k in got and got[k] != expected[k])
+    missing = sorted(k for k in expected if k not in got)
+    print(json.dumps({"lib": args.lib, "produced": delivered, "produce_errors": perr[:5], "consumed": len(got),
+                      "consume_errors": cerr[:5], "mismatched": len(mismatched), "missing": len(missing),
+                      "committed": committed}))
+
+
+def load(args):
+    from confluent_kafka import Producer
+    conf = {"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id,
+            "message.timeout.ms": args.message_timeout_ms}
+    if args.batch_size:
+        conf["batch.size"] = args.batch_size
+    p = Producer(conf)
+    value = payload("load", 0, args.size)
+    sent, delivered, errors = 0, [0], {}
+
+    def cb(err, msg):
+        if err is not None:
+            errors[str(err.name())] = errors.get(str(err.name()), 0) + 1
+        else:
+            delivered[0] += 1
+    start = time.time()
+    while time.time() - start < args.seconds:
+        try:
+            p.produce(args.topic, value=value, on_delivery=cb)
+            sent += 1
+        except BufferError:
+            p.poll(0.01)
+        p.poll(0)
+    remaining = p.flush(args.message_timeout_ms / 1000 + 10)
+    elapsed = time.time() - start
+    print(json.dumps({"sent": sent, "delivered": delivered[0], "errors": errors, "undelivered": remaining,
+                      "seconds": round(elapsed, 2), "mb_per_s": round(delivered[0] * args.size / elapsed / 1e6, 2)}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("create", "roundtrip", "load"):
+        s = sub.add_parser(name)
+        s.add_argument("--bootstrap", required=True)
+        s.add_argument("--topic", required=True)
+        s.add_argument("--client-id", default=f"meshka-{name}")
+        if name == "create":
+            s.add_argument("--partitions", type=int, default=3)
+        if name == "roundtrip":
+            s.add_argument("--lib", choices=["confluent", "kafka-python"], default="confluent")
+            s.add_argument("--count", type=int, default=100)
+            s.add_argument("--size", type=int, default=1000)
+            s.add_argument("--group", default="meshka-group")
+            s.add_argument("--timeout", type=float, default=60)
+        if name == "load":
+            s.add_argument("--seconds", type=float, default=30)
+            s.add_argument("--size", type=int, default=1024)
+            s.add_argument("--batch-size", type=int, default=0, help="librdkafka batch.size; 0 keeps its default (1 MB)")
+            s.add_argument("--message-timeout-ms", type=int, default=60000)
+    args = ap.parse_args()
+    {"create": create, "roundtrip": roundtrip, "load": load}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+//! Real Kafka clients, written by others: `confluent-kafka` (librdkafka) and `kafka-python`.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::env;
+
+/// The Python client library a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    Confluent,
+    KafkaPython,
+}
+
+impl Library {
+    pub fn arg(self) -> &'static str {
+        match self {
+            Library::Confluent => "confluent",
+            Library::KafkaPython => "kafka-python",
+        }
+    }
+}
+
+/// Runs `tests/python/kclient.py <args>` and returns the JSON summary it prints last. Panics
+/// with its output when it fails or overruns `timeout`.
+pub fn run(args: &[&str], timeout: Duration) -> Value {
+    let mut child = Command::new(env::python())
+        .arg(env::script("kclient.py"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python client");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    let Some(status) = status else {
+        panic!("client {args:?} ran over {timeout:?}\nstdout:\n{out}\nstderr:\n{err}");
+    };
+    assert!(
+        status.success(),
+        "client {args:?} failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    let last = out.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!("client printed no JSON summary ({e})\nstdout:\n{out}\nstderr:\n{err}")
+    })
+}

@@ -1,0 +1,266 @@
+//! The assembled mesh: broker, broker sidecar with the filter, client sidecar.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::envoy::{self, BrokerFilter};
+use crate::pki::{Identity, MeshCa};
+use crate::process::{free_port, wait_for_port, Process};
+use crate::{admin, broker, env};
+
+/// How to build a mesh.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// The filter's plugin configuration (`WasmPlugin.spec.pluginConfig`).
+    pub filter_config: Value,
+    /// What the broker sidecar runs.
+    pub broker_filter: BrokerFilter,
+    /// The client workload's identity.
+    pub client: Identity,
+    /// Envoy worker threads per sidecar.
+    pub concurrency: u32,
+}
+
+impl Default for MeshOptions {
+    fn default() -> Self {
+        MeshOptions {
+            filter_config: serde_json::json!({}),
+            broker_filter: BrokerFilter::Meshka,
+            client: Identity::new("apps", "orders"),
+            concurrency: 1,
+        }
+    }
+}
+
+/// The broker's identity, as its sidecar presents it.
+pub fn broker_identity() -> Identity {
+    Identity::new("kafka", "kafka-broker")
+}
+
+pub struct Mesh {
+    // Field order is drop order: clients' sidecar first, the broker last.
+    pub client_sidecar: Process,
+    pub broker_sidecar: Process,
+    pub broker: Process,
+    pub ports: Ports,
+    pub options: MeshOptions,
+    ecds: PathBuf,
+    ecds_version: u64,
+    dir: Option<TempDir>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub broker: u16,
+    pub broker_sidecar: u16,
+    pub broker_admin: u16,
+    pub client_sidecar: u16,
+    pub client_admin: u16,
+}
+
+fn envoy_process(
+    dir: &Path,
+    name: &str,
+    bootstrap: &serde_json::Value,
+    concurrency: u32,
+) -> Process {
+    let config = dir.join(format!("{name}.json"));
+    envoy::write_json(&config, bootstrap);
+    Process::spawn(
+        dir,
+        name,
+        Command::new(env::envoy())
+            .arg("-c")
+            .arg(&config)
+            .args([
+                "--concurrency",
+                &concurrency.to_string(),
+                "--disable-hot-restart",
+            ])
+            .args(["--log-level", "info", "--component-log-level", "wasm:info"])
+            .args(["--service-node", name, "--service-cluster", name]),
+    )
+}
+
+fn wait_ready(process: &mut Process, admin_port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        process.assert_running();
+        if admin::get(admin_port, "/ready").is_some_and(|b| b.trim() == "LIVE") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "{} not ready within 30s; its log:\n{}",
+        process.name,
+        process.log_text()
+    );
+}
+
+impl Mesh {
+    pub fn start(options: MeshOptions) -> Mesh {
+        let dir = tempfile::Builder::new()
+            .prefix("meshka-mesh-")
+            .tempdir()
+            .expect("create a temp dir");
+        let d = dir.path();
+        let ports = Ports {
+            broker: free_port(),
+            broker_sidecar: free_port(),
+            broker_admin: free_port(),
+            client_sidecar: free_port(),
+            client_admin: free_port(),
+        };
+        let ca = MeshCa::new(d);
+        let broker_id = broker_identity();
+        let broker_certs = ca.issue(d, &broker_id);
+        let client_certs = ca.issue(d, &options.client);
+        let ecds = d.join("meshka-ecds.json");
+        let wasm = env::wasm();
+        envoy::write_json(&ecds, &envoy::meshka_ecds(&wasm, &options.filter_config, 1));
+
+        let broker = broker::start(d, ports.broker, ports.client_sidecar);
+        let mut broker_sidecar = envoy_process(
+            d,
+            "broker-sidecar",
+            &envoy::broker_sidecar(
+                ports.broker_admin,
+                ports.broker_sidecar,
+                ports.broker,
+                &broker_certs,
+                &ca.ca_file,
+                options.broker_filter,
+                &ecds,
+            ),
+            options.concurrency,
+        );
+        let mut client_sidecar = envoy_process(
+            d,
+            "client-sidecar",
+            &envoy::client_sidecar(
+                ports.client_admin,
+                ports.client_sidecar,
+                ports.broker_sidecar,
+                &client_certs,
+                &ca.ca_file,
+                &broker_id.spiffe_id(),
+            ),
+            options.concurrency,
+        );
+        wait_ready(&mut broker_sidecar, ports.broker_admin);
+        wait_for_port(
+            &mut broker_sidecar,
+            ports.broker_sidecar,
+            Duration::from_secs(30),
+        );
+        wait_ready(&mut client_sidecar, ports.client_admin);
+        wait_for_port(
+            &mut client_sidecar,
+            ports.client_sidecar,
+            Duration::from_secs(30),
+        );
+        Mesh {
+            client_sidecar,
+            broker_sidecar,
+            broker,
+            ports,
+            options,
+            ecds,
+            ecds_version: 1,
+            dir: Some(dir),
+        }
+    }
+
+    /// Where an app connects: its own sidecar.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.client_sidecar)
+    }
+
+    /// The broker itself, bypassing the mesh.
+    pub fn broker_direct(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.broker)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().map_or(Path::new("."), |d| d.path())
+    }
+
+    /// The broker sidecar's `/stats` (text).
+    pub fn broker_stats(&self) -> String {
+        admin::get(self.ports.broker_admin, "/stats").unwrap_or_default()
+    }
+
+    /// The broker sidecar's `/stats/prometheus`.
+    pub fn broker_prometheus(&self) -> String {
+        admin::get(self.ports.broker_admin, "/stats/prometheus").unwrap_or_default()
+    }
+
+    pub fn broker_stat(&self, name: &str) -> Option<u64> {
+        admin::stat(self.ports.broker_admin, name)
+    }
+
+    pub fn broker_sidecar_log(&self) -> String {
+        self.broker_sidecar.log_text()
+    }
+
+    /// Delivers a new filter configuration through ECDS, as istiod does when a `WasmPlugin`
+    /// changes, and waits until Envoy accepted or rejected it.
+    pub fn set_filter_config(&mut self, config: &Value) -> Result<(), String> {
+        self.ecds_version += 1;
+        let before_ok = self.ecds_stat("config_reload");
+        let before_fail = self.ecds_stat("config_fail");
+        envoy::write_json(
+            &self.ecds,
+            &envoy::meshka_ecds(&env::wasm(), config, self.ecds_version),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.ecds_stat("config_reload") > before_ok {
+                self.options.filter_config = config.clone();
+                return Ok(());
+            }
+            if self.ecds_stat("config_fail") > before_fail {
+                return Err(self.broker_sidecar_log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "Envoy neither accepted nor rejected ECDS version {} in 20s",
+            self.ecds_version
+        ))
+    }
+
+    fn ecds_stat(&self, suffix: &str) -> u64 {
+        let stats = admin::get(
+            self.ports.broker_admin,
+            "/stats?filter=extension_config_discovery",
+        )
+        .unwrap_or_default();
+        stats
+            .lines()
+            .filter(|l| {
+                l.contains("meshka") && l.split(':').next().is_some_and(|n| n.ends_with(suffix))
+            })
+            .filter_map(|l| l.rsplit(": ").next()?.trim().parse::<u64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        self.client_sidecar.stop();
+        self.broker_sidecar.stop();
+        self.broker.stop();
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                let kept = dir.keep();
+                eprintln!("test bed logs and configs kept in {}", kept.display());
+            }
+        }
+    }
+}
