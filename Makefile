@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= $(CURDIR)/target/venv
+WASM := target/wasm/wasm32-wasip1/release/meshka_filter.wasm
 PYTHON ?= python3
 export MESHKA_VENV := $(VENV)
 
@@ -19,12 +20,24 @@ $(VENV)/.installed: tests/python/requirements.txt
 	$(VENV)/bin/pip install -q -r tests/python/requirements.txt
 	touch $@
 
-test: venv
-	cargo test --workspace
+test: lint unit e2e
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace --exclude meshka-tests
+
+# End-to-end tests start real Envoys, brokers and clients; one at a time on a 2-core machine.
+e2e: venv filter
+	cargo test -p meshka-tests -- --test-threads=1
+
+demo: venv filter
+	cargo run -q -p meshka-tests --bin meshka-demo
 
 # The Wasm filter. Where rustup has the wasm32-wasip1 target, a plain cargo build; otherwise
 # Debian's rustc-web with the std sources (-Zbuild-std), installing those packages when missing.
-WASM := target/wasm/wasm32-wasip1/release/meshka_filter.wasm
 DEBIAN_WASM_PKGS := rustc-web cargo-web rust-web-src lld-22 wasi-libc
 FILTER_SRCS := $(shell find filter -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 

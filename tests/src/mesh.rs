@@ -209,45 +209,29 @@ impl Mesh {
     }
 
     /// Delivers a new filter configuration through ECDS, as istiod does when a `WasmPlugin`
-    /// changes, and waits until Envoy accepted or rejected it.
+    /// changes, and waits until Envoy accepted it (`Ok`) or rejected it (`Err` with the log).
     pub fn set_filter_config(&mut self, config: &Value) -> Result<(), String> {
+        const ACCEPTED: &str = "meshka: configured:";
+        const REJECTED: &str = "config update rejected";
         self.ecds_version += 1;
-        let before_ok = self.ecds_stat("config_reload");
-        let before_fail = self.ecds_stat("config_fail");
-        envoy::write_json(
-            &self.ecds,
-            &envoy::meshka_ecds(&env::wasm(), config, self.ecds_version),
-        );
+        let count = |log: &str, what: &str| log.matches(what).count();
+        let before = self.broker_sidecar_log();
+        envoy::write_json(&self.ecds, &envoy::meshka_ecds(&env::wasm(), config, self.ecds_version));
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self.ecds_stat("config_reload") > before_ok {
+            let log = self.broker_sidecar_log();
+            if count(&log, REJECTED) > count(&before, REJECTED) {
+                return Err(log.get(before.len()..).unwrap_or_default().to_string());
+            }
+            // One line per VM (main thread and each worker): all must have the new config.
+            let vms = 1 + self.options.concurrency as usize;
+            if count(&log, ACCEPTED) >= count(&before, ACCEPTED) + vms {
                 self.options.filter_config = config.clone();
                 return Ok(());
             }
-            if self.ecds_stat("config_fail") > before_fail {
-                return Err(self.broker_sidecar_log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!(
-            "Envoy neither accepted nor rejected ECDS version {} in 20s",
-            self.ecds_version
-        ))
-    }
-
-    fn ecds_stat(&self, suffix: &str) -> u64 {
-        let stats = admin::get(
-            self.ports.broker_admin,
-            "/stats?filter=extension_config_discovery",
-        )
-        .unwrap_or_default();
-        stats
-            .lines()
-            .filter(|l| {
-                l.contains("meshka") && l.split(':').next().is_some_and(|n| n.ends_with(suffix))
-            })
-            .filter_map(|l| l.rsplit(": ").next()?.trim().parse::<u64>().ok())
-            .sum()
+        Err(format!("Envoy neither accepted nor rejected ECDS version {} in 20s", self.ecds_version))
     }
 }
 

@@ -108,3 +108,29 @@ fn both_python_clients_roundtrip_through_the_mesh() {
         "{log}"
     );
 }
+
+/// A pipelining producer at maximum rate for 30 s with librdkafka's default 1 MB batches and
+/// unlimited in-flight requests, then with 16 KB batches: every record delivered, no timeout.
+#[test]
+fn max_rate_pipelined_producers_never_stall() {
+    let mesh = Mesh::start(MeshOptions::default());
+    create_topic(&mesh, "load");
+    for batch in ["0", "16384"] {
+        let out = clients::run(
+            &[
+                "load", "--bootstrap", &mesh.bootstrap(), "--topic", "load", "--seconds", "30",
+                "--batch-size", batch, "--message-timeout-ms", "60000",
+            ],
+            Duration::from_secs(150),
+        );
+        let sent = out["sent"].as_u64().unwrap_or(0);
+        assert!(sent > 1000, "batch.size={batch}: {out}");
+        assert_eq!(out["delivered"].as_u64(), Some(sent), "batch.size={batch}: every record delivered: {out}");
+        assert_eq!(out["errors"], serde_json::json!({}), "batch.size={batch}: {out}");
+        eprintln!("batch.size={batch}: {out}");
+    }
+    assert_eq!(mesh.broker_stat("wasmcustom.meshka.connections.closed_by_filter").unwrap_or(0), 0);
+    let requests = mesh.broker_stat("wasmcustom.meshka.api.Produce.requests").unwrap_or(0);
+    let responses = mesh.broker_stat("wasmcustom.meshka.api.Produce.responses").unwrap_or(0);
+    assert_eq!(requests, responses, "every produce request matched to its response");
+}

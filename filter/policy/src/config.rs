@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{AuthorizationPolicy, ValidationErrors};
+
 /// The whole plugin configuration. Every field has a safe default, so `{}` is a valid
 /// pass-through configuration; unknown fields are rejected so a typo never silently weakens it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +23,10 @@ pub struct FilterConfig {
     pub failure_mode: FailureMode,
     /// Log one line per connection at open (with the peer's identity) and close.
     pub log_connections: bool,
+    /// Per-topic authorization (see AUTHORIZATION.md). Validated here; the filter refuses a
+    /// configuration with rules it does not enforce yet rather than pass traffic it should deny.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationPolicy>,
 }
 
 /// Fail closed (the default) or open on traffic the filter cannot decode.
@@ -41,6 +47,7 @@ impl Default for FilterConfig {
             max_in_flight: 10_000,
             failure_mode: FailureMode::Closed,
             log_connections: true,
+            authorization: None,
         }
     }
 }
@@ -52,6 +59,8 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("plugin configuration: {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("plugin configuration: {0}")]
+    Authorization(#[source] ValidationErrors),
 }
 
 impl FilterConfig {
@@ -112,6 +121,11 @@ impl FilterConfig {
                 reason: "0 would refuse every request: give at least 1 (default 10000)".into(),
             });
         }
+        if let Some(authz) = &self.authorization {
+            authz
+                .validate_at("authorization")
+                .map_err(ConfigError::Authorization)?;
+        }
         Ok(())
     }
 }
@@ -166,6 +180,15 @@ mod tests {
         assert!(e.contains("maxInFlight"), "{e}");
         let e = FilterConfig::from_json(br#"{} x"#).unwrap_err().to_string();
         assert!(e.contains("trailing"), "{e}");
+        let e = FilterConfig::from_json(
+            br#"{"authorization": {"rules": [{"action": "allow", "principals": ["*"], "operations": ["Read"], "resources": [{"type": "topic", "name": "", "patternType": "prefixed"}]}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("authorization.rules[0].resources[0].name"),
+            "{e}"
+        );
         let e = FilterConfig::from_json(br#"[1]"#).unwrap_err().to_string();
         assert!(e.contains("(top level)"), "{e}");
     }

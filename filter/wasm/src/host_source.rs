@@ -19,7 +19,12 @@ pub struct HostSource {
 
 impl HostSource {
     pub fn new(buffer: BufferType, len: usize) -> Self {
-        HostSource { buffer, len, cache: None, copied: 0 }
+        HostSource {
+            buffer,
+            len,
+            cache: None,
+            copied: 0,
+        }
     }
 
     fn fetch(&mut self, start: usize, len: usize) -> Option<Vec<u8>> {

@@ -46,7 +46,10 @@ fn api_metrics(api: Api) -> ApiMetrics {
             ApiMetrics {
                 requests: define(MetricType::Counter, &format!("meshka.api.{name}.requests")),
                 responses: define(MetricType::Counter, &format!("meshka.api.{name}.responses")),
-                latency_us: define(MetricType::Histogram, &format!("meshka.api.{name}.latency_us")),
+                latency_us: define(
+                    MetricType::Histogram,
+                    &format!("meshka.api.{name}.latency_us"),
+                ),
             }
         })
     })
@@ -88,7 +91,13 @@ pub fn response(api: Api, latency_ns: u64) {
 }
 
 pub fn decode_error(kind: &str) {
-    add(named(MetricType::Counter, &format!("meshka.reason.{kind}.decode_errors")), 1);
+    add(
+        named(
+            MetricType::Counter,
+            &format!("meshka.reason.{kind}.decode_errors"),
+        ),
+        1,
+    );
 }
 
 pub fn bytes(downstream: bool, proxied: usize, copied: usize) {
@@ -111,9 +120,15 @@ pub fn connection_closed() {
 }
 
 pub fn closed_by_filter() {
-    add(named(MetricType::Counter, "meshka.connections.closed_by_filter"), 1);
+    add(
+        named(MetricType::Counter, "meshka.connections.closed_by_filter"),
+        1,
+    );
 }
 
 pub fn passed_undecoded() {
-    add(named(MetricType::Counter, "meshka.connections.passed_undecoded"), 1);
+    add(
+        named(MetricType::Counter, "meshka.connections.passed_undecoded"),
+        1,
+    );
 }

@@ -31,6 +31,13 @@ impl RootContext for Root {
             }
         };
         match FilterConfig::from_json(&bytes) {
+            Ok(config) if config.authorization.is_some() => {
+                // Accepting rules without enforcing them would let through what they deny.
+                error!(
+                    "meshka: rejected configuration: authorization: this filter build does not enforce authorization rules yet; remove the authorization section or deploy a filter that enforces it"
+                );
+                false
+            }
             Ok(config) => {
                 info!(
                     "meshka: configured: maxFrameBytes={} maxHeaderBytes={} maxInFlight={} failureMode={:?}",
