@@ -195,8 +195,13 @@ fn check_pod(name: &str, original: &Value, result: &Value, role: Role, config: &
         }
     } else {
         assert!(
-            inbound.is_empty() && outbound.is_empty(),
-            "{name}: clients keep all traffic in the mesh"
+            inbound.is_empty(),
+            "{name}: clients keep inbound traffic in the mesh"
+        );
+        assert_eq!(
+            outbound,
+            [2181, 2888, 3888].into(),
+            "{name}: clients bypass the sidecar only towards ZooKeeper"
         );
     }
     if role == Role::Broker {
@@ -983,4 +988,49 @@ fn binary_self_provisions_and_serves() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// No Strimzi broker pod is in the fixtures (the operator creates them); this one is built from
+/// the labels and ports Strimzi documents for a KafkaNodePool broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strimzi_broker_and_controller_pods() {
+    let config = Config::default();
+    let server = harness::start(config.clone(), Limits::default()).await;
+    let pod = |broker: bool| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "my-cluster-broker-0", "namespace": "kafka",
+                "labels": {"strimzi.io/kind": "Kafka", "strimzi.io/cluster": "my-cluster",
+                           "strimzi.io/name": "my-cluster-kafka", "strimzi.io/pool-name": "broker",
+                           "strimzi.io/broker-role": broker.to_string(), "strimzi.io/controller-role": (!broker).to_string()}},
+            "spec": {"containers": [{"name": "kafka", "image": "quay.io/strimzi/kafka:1.2.0-kafka-4.1.0",
+                "ports": [{"containerPort": 9090, "name": "tcp-ctrlplane"}, {"containerPort": 9091, "name": "tcp-replication"},
+                          {"containerPort": 9092, "name": "tcp-clients"}, {"containerPort": 9404, "name": "tcp-prometheus"}],
+                "volumeMounts": [{"name": "data-0", "mountPath": "/var/lib/kafka/data-0"}]}],
+                "volumes": [{"name": "data-0", "emptyDir": {}}]}
+        })
+    };
+    for (broker, role) in [(true, Role::Broker), (false, Role::Controller)] {
+        let original = pod(broker);
+        let (response, result) = admit(&server, &original, "CREATE", false).await;
+        let result = result.unwrap();
+        check_pod(
+            "strimzi/constructed-broker",
+            &original,
+            &result,
+            role,
+            &config,
+        );
+        let inbound = ports_of(
+            result["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"]
+                .as_str(),
+        );
+        assert_eq!(inbound, [8443, 9090, 9091, 9404, 9999].into());
+        assert!(
+            response["warnings"].to_string().contains("emptyDir"),
+            "ephemeral storage warned: {response}"
+        );
+        assert!(admit(&server, &result, "CREATE", false).await.1.is_none());
+        fixtures::validate(&[("strimzi".into(), result)]);
+    }
 }

@@ -163,6 +163,24 @@ pub fn mutate_pod(pod: &mut Pod, config: &Config) -> PodOutcome {
             warnings,
         };
     };
+    // No sidecar will be injected: hold, drain and exclusions would mean nothing.
+    let opted_out = |m: &Option<BTreeMap<String, String>>| {
+        m.as_ref()
+            .and_then(|m| m.get("sidecar.istio.io/inject"))
+            .is_some_and(|v| v == "false")
+    };
+    let host_network = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
+    if opted_out(&pod.metadata.labels) || opted_out(&pod.metadata.annotations) || host_network {
+        return PodOutcome {
+            detection,
+            handled: false,
+            warnings,
+        };
+    }
     if !config.roles.contains(&role) || !config.vendors.contains(&detection.vendor) {
         return PodOutcome {
             detection,
@@ -311,6 +329,22 @@ mod tests {
             merge_port_list(Some("x,,9090"), &ports).as_deref(),
             Some("x,9090,9091")
         );
+    }
+
+    #[test]
+    fn opted_out_and_host_network_pods_are_left_alone() {
+        let config = Config::default();
+        for yaml in [
+            "metadata: {labels: {sidecar.istio.io/inject: 'false'}}\nspec: {containers: [{name: k, image: apache/kafka, ports: [{containerPort: 9092}]}]}",
+            "metadata: {annotations: {sidecar.istio.io/inject: 'false'}}\nspec: {containers: [{name: k, image: apache/kafka, ports: [{containerPort: 9092}]}]}",
+            "spec: {hostNetwork: true, containers: [{name: k, image: apache/kafka, ports: [{containerPort: 9092}]}]}",
+        ] {
+            let mut pod: Pod = serde_yaml::from_str(yaml).unwrap();
+            let before = pod.clone();
+            let outcome = mutate_pod(&mut pod, &config);
+            assert!(!outcome.handled, "{yaml}");
+            assert_eq!(pod, before);
+        }
     }
 
     #[test]

@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_are_refused_quickly() {
+        let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='k' {
+            bomb.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            prev = c;
+        }
+        let started = std::time::Instant::now();
+        let result = merge(Some(&bomb), &wants());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(result.is_err(), "{result:?}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration_seconds("45s"), Some(45));
         assert_eq!(parse_duration_seconds("1m30s"), Some(90));

@@ -53,3 +53,137 @@ pub async fn inject_ca_bundle(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Request, Response, StatusCode};
+    use kube::client::Body;
+    use serde_json::json;
+    use std::pin::pin;
+    use tower_test::mock;
+
+    fn mwc(bundle: Option<&str>) -> serde_json::Value {
+        let ours = match bundle {
+            Some(b) => {
+                json!({"service": {"name": "meshka-webhook", "namespace": "meshka-system", "path": "/mutate"}, "caBundle": b})
+            }
+            None => {
+                json!({"service": {"name": "meshka-webhook", "namespace": "meshka-system", "path": "/mutate"}})
+            }
+        };
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "0-meshka-kafka", "resourceVersion": "7"},
+            "webhooks": [
+                {"name": "kafka.meshka.io", "clientConfig": ours, "admissionReviewVersions": ["v1"], "sideEffects": "None"},
+                {"name": "other.example.com", "clientConfig": {"url": "https://example.com/x"}, "admissionReviewVersions": ["v1"], "sideEffects": "None"}
+            ]
+        })
+    }
+
+    const PATH: &str =
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/0-meshka-kafka";
+
+    #[tokio::test]
+    async fn writes_the_bundle_into_our_webhook_only_and_retries_conflicts() {
+        use base64::Engine as _;
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut handle = pin!(handle);
+            // First round: GET, then a PUT that conflicts.
+            for round in 0..2 {
+                let (req, send) = handle.next_request().await.expect("GET");
+                assert_eq!(req.method(), http::Method::GET);
+                assert_eq!(req.uri().path(), PATH);
+                send.send_response(Response::new(Body::from(
+                    serde_json::to_vec(&mwc(None)).unwrap(),
+                )));
+                let (req, send) = handle.next_request().await.expect("PUT");
+                assert_eq!(req.method(), http::Method::PUT);
+                assert_eq!(req.uri().path(), PATH);
+                let body: serde_json::Value =
+                    serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap())
+                        .unwrap();
+                let bundle = body["webhooks"][0]["clientConfig"]["caBundle"]
+                    .as_str()
+                    .unwrap();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(bundle)
+                    .unwrap();
+                assert_eq!(
+                    decoded,
+                    b"-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
+                );
+                assert!(
+                    body["webhooks"][1]["clientConfig"]["caBundle"].is_null(),
+                    "not ours"
+                );
+                assert_eq!(
+                    body["metadata"]["resourceVersion"], "7",
+                    "optimistic concurrency"
+                );
+                if round == 0 {
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "message": "the object has been modified", "reason": "Conflict", "code": 409});
+                    let mut resp = Response::new(Body::from(serde_json::to_vec(&status).unwrap()));
+                    *resp.status_mut() = StatusCode::CONFLICT;
+                    send.send_response(resp);
+                } else {
+                    send.send_response(Response::new(Body::from(
+                        serde_json::to_vec(&body).unwrap(),
+                    )));
+                }
+            }
+        });
+        let client = kube::Client::new(service, "default");
+        let n = inject_ca_bundle(
+            client,
+            "0-meshka-kafka",
+            Some(("meshka-webhook", "meshka-system")),
+            "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 1);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_up_to_date_bundle_is_not_written_and_errors_say_what_to_check() {
+        use base64::Engine as _;
+        let ca = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(ca);
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut handle = pin!(handle);
+            let (_, send) = handle.next_request().await.expect("GET");
+            send.send_response(Response::new(Body::from(
+                serde_json::to_vec(&mwc(Some(&encoded))).unwrap(),
+            )));
+            let (_, send) = handle.next_request().await.expect("GET");
+            let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "forbidden", "reason": "Forbidden", "code": 403});
+            let mut resp = Response::new(Body::from(serde_json::to_vec(&status).unwrap()));
+            *resp.status_mut() = StatusCode::FORBIDDEN;
+            send.send_response(resp);
+        });
+        let client = kube::Client::new(service, "default");
+        let n = inject_ca_bundle(
+            client.clone(),
+            "0-meshka-kafka",
+            Some(("meshka-webhook", "meshka-system")),
+            ca,
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 0);
+        let err = inject_ca_bundle(client, "0-meshka-kafka", None, ca)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RBAC"), "{err}");
+        server.await.unwrap();
+    }
+}
