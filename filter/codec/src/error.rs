@@ -33,6 +33,12 @@ pub enum Error {
     EndInsideFrame,
     #[error("the host could not read {len} bytes at offset {start} of its buffer")]
     HostRead { start: usize, len: usize },
+    #[error("a frame of {len} bytes must be read whole to be decided but exceeds maxHoldBytes ({max}); raise maxHoldBytes")]
+    FrameTooLargeToHold { len: usize, max: usize },
+    #[error("a decision could not be applied: {0}")]
+    Denied(String),
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl Error {
@@ -50,6 +56,9 @@ impl Error {
             Error::UnexpectedResponse { .. } => "unexpected_response",
             Error::EndInsideFrame => "end_inside_frame",
             Error::HostRead { .. } => "host_read",
+            Error::FrameTooLargeToHold { .. } => "frame_too_large_to_hold",
+            Error::Denied(_) => "undecidable",
+            Error::Internal(_) => "internal",
         }
     }
 }

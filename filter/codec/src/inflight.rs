@@ -8,14 +8,28 @@ use std::collections::VecDeque;
 use crate::api::Api;
 use crate::Error;
 
+/// How the response to a request must change on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Rewrite {
+    /// Pass it unchanged.
+    #[default]
+    None,
+    /// Swallow it and send this frame (prefix included) instead: the answer to a denied request
+    /// that was swapped for a harmless one.
+    Replace(Vec<u8>),
+    /// Hold it whole and let [`crate::session::Hooks::on_response`] rewrite its body; the tag says how.
+    Transform(u32),
+}
+
 /// A request the broker has yet to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub api: Api,
     pub api_version: i16,
     pub correlation_id: i32,
     /// When the filter saw the request, in the host's clock (nanoseconds).
     pub sent_at: u64,
+    pub rewrite: Rewrite,
 }
 
 /// The bounded queue of a connection's pending requests.
@@ -47,6 +61,11 @@ impl InFlight {
         }
         self.queue.push_back(pending);
         Ok(())
+    }
+
+    /// The request the next response answers.
+    pub fn front(&self) -> Option<&Pending> {
+        self.queue.front()
     }
 
     /// Takes the request a response with `correlation_id` answers.

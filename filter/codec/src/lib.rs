@@ -6,14 +6,15 @@
 //! panic.
 
 pub mod api;
+pub mod edit;
 pub mod error;
-pub mod frame;
 pub mod head;
 pub mod inflight;
 pub mod reader;
 pub mod session;
 pub mod source;
 
+pub use edit::Output;
 pub use error::Error;
-pub use session::{Limits, RequestEvent, ResponseEvent, Session};
+pub use session::{Hooks, Limits, RequestEvent, ResponseEvent, Session, Verdict};
 pub use source::Source;

@@ -1,9 +1,15 @@
-//! One Kafka connection seen by the filter: both directions framed, responses matched to requests.
+//! One Kafka connection seen by the filter: both directions framed, responses matched to
+//! requests, and the caller's decisions applied in order.
+//!
+//! A denied request is swapped for a harmless one (`ApiVersions` v0) with the same correlation
+//! id, and the response to that one is swapped for the denial — so responses stay in request
+//! order and the client sees exactly what a broker would have said.
 
 use crate::api::Api;
-use crate::frame::{Framer, Head};
+use crate::edit::{frame, Action, Editor, Frames, Output, LENGTH_PREFIX};
 use crate::head::{parse_request, parse_response, RequestHead};
-use crate::inflight::{InFlight, Pending};
+use crate::inflight::{InFlight, Pending, Rewrite};
+use crate::reader::{Field, Reader};
 use crate::{Error, Source};
 
 /// Bounds on what one connection may make the filter hold.
@@ -12,12 +18,14 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     pub max_header_bytes: usize,
     pub max_in_flight: usize,
+    /// The largest frame held whole to be decided or rewritten.
+    pub max_hold_bytes: usize,
 }
 
 /// A request frame whose head was decoded.
 #[derive(Debug)]
 pub struct RequestEvent<'a> {
-    pub head: RequestHead<'a>,
+    pub head: &'a RequestHead<'a>,
     /// Frame length without the 4-byte prefix.
     pub frame_len: usize,
 }
@@ -34,20 +42,229 @@ pub struct ResponseEvent {
     pub frame_len: usize,
 }
 
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it to the broker; its response changes as `Rewrite` says.
+    Forward(Rewrite),
+    /// Do not send it; answer with this response frame (prefix included) in its turn.
+    Deny(Vec<u8>),
+    /// Do not send it and answer nothing (a request that expects no response).
+    Drop,
+}
+
+/// The caller's decisions and observations.
+pub trait Hooks {
+    /// Whether requests are held whole and passed to [`Hooks::on_request`]; when `false` they
+    /// stream through and are only observed.
+    fn inspect_requests(&self) -> bool;
+
+    /// Decides a whole request; `body` is what follows its header.
+    fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
+        let _ = (head, body);
+        Ok(Verdict::Forward(Rewrite::None))
+    }
+
+    /// Rewrites the body of a response whose request asked for [`Rewrite::Transform`].
+    fn on_response(&mut self, request: &Pending, tag: u32, body: &[u8]) -> Result<Vec<u8>, Error> {
+        let _ = (request, tag);
+        Ok(body.to_vec())
+    }
+
+    /// Every request, as soon as its head is decoded.
+    fn request_seen(&mut self, event: RequestEvent<'_>) {
+        let _ = event;
+    }
+
+    /// Every response, as soon as it is matched to its request.
+    fn response_seen(&mut self, event: ResponseEvent) {
+        let _ = event;
+    }
+}
+
+/// A hooks implementation that only observes (the pass-through filter, and tests).
+pub struct Observe<F: FnMut(Option<RequestEvent<'_>>, Option<ResponseEvent>)>(pub F);
+
+impl<F: FnMut(Option<RequestEvent<'_>>, Option<ResponseEvent>)> Hooks for Observe<F> {
+    fn inspect_requests(&self) -> bool {
+        false
+    }
+    fn request_seen(&mut self, event: RequestEvent<'_>) {
+        (self.0)(Some(event), None)
+    }
+    fn response_seen(&mut self, event: ResponseEvent) {
+        (self.0)(None, Some(event))
+    }
+}
+
 /// The codec state of one connection.
 #[derive(Debug)]
 pub struct Session {
-    requests: Framer,
-    responses: Framer,
+    requests: Editor,
+    responses: Editor,
     in_flight: InFlight,
+    /// The request a response being held answers, and how to rewrite it.
+    held_response: Option<(Pending, u32)>,
+}
+
+/// The harmless request a denied one is swapped for: `ApiVersions` v0 (header v1, null client
+/// id, empty body) with the denied request's correlation id.
+pub fn substitute_request(correlation_id: i32) -> Vec<u8> {
+    let mut body = Vec::with_capacity(10);
+    body.extend_from_slice(&crate::api::API_VERSIONS.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&correlation_id.to_be_bytes());
+    body.extend_from_slice(&(-1i16).to_be_bytes());
+    frame(&body)
+}
+
+struct RequestFrames<'a, H: Hooks + ?Sized> {
+    hooks: &'a mut H,
+    in_flight: &'a mut InFlight,
+    now: u64,
+    inspect: bool,
+}
+
+impl<H: Hooks + ?Sized> RequestFrames<'_, H> {
+    fn pending(&self, head: &RequestHead<'_>, rewrite: Rewrite) -> Pending {
+        Pending {
+            api: head.api,
+            api_version: head.api_version,
+            correlation_id: head.correlation_id,
+            sent_at: self.now,
+            rewrite,
+        }
+    }
+}
+
+impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
+    fn may_edit(&self) -> bool {
+        self.inspect
+    }
+
+    fn on_head(&mut self, seen: &[u8], frame_len: usize) -> Result<Option<Action>, Error> {
+        let Some(head) = parse_request(seen, frame_len)? else {
+            return Ok(None);
+        };
+        self.hooks.request_seen(RequestEvent {
+            head: &head,
+            frame_len,
+        });
+        if self.inspect {
+            return Ok(Some(Action::Hold));
+        }
+        if head.expects_response() {
+            self.in_flight.push(self.pending(&head, Rewrite::None))?;
+        }
+        Ok(Some(Action::Stream))
+    }
+
+    fn on_frame(&mut self, whole: &[u8]) -> Result<Vec<u8>, Error> {
+        let head = parse_request(whole, whole.len())?
+            .ok_or(Error::Internal("a whole frame without a head"))?;
+        let body = whole.get(head.len..).unwrap_or_default();
+        match self.hooks.on_request(&head, body)? {
+            Verdict::Forward(rewrite) => {
+                if head.expects_response() {
+                    self.in_flight.push(self.pending(&head, rewrite))?;
+                }
+                Ok(frame(whole))
+            }
+            Verdict::Deny(response) if head.expects_response() => {
+                self.in_flight
+                    .push(self.pending(&head, Rewrite::Replace(response)))?;
+                Ok(substitute_request(head.correlation_id))
+            }
+            Verdict::Deny(_) | Verdict::Drop => Ok(Vec::new()),
+        }
+    }
+}
+
+struct ResponseFrames<'a, H: Hooks + ?Sized> {
+    hooks: &'a mut H,
+    in_flight: &'a mut InFlight,
+    now: u64,
+    /// The request the frame being held answers (kept across callbacks by the session).
+    current: &'a mut Option<(Pending, u32)>,
+}
+
+impl<H: Hooks + ?Sized> Frames for ResponseFrames<'_, H> {
+    fn may_edit(&self) -> bool {
+        self.in_flight
+            .front()
+            .is_some_and(|p| p.rewrite != Rewrite::None)
+    }
+
+    fn on_head(&mut self, seen: &[u8], frame_len: usize) -> Result<Option<Action>, Error> {
+        let Some(head) = parse_response(seen, frame_len)? else {
+            return Ok(None);
+        };
+        let mut pending = self.in_flight.answer(head.correlation_id)?;
+        self.hooks.response_seen(ResponseEvent {
+            api: pending.api,
+            api_version: pending.api_version,
+            correlation_id: head.correlation_id,
+            latency: self.now.saturating_sub(pending.sent_at),
+            frame_len,
+        });
+        Ok(Some(match std::mem::take(&mut pending.rewrite) {
+            Rewrite::None => Action::Stream,
+            Rewrite::Replace(bytes) => Action::Replace(bytes),
+            Rewrite::Transform(tag) => {
+                *self.current = Some((pending, tag));
+                Action::Hold
+            }
+        }))
+    }
+
+    fn on_frame(&mut self, whole: &[u8]) -> Result<Vec<u8>, Error> {
+        let (pending, tag) = self
+            .current
+            .take()
+            .ok_or(Error::Internal("a held response without its request"))?;
+        let mut r = Reader::new(whole);
+        r.i32().ok_or(Error::Truncated {
+            what: "response header",
+            len: whole.len(),
+        })?;
+        if pending.api.response_header_version(pending.api_version) >= 1 {
+            match r.skip_tagged_fields("response header tagged fields") {
+                Field::Value(()) => {}
+                Field::Incomplete => {
+                    return Err(Error::Truncated {
+                        what: "response header",
+                        len: whole.len(),
+                    })
+                }
+                Field::Invalid(what) => return Err(Error::Malformed { what }),
+            }
+        }
+        let (header, body) = whole
+            .split_at_checked(r.position())
+            .ok_or(Error::Internal("header past the frame"))?;
+        let new_body = self.hooks.on_response(&pending, tag, body)?;
+        let mut out = Vec::with_capacity(LENGTH_PREFIX + header.len() + new_body.len());
+        out.extend_from_slice(header);
+        out.extend_from_slice(&new_body);
+        Ok(frame(&out))
+    }
 }
 
 impl Session {
     pub fn new(limits: Limits) -> Self {
         Session {
-            requests: Framer::new(limits.max_frame_bytes, limits.max_header_bytes),
-            responses: Framer::new(limits.max_frame_bytes, limits.max_header_bytes),
+            requests: Editor::new(
+                limits.max_frame_bytes,
+                limits.max_header_bytes,
+                limits.max_hold_bytes,
+            ),
+            responses: Editor::new(
+                limits.max_frame_bytes,
+                limits.max_header_bytes,
+                limits.max_hold_bytes,
+            ),
             in_flight: InFlight::new(limits.max_in_flight),
+            held_response: None,
         }
     }
 
@@ -56,7 +273,7 @@ impl Session {
         self.in_flight.len()
     }
 
-    /// Bytes held for incomplete heads, both directions.
+    /// Bytes held for undecided heads and held frames, both directions.
     pub fn held_bytes(&self) -> usize {
         self.requests.held() + self.responses.held()
     }
@@ -66,53 +283,40 @@ impl Session {
         self.requests.at_boundary() && self.responses.at_boundary()
     }
 
-    /// Frames client → broker bytes; `sink` sees every decoded request. Returns bytes copied.
-    pub fn on_request_data<S: Source + ?Sized>(
+    /// Client → broker bytes: appends to `out` what goes on to the broker. Returns the bytes
+    /// copied out of `src`.
+    pub fn on_request_data<S: Source + ?Sized, H: Hooks + ?Sized>(
         &mut self,
         src: &mut S,
         now: u64,
-        mut sink: impl FnMut(RequestEvent<'_>),
+        hooks: &mut H,
+        out: &mut Output,
     ) -> Result<usize, Error> {
-        let in_flight = &mut self.in_flight;
-        self.requests.feed(src, |seen, frame_len| {
-            let Some(head) = parse_request(seen, frame_len)? else {
-                return Ok(Head::NeedMore);
-            };
-            if head.expects_response() {
-                in_flight.push(Pending {
-                    api: head.api,
-                    api_version: head.api_version,
-                    correlation_id: head.correlation_id,
-                    sent_at: now,
-                })?;
-            }
-            sink(RequestEvent { head, frame_len });
-            Ok(Head::Done)
-        })
+        let inspect = hooks.inspect_requests();
+        let mut frames = RequestFrames {
+            hooks,
+            in_flight: &mut self.in_flight,
+            now,
+            inspect,
+        };
+        self.requests.feed(src, &mut frames, out)
     }
 
-    /// Frames broker → client bytes; `sink` sees every response with its request. Returns bytes
-    /// copied.
-    pub fn on_response_data<S: Source + ?Sized>(
+    /// Broker → client bytes: appends to `out` what goes on to the client. Returns the bytes
+    /// copied out of `src`.
+    pub fn on_response_data<S: Source + ?Sized, H: Hooks + ?Sized>(
         &mut self,
         src: &mut S,
         now: u64,
-        mut sink: impl FnMut(ResponseEvent),
+        hooks: &mut H,
+        out: &mut Output,
     ) -> Result<usize, Error> {
-        let in_flight = &mut self.in_flight;
-        self.responses.feed(src, |seen, frame_len| {
-            let Some(head) = parse_response(seen, frame_len)? else {
-                return Ok(Head::NeedMore);
-            };
-            let pending = in_flight.answer(head.correlation_id)?;
-            sink(ResponseEvent {
-                api: pending.api,
-                api_version: pending.api_version,
-                correlation_id: head.correlation_id,
-                latency: now.saturating_sub(pending.sent_at),
-                frame_len,
-            });
-            Ok(Head::Done)
-        })
+        let mut frames = ResponseFrames {
+            hooks,
+            in_flight: &mut self.in_flight,
+            now,
+            current: &mut self.held_response,
+        };
+        self.responses.feed(src, &mut frames, out)
     }
 }

@@ -1,5 +1,6 @@
 //! Framing and header decoding against frames encoded by `kafka-protocol`: every api key, every
 //! version the filter decodes, split at every byte boundary.
+
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,95 +8,11 @@
     clippy::panic
 )]
 
-use bytes::{BufMut, BytesMut};
-use kafka_protocol::messages::{
-    ApiKey, ProduceRequest, RequestHeader, ResponseHeader, TransactionalId,
-};
-use kafka_protocol::protocol::{Encodable, StrBytes};
-use meshka_codec::api::Api;
+mod common;
+
+use common::*;
+use kafka_protocol::messages::ApiKey;
 use meshka_codec::{Error, Limits, Session};
-
-const LIMITS: Limits = Limits {
-    max_frame_bytes: 1 << 20,
-    max_header_bytes: 4096,
-    max_in_flight: 64,
-};
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-fn request(
-    key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    client_id: Option<&str>,
-    acks: i16,
-) -> Vec<u8> {
-    let api = Api::from_key(key as i16).unwrap();
-    let mut header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(client_id.map(|c| StrBytes::from_string(c.to_string())));
-    if api.request_header_version(version) >= 2 {
-        header
-            .unknown_tagged_fields
-            .insert(7, bytes::Bytes::from_static(b"tag"));
-    }
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, api.request_header_version(version))
-        .unwrap();
-    if key == ApiKey::Produce {
-        ProduceRequest::default()
-            .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("txn-1"))))
-            .with_acks(acks)
-            .encode(&mut buf, version)
-            .unwrap();
-    } else {
-        // Header decoding must not depend on the body: a body that looks like another header.
-        buf.put_slice(&[0, 0, 0, 3, 0, 12, 0, 0, 0, 9]);
-    }
-    frame(&buf)
-}
-
-fn response(key: ApiKey, version: i16, correlation_id: i32, body_len: usize) -> Vec<u8> {
-    let api = Api::from_key(key as i16).unwrap();
-    let mut buf = BytesMut::new();
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut buf, api.response_header_version(version))
-        .unwrap();
-    buf.put_bytes(0xab, body_len);
-    frame(&buf)
-}
-
-/// Every (api, version) the filter decodes, with the frames a client and a broker would send.
-fn all_exchanges() -> Vec<(ApiKey, i16, Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut id = 1;
-    for key in ApiKey::iter() {
-        let range = key.valid_versions();
-        for version in range.min..=range.max {
-            let client = if id % 3 == 0 {
-                None
-            } else {
-                Some("meshka-test")
-            };
-            out.push((
-                key,
-                version,
-                request(key, version, id, client, -1),
-                response(key, version, id, 5),
-            ));
-            id += 1;
-        }
-    }
-    out
-}
 
 /// (api key, version, correlation id, client id) of a decoded request.
 type Seen = (i16, i16, i32, Option<Vec<u8>>);
@@ -105,8 +22,7 @@ fn feed_requests(session: &mut Session, stream: &[u8], cuts: &[usize]) -> Result
     let mut seen = Vec::new();
     let mut start = 0;
     for &end in cuts.iter().chain(std::iter::once(&stream.len())) {
-        let mut piece = &stream[start..end];
-        session.on_request_data(&mut piece, 0, |ev| {
+        observe_requests(session, &stream[start..end], |ev| {
             seen.push((
                 ev.head.api.key(),
                 ev.head.api_version,
@@ -139,8 +55,8 @@ fn every_api_and_version_decodes_at_every_split() {
                 feed_requests(&mut s, &two, &[]).unwrap();
                 let mut matched = Vec::new();
                 let (a, b) = answers.split_at(rcut);
-                for mut piece in [a, b] {
-                    s.on_response_data(&mut piece, 5, |ev| {
+                for piece in [a, b] {
+                    observe_responses(&mut s, piece, 5, |ev| {
                         matched.push((ev.api.key(), ev.api_version, ev.correlation_id, ev.latency))
                     })
                     .unwrap();
@@ -179,8 +95,7 @@ fn one_byte_reads_of_a_pipelined_stream() {
         .collect();
     let mut n = 0;
     for byte in responses.chunks(1) {
-        let mut piece = byte;
-        session.on_response_data(&mut piece, 0, |_| n += 1).unwrap();
+        observe_responses(&mut session, byte, 0, |_| n += 1).unwrap();
     }
     assert_eq!(n, exchanges.len());
     assert_eq!(session.in_flight(), 0);
@@ -188,7 +103,8 @@ fn one_byte_reads_of_a_pipelined_stream() {
 
 #[test]
 fn produce_with_acks_zero_expects_no_response() {
-    for version in ApiKey::Produce.valid_versions().min..=ApiKey::Produce.valid_versions().max {
+    let range = ApiKey::Produce.valid_versions();
+    for version in range.min..=range.max {
         let mut session = Session::new(LIMITS);
         let stream = [
             request(ApiKey::Produce, version, 1, Some("p"), 0),
@@ -196,10 +112,7 @@ fn produce_with_acks_zero_expects_no_response() {
         ]
         .concat();
         let mut acks = Vec::new();
-        let mut piece = &stream[..];
-        session
-            .on_request_data(&mut piece, 0, |ev| acks.push(ev.head.acks))
-            .unwrap();
+        observe_requests(&mut session, &stream, |ev| acks.push(ev.head.acks)).unwrap();
         assert_eq!(acks, vec![Some(0), Some(1)], "v{version}");
         assert_eq!(session.in_flight(), 1, "v{version}");
     }
@@ -208,13 +121,11 @@ fn produce_with_acks_zero_expects_no_response() {
 #[test]
 fn large_payloads_are_skipped_not_copied() {
     let mut req = request(ApiKey::Produce, 9, 1, Some("p"), 1);
-    let extra = 1 << 19;
-    req.extend(std::iter::repeat_n(0u8, extra));
+    req.extend(std::iter::repeat_n(0u8, 1 << 19));
     let len = (req.len() - 4) as i32;
     req[..4].copy_from_slice(&len.to_be_bytes());
     let mut session = Session::new(LIMITS);
-    let mut piece = &req[..];
-    let copied = session.on_request_data(&mut piece, 0, |_| {}).unwrap();
+    let copied = observe_requests(&mut session, &req, |_| {}).unwrap();
     assert!(
         copied <= 4 + 128,
         "copied {copied} bytes of a {} byte frame",
@@ -225,8 +136,7 @@ fn large_payloads_are_skipped_not_copied() {
 
 fn first_error(stream: &[u8], limits: Limits) -> Error {
     let mut session = Session::new(limits);
-    let mut piece = stream;
-    session.on_request_data(&mut piece, 0, |_| {}).unwrap_err()
+    observe_requests(&mut session, stream, |_| {}).unwrap_err()
 }
 
 #[test]
@@ -294,20 +204,29 @@ fn hostile_frames_fail_closed() {
 #[test]
 fn responses_out_of_order_or_unasked_fail_closed() {
     let mut session = Session::new(LIMITS);
-    let mut piece = &request(ApiKey::Metadata, 12, 7, None, -1)[..];
-    session.on_request_data(&mut piece, 0, |_| {}).unwrap();
-    let mut wrong = &response(ApiKey::Metadata, 12, 8, 3)[..];
+    observe_requests(
+        &mut session,
+        &request(ApiKey::Metadata, 12, 7, None, -1),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(
-        session.on_response_data(&mut wrong, 0, |_| {}).unwrap_err(),
+        observe_responses(
+            &mut session,
+            &response(ApiKey::Metadata, 12, 8, 3),
+            0,
+            |_| {}
+        )
+        .unwrap_err(),
         Error::UnexpectedResponse {
             got: 8,
             expected: Some(7)
         }
     );
     let mut fresh = Session::new(LIMITS);
-    let mut unasked = &response(ApiKey::Metadata, 12, 1, 3)[..];
     assert_eq!(
-        fresh.on_response_data(&mut unasked, 0, |_| {}).unwrap_err(),
+        observe_responses(&mut fresh, &response(ApiKey::Metadata, 12, 1, 3), 0, |_| {})
+            .unwrap_err(),
         Error::UnexpectedResponse {
             got: 1,
             expected: None
@@ -326,13 +245,12 @@ mod properties {
             let mut session = Session::new(LIMITS);
             let cut = cut.min(data.len());
             let (a, b) = data.split_at(cut);
-            for mut piece in [a, b] {
-                if session.on_request_data(&mut piece, 0, |_| {}).is_err() { break; }
+            for piece in [a, b] {
+                if observe_requests(&mut session, piece, |_| {}).is_err() { break; }
                 prop_assert!(session.held_bytes() <= 4 + LIMITS.max_header_bytes);
             }
             let mut session = Session::new(LIMITS);
-            let mut piece = &data[..];
-            let _ = session.on_response_data(&mut piece, 0, |_| {});
+            let _ = observe_responses(&mut session, &data, 0, |_| {});
         }
 
         /// Every prefix of a valid frame is "need more", never an error.
@@ -342,9 +260,8 @@ mod properties {
             let (_, _, req, _) = &exchanges[idx % exchanges.len()];
             let cut = cut % req.len();
             let mut session = Session::new(LIMITS);
-            let mut piece = &req[..cut];
             let mut n = 0;
-            session.on_request_data(&mut piece, 0, |_| n += 1).unwrap();
+            observe_requests(&mut session, &req[..cut], |_| n += 1).unwrap();
             prop_assert!(n <= 1);
         }
     }

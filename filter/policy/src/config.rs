@@ -18,6 +18,10 @@ pub struct FilterConfig {
     pub max_header_bytes: u32,
     /// Most requests a connection may have waiting for responses.
     pub max_in_flight: u32,
+    /// Largest frame the filter reads whole to decide or rewrite it (requests when authorization
+    /// is on, and the responses it rewrites). A larger one closes the connection; raise this if
+    /// producers send larger batches (librdkafka's default `message.max.bytes` is 1 MB).
+    pub max_hold_bytes: u32,
     /// What happens to a connection whose bytes cannot be decoded: `closed` closes it, `open`
     /// stops inspecting it and lets it pass (counted and logged either way).
     pub failure_mode: FailureMode,
@@ -45,6 +49,7 @@ impl Default for FilterConfig {
             max_frame_bytes: 100 * 1024 * 1024,
             max_header_bytes: 32 * 1024 + 64,
             max_in_flight: 10_000,
+            max_hold_bytes: 16 * 1024 * 1024,
             failure_mode: FailureMode::Closed,
             log_connections: true,
             authorization: None,
@@ -119,6 +124,15 @@ impl FilterConfig {
             return Err(ConfigError::Invalid {
                 field: "maxInFlight",
                 reason: "0 would refuse every request: give at least 1 (default 10000)".into(),
+            });
+        }
+        if self.max_hold_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                field: "maxHoldBytes",
+                reason: format!(
+                    "{} is too small for Kafka requests: give at least 1024 (default 16777216)",
+                    self.max_hold_bytes
+                ),
             });
         }
         if let Some(authz) = &self.authorization {

@@ -4,7 +4,8 @@ use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use log::{info, warn};
-use meshka_codec::{Error, Limits, Session};
+use meshka_codec::edit::Piece;
+use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session};
 use meshka_policy::config::{FailureMode, FilterConfig};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, StreamContext};
@@ -41,6 +42,7 @@ fn limits(config: &FilterConfig) -> Limits {
         max_frame_bytes: config.max_frame_bytes as usize,
         max_header_bytes: config.max_header_bytes as usize,
         max_in_flight: config.max_in_flight as usize,
+        max_hold_bytes: config.max_hold_bytes as usize,
     }
 }
 
@@ -89,25 +91,29 @@ impl Connection {
         }
         let mut src = HostSource::new(buffer, size);
         let now = now_ns();
-        let result = match direction {
-            Direction::Request => {
-                let requests = &mut self.requests;
-                self.session.on_request_data(&mut src, now, |ev| {
-                    *requests += 1;
-                    metrics::request(ev.head.api);
-                })
-            }
-            Direction::Response => {
-                let responses = &mut self.responses;
-                self.session.on_response_data(&mut src, now, |ev| {
-                    *responses += 1;
-                    metrics::response(ev.api, ev.latency);
-                })
-            }
+        let mut hooks = ConnectionHooks {
+            requests: &mut self.requests,
+            responses: &mut self.responses,
         };
+        let mut out = Output::default();
+        let result = match direction {
+            Direction::Request => self
+                .session
+                .on_request_data(&mut src, now, &mut hooks, &mut out),
+            Direction::Response => self
+                .session
+                .on_response_data(&mut src, now, &mut hooks, &mut out),
+        };
+        let result = result.and_then(|_| {
+            if out.is_unchanged(size) {
+                Ok(())
+            } else {
+                apply(&mut src, buffer, size, &out)
+            }
+        });
         metrics::bytes(matches!(direction, Direction::Request), size, src.copied);
         match result {
-            Ok(_) => Action::Continue,
+            Ok(()) => Action::Continue,
             Err(e) => self.fail(direction, buffer, size, &e),
         }
     }
@@ -142,6 +148,49 @@ impl Connection {
                 Action::Pause
             }
         }
+    }
+}
+
+/// Replaces the callback's `size` bytes in Envoy's `buffer` by `out`. Envoy only accepts writes
+/// at offset 0 (or appends), so the whole new content is written at once.
+fn apply(src: &mut HostSource, buffer: BufferType, size: usize, out: &Output) -> Result<(), Error> {
+    let mut bytes = Vec::new();
+    for piece in &out.pieces {
+        match piece {
+            Piece::Keep { start, len } => {
+                if !meshka_codec::Source::read_into(src, *start, *len, &mut bytes) {
+                    return Err(Error::HostRead {
+                        start: *start,
+                        len: *len,
+                    });
+                }
+            }
+            Piece::Bytes(b) => bytes.extend_from_slice(b),
+        }
+    }
+    hostcalls::set_buffer(buffer, 0, size, &bytes)
+        .map_err(|_| Error::Internal("Envoy refused a buffer write"))
+}
+
+/// The connection's observations: counts and metrics.
+struct ConnectionHooks<'a> {
+    requests: &'a mut u64,
+    responses: &'a mut u64,
+}
+
+impl Hooks for ConnectionHooks<'_> {
+    fn inspect_requests(&self) -> bool {
+        false
+    }
+
+    fn request_seen(&mut self, event: RequestEvent<'_>) {
+        *self.requests += 1;
+        metrics::request(event.head.api);
+    }
+
+    fn response_seen(&mut self, event: ResponseEvent) {
+        *self.responses += 1;
+        metrics::response(event.api, event.latency);
     }
 }
 
