@@ -47,6 +47,9 @@ pub struct ResponseEvent {
 pub enum Verdict {
     /// Send it to the broker; its response changes as `Rewrite` says.
     Forward(Rewrite),
+    /// Send it with this body instead of its own (same header); its response changes as
+    /// `Rewrite` says.
+    ForwardRewritten(Vec<u8>, Rewrite),
     /// Do not send it; answer with this response frame (prefix included) in its turn.
     Deny(Vec<u8>),
     /// Do not send it and answer nothing (a request that expects no response).
@@ -169,6 +172,15 @@ impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
                     self.in_flight.push(self.pending(&head, rewrite))?;
                 }
                 Ok(frame(whole))
+            }
+            Verdict::ForwardRewritten(new_body, rewrite) => {
+                if head.expects_response() {
+                    self.in_flight.push(self.pending(&head, rewrite))?;
+                }
+                let header = whole
+                    .get(..head.len)
+                    .ok_or(Error::Internal("a head longer than its frame"))?;
+                Ok(frame(&[header, new_body.as_slice()].concat()))
             }
             Verdict::Deny(response) if head.expects_response() => {
                 self.in_flight

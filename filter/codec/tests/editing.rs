@@ -144,3 +144,38 @@ fn held_frames_are_bounded() {
     );
     assert!(err.to_string().contains("maxHoldBytes"));
 }
+
+/// Rewrites ListOffsets bodies, keeping the header byte for byte.
+struct RewriteBodies;
+
+impl Hooks for RewriteBodies {
+    fn inspect_requests(&self) -> bool {
+        true
+    }
+    fn on_request(&mut self, head: &RequestHead<'_>, _body: &[u8]) -> Result<Verdict, Error> {
+        Ok(if head.api.key() == 2 {
+            Verdict::ForwardRewritten(b"new body".to_vec(), Rewrite::None)
+        } else {
+            Verdict::Forward(Rewrite::None)
+        })
+    }
+}
+
+#[test]
+fn rewritten_requests_keep_their_header() {
+    let list = request(ApiKey::ListOffsets, 9, 5, Some("client"), -1);
+    let meta = request(ApiKey::Metadata, 12, 6, Some("client"), -1);
+    let stream = [list.clone(), meta.clone()].concat();
+    // The header of ListOffsets v9: key, version, correlation id, client id, tagged fields.
+    let header_len = 2 + 2 + 4 + 2 + "client".len() + 1 + 1 + 1 + 3;
+    let expected = [
+        frame(&[&list[4..4 + header_len], b"new body"].concat()),
+        meta,
+    ]
+    .concat();
+    for cut in 0..=stream.len() {
+        let mut session = Session::new(LIMITS);
+        let sent = edit(&mut session, &mut RewriteBodies, &stream, &[cut], false).unwrap();
+        assert_eq!(sent, expected, "cut at {cut}");
+    }
+}
