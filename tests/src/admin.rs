@@ -4,9 +4,14 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// GETs `path` from the admin port; the body, or `None` when Envoy does not answer.
+/// GETs `path` from the admin port on 127.0.0.1; the body, or `None` when Envoy does not answer.
 pub fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    get_from("127.0.0.1", port, path)
+}
+
+/// GETs `path` from an admin interface at `address:port`.
+pub fn get_from(address: &str, port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect((address, port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::env;
+use crate::mesh::Workload;
+use crate::netns::Pod;
 
 /// The Python client library a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,20 @@ impl Library {
 /// Runs `tests/python/kclient.py <args>` and returns the JSON summary it prints last. Panics
 /// with its output when it fails or overruns `timeout`.
 pub fn run(args: &[&str], timeout: Duration) -> Value {
-    let mut child = Command::new(env::python())
+    run_in(None, args, timeout)
+}
+
+/// Runs the client as the app of `workload` (inside its pod when it has one).
+pub fn run_as(workload: &Workload, args: &[&str], timeout: Duration) -> Value {
+    run_in(workload.pod.as_ref(), args, timeout)
+}
+
+fn run_in(pod: Option<&Pod>, args: &[&str], timeout: Duration) -> Value {
+    let mut cmd = match pod {
+        Some(pod) => pod.command(&env::python()),
+        None => Command::new(env::python()),
+    };
+    let mut child = cmd
         .arg(env::script("kclient.py"))
         .args(args)
         .stdin(Stdio::null())

@@ -22,17 +22,17 @@ pub fn meshka_stats_config() -> Value {
     })
 }
 
-fn admin(port: u16) -> Value {
-    json!({"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}})
+fn admin(address: &str, port: u16) -> Value {
+    json!({"address": {"socket_address": {"address": address, "port_value": port}}})
 }
 
-fn cluster(name: &str, port: u16, transport_socket: Option<Value>) -> Value {
+fn cluster(name: &str, (address, port): (&str, u16), transport_socket: Option<Value>) -> Value {
     let mut c = json!({
         "name": name,
         "type": "STATIC",
         "connect_timeout": "5s",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}
+            {"endpoint": {"address": {"socket_address": {"address": address, "port_value": port}}}}
         ]}]}
     });
     if let (Some(ts), Some(obj)) = (transport_socket, c.as_object_mut()) {
@@ -116,7 +116,7 @@ pub enum BrokerFilter {
 /// The broker's inbound sidecar: mTLS required (Istio STRICT), the filter, `tcp_proxy`.
 pub fn broker_sidecar(
     admin_port: u16,
-    listen: u16,
+    (listen_address, listen): (&str, u16),
     broker: u16,
     certs: &CertFiles,
     ca: &Path,
@@ -129,12 +129,12 @@ pub fn broker_sidecar(
     }
     filters.push(tcp_proxy("inbound_kafka", "inbound|9092||"));
     json!({
-        "admin": admin(admin_port),
+        "admin": admin("127.0.0.1", admin_port),
         "stats_config": meshka_stats_config(),
         "static_resources": {
             "listeners": [{
                 "name": "virtualInbound-kafka",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen}},
+                "address": {"socket_address": {"address": listen_address, "port_value": listen}},
                 "per_connection_buffer_limit_bytes": 1048576,
                 "filter_chains": [{
                     "transport_socket": {
@@ -148,7 +148,7 @@ pub fn broker_sidecar(
                     "filters": filters
                 }]
             }],
-            "clusters": [cluster("inbound|9092||", broker, None)]
+            "clusters": [cluster("inbound|9092||", ("127.0.0.1", broker), None)]
         }
     })
 }
@@ -156,9 +156,9 @@ pub fn broker_sidecar(
 /// A client's outbound sidecar: plaintext from the app, mTLS with the workload's identity to the
 /// broker's sidecar, which must present the broker's SPIFFE ID.
 pub fn client_sidecar(
-    admin_port: u16,
+    (admin_address, admin_port): (&str, u16),
     listen: u16,
-    broker_sidecar: u16,
+    broker_sidecar: (&str, u16),
     certs: &CertFiles,
     ca: &Path,
     broker_id: &str,
@@ -172,7 +172,7 @@ pub fn client_sidecar(
         }
     });
     json!({
-        "admin": admin(admin_port),
+        "admin": admin(admin_address, admin_port),
         "static_resources": {
             "listeners": [{
                 "name": "kafka-outbound",

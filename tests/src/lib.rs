@@ -12,6 +12,7 @@ pub mod clients;
 pub mod env;
 pub mod envoy;
 pub mod mesh;
+pub mod netns;
 pub mod pki;
 pub mod process;
 

@@ -1,4 +1,6 @@
-//! The assembled mesh: broker, broker sidecar with the filter, client sidecar.
+//! The assembled mesh: broker, broker sidecar with the filter, and one or more client workloads
+//! with their sidecars. One workload runs in the root network namespace; several each get a pod
+//! network namespace (see [`crate::netns`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,6 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::envoy::{self, BrokerFilter};
+use crate::netns::Pod;
 use crate::pki::{Identity, MeshCa};
 use crate::process::{free_port, wait_for_port, Process};
 use crate::{admin, broker, env};
@@ -19,8 +22,8 @@ pub struct MeshOptions {
     pub filter_config: Value,
     /// What the broker sidecar runs.
     pub broker_filter: BrokerFilter,
-    /// The client workload's identity.
-    pub client: Identity,
+    /// The client workloads' identities.
+    pub workloads: Vec<Identity>,
     /// Envoy worker threads per sidecar.
     pub concurrency: u32,
 }
@@ -30,7 +33,7 @@ impl Default for MeshOptions {
         MeshOptions {
             filter_config: serde_json::json!({}),
             broker_filter: BrokerFilter::Meshka,
-            client: Identity::new("apps", "orders"),
+            workloads: vec![Identity::new("apps", "orders")],
             concurrency: 1,
         }
     }
@@ -41,9 +44,24 @@ pub fn broker_identity() -> Identity {
     Identity::new("kafka", "kafka-broker")
 }
 
+/// A client app's place in the mesh: its identity, its sidecar, its pod.
+pub struct Workload {
+    pub identity: Identity,
+    pub sidecar: Process,
+    pub admin: (String, u16),
+    pub pod: Option<Pod>,
+}
+
+impl Workload {
+    /// Where the app connects: its own sidecar, at the address the broker advertises.
+    pub fn bootstrap(&self, port: u16) -> String {
+        format!("127.0.0.1:{port}")
+    }
+}
+
 pub struct Mesh {
-    // Field order is drop order: clients' sidecar first, the broker last.
-    pub client_sidecar: Process,
+    // Field order is drop order: clients' sidecars first, the broker last.
+    pub workloads: Vec<Workload>,
     pub broker_sidecar: Process,
     pub broker: Process,
     pub ports: Ports,
@@ -67,30 +85,31 @@ fn envoy_process(
     name: &str,
     bootstrap: &serde_json::Value,
     concurrency: u32,
+    pod: Option<&Pod>,
 ) -> Process {
     let config = dir.join(format!("{name}.json"));
     envoy::write_json(&config, bootstrap);
-    Process::spawn(
-        dir,
-        name,
-        Command::new(env::envoy())
-            .arg("-c")
-            .arg(&config)
-            .args([
-                "--concurrency",
-                &concurrency.to_string(),
-                "--disable-hot-restart",
-            ])
-            .args(["--log-level", "info", "--component-log-level", "wasm:info"])
-            .args(["--service-node", name, "--service-cluster", name]),
-    )
+    let mut cmd = match pod {
+        Some(pod) => pod.command(&env::envoy()),
+        None => Command::new(env::envoy()),
+    };
+    cmd.arg("-c")
+        .arg(&config)
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "--disable-hot-restart",
+        ])
+        .args(["--log-level", "info", "--component-log-level", "wasm:info"])
+        .args(["--service-node", name, "--service-cluster", name]);
+    Process::spawn(dir, name, &mut cmd)
 }
 
-fn wait_ready(process: &mut Process, admin_port: u16) {
+fn wait_ready(process: &mut Process, admin: (&str, u16)) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         process.assert_running();
-        if admin::get(admin_port, "/ready").is_some_and(|b| b.trim() == "LIVE") {
+        if admin::get_from(admin.0, admin.1, "/ready").is_some_and(|b| b.trim() == "LIVE") {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -119,10 +138,25 @@ impl Mesh {
         let ca = MeshCa::new(d);
         let broker_id = broker_identity();
         let broker_certs = ca.issue(d, &broker_id);
-        let client_certs = ca.issue(d, &options.client);
         let ecds = d.join("meshka-ecds.json");
         let wasm = env::wasm();
         envoy::write_json(&ecds, &envoy::meshka_ecds(&wasm, &options.filter_config, 1));
+        let pods: Vec<Option<Pod>> = if options.workloads.len() > 1 {
+            options
+                .workloads
+                .iter()
+                .map(|_| Some(Pod::create()))
+                .collect()
+        } else {
+            vec![None]
+        };
+        // Pods reach the broker sidecar over their veth link; one root-namespace workload over
+        // loopback.
+        let listen_on = if pods.iter().any(Option::is_some) {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        };
 
         let broker = broker::start(d, ports.broker, ports.client_sidecar);
         let mut broker_sidecar = envoy_process(
@@ -130,7 +164,7 @@ impl Mesh {
             "broker-sidecar",
             &envoy::broker_sidecar(
                 ports.broker_admin,
-                ports.broker_sidecar,
+                (listen_on, ports.broker_sidecar),
                 ports.broker,
                 &broker_certs,
                 &ca.ca_file,
@@ -138,34 +172,52 @@ impl Mesh {
                 &ecds,
             ),
             options.concurrency,
+            None,
         );
-        let mut client_sidecar = envoy_process(
-            d,
-            "client-sidecar",
-            &envoy::client_sidecar(
-                ports.client_admin,
-                ports.client_sidecar,
-                ports.broker_sidecar,
-                &client_certs,
-                &ca.ca_file,
-                &broker_id.spiffe_id(),
-            ),
-            options.concurrency,
-        );
-        wait_ready(&mut broker_sidecar, ports.broker_admin);
+        wait_ready(&mut broker_sidecar, ("127.0.0.1", ports.broker_admin));
         wait_for_port(
             &mut broker_sidecar,
             ports.broker_sidecar,
             Duration::from_secs(30),
         );
-        wait_ready(&mut client_sidecar, ports.client_admin);
-        wait_for_port(
-            &mut client_sidecar,
-            ports.client_sidecar,
-            Duration::from_secs(30),
-        );
+        let mut workloads = Vec::new();
+        for (identity, pod) in options.workloads.iter().zip(pods) {
+            let certs = ca.issue(d, identity);
+            let name = format!(
+                "sidecar-{}-{}",
+                identity.namespace, identity.service_account
+            );
+            let (upstream, admin) = match &pod {
+                Some(p) => (p.host_ip.clone(), (p.pod_ip.clone(), ports.client_admin)),
+                None => (
+                    "127.0.0.1".to_string(),
+                    ("127.0.0.1".to_string(), ports.client_admin),
+                ),
+            };
+            let mut sidecar = envoy_process(
+                d,
+                &name,
+                &envoy::client_sidecar(
+                    (admin.0.as_str(), admin.1),
+                    ports.client_sidecar,
+                    (upstream.as_str(), ports.broker_sidecar),
+                    &certs,
+                    &ca.ca_file,
+                    &broker_id.spiffe_id(),
+                ),
+                options.concurrency,
+                pod.as_ref(),
+            );
+            wait_ready(&mut sidecar, (admin.0.as_str(), admin.1));
+            workloads.push(Workload {
+                identity: identity.clone(),
+                sidecar,
+                admin,
+                pod,
+            });
+        }
         Mesh {
-            client_sidecar,
+            workloads,
             broker_sidecar,
             broker,
             ports,
@@ -176,7 +228,15 @@ impl Mesh {
         }
     }
 
-    /// Where an app connects: its own sidecar.
+    /// The `i`th workload.
+    pub fn workload(&self, i: usize) -> &Workload {
+        self.workloads
+            .get(i)
+            .unwrap_or_else(|| panic!("the mesh has no workload {i}"))
+    }
+
+    /// Where the first workload's app connects: its own sidecar (in the root namespace when it
+    /// is the only workload).
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.ports.client_sidecar)
     }
@@ -216,7 +276,10 @@ impl Mesh {
         self.ecds_version += 1;
         let count = |log: &str, what: &str| log.matches(what).count();
         let before = self.broker_sidecar_log();
-        envoy::write_json(&self.ecds, &envoy::meshka_ecds(&env::wasm(), config, self.ecds_version));
+        envoy::write_json(
+            &self.ecds,
+            &envoy::meshka_ecds(&env::wasm(), config, self.ecds_version),
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let log = self.broker_sidecar_log();
@@ -231,13 +294,18 @@ impl Mesh {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("Envoy neither accepted nor rejected ECDS version {} in 20s", self.ecds_version))
+        Err(format!(
+            "Envoy neither accepted nor rejected ECDS version {} in 20s",
+            self.ecds_version
+        ))
     }
 }
 
 impl Drop for Mesh {
     fn drop(&mut self) {
-        self.client_sidecar.stop();
+        for w in &mut self.workloads {
+            w.sidecar.stop();
+        }
         self.broker_sidecar.stop();
         self.broker.stop();
         if std::thread::panicking() {

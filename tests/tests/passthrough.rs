@@ -118,19 +118,105 @@ fn max_rate_pipelined_producers_never_stall() {
     for batch in ["0", "16384"] {
         let out = clients::run(
             &[
-                "load", "--bootstrap", &mesh.bootstrap(), "--topic", "load", "--seconds", "30",
-                "--batch-size", batch, "--message-timeout-ms", "60000",
+                "load",
+                "--bootstrap",
+                &mesh.bootstrap(),
+                "--topic",
+                "load",
+                "--seconds",
+                "30",
+                "--batch-size",
+                batch,
+                "--message-timeout-ms",
+                "60000",
             ],
             Duration::from_secs(150),
         );
         let sent = out["sent"].as_u64().unwrap_or(0);
         assert!(sent > 1000, "batch.size={batch}: {out}");
-        assert_eq!(out["delivered"].as_u64(), Some(sent), "batch.size={batch}: every record delivered: {out}");
-        assert_eq!(out["errors"], serde_json::json!({}), "batch.size={batch}: {out}");
+        assert_eq!(
+            out["delivered"].as_u64(),
+            Some(sent),
+            "batch.size={batch}: every record delivered: {out}"
+        );
+        assert_eq!(
+            out["errors"],
+            serde_json::json!({}),
+            "batch.size={batch}: {out}"
+        );
         eprintln!("batch.size={batch}: {out}");
     }
-    assert_eq!(mesh.broker_stat("wasmcustom.meshka.connections.closed_by_filter").unwrap_or(0), 0);
-    let requests = mesh.broker_stat("wasmcustom.meshka.api.Produce.requests").unwrap_or(0);
-    let responses = mesh.broker_stat("wasmcustom.meshka.api.Produce.responses").unwrap_or(0);
-    assert_eq!(requests, responses, "every produce request matched to its response");
+    assert_eq!(
+        mesh.broker_stat("wasmcustom.meshka.connections.closed_by_filter")
+            .unwrap_or(0),
+        0
+    );
+    let requests = mesh
+        .broker_stat("wasmcustom.meshka.api.Produce.requests")
+        .unwrap_or(0);
+    let responses = mesh
+        .broker_stat("wasmcustom.meshka.api.Produce.responses")
+        .unwrap_or(0);
+    assert_eq!(
+        requests, responses,
+        "every produce request matched to its response"
+    );
+}
+
+/// Two workloads, each in its own pod network with its own sidecar and identity, reach the same
+/// broker at the same advertised address; the broker sidecar tells them apart.
+#[test]
+fn workloads_in_their_own_pods_keep_their_identities() {
+    use meshka_tests::Identity;
+    let mesh = Mesh::start(MeshOptions {
+        workloads: vec![
+            Identity::new("shop", "orders"),
+            Identity::new("bi", "analytics"),
+        ],
+        ..Default::default()
+    });
+    for (i, topic) in [(0, "orders.created"), (1, "reports")] {
+        let w = mesh.workload(i);
+        let bootstrap = w.bootstrap(mesh.ports.client_sidecar);
+        let out = clients::run_as(
+            w,
+            &["create", "--bootstrap", &bootstrap, "--topic", topic],
+            Duration::from_secs(90),
+        );
+        assert!(
+            out["listed"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|t| t == topic)),
+            "{out}"
+        );
+        let out = clients::run_as(
+            w,
+            &[
+                "roundtrip",
+                "--bootstrap",
+                &bootstrap,
+                "--topic",
+                topic,
+                "--count",
+                "50",
+                "--group",
+                topic,
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(
+            (out["consumed"].as_u64(), out["mismatched"].as_u64()),
+            (Some(50), Some(0)),
+            "{out}"
+        );
+    }
+    let log = mesh.broker_sidecar_log();
+    assert!(
+        log.contains("peer=spiffe://cluster.local/ns/shop/sa/orders"),
+        "{log}"
+    );
+    assert!(
+        log.contains("peer=spiffe://cluster.local/ns/bi/sa/analytics"),
+        "{log}"
+    );
 }
