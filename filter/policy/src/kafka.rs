@@ -1,0 +1,239 @@
+//! The host-independent Kafka half of authorization: what a request needs, and what a broker
+//! answers when its ACLs say no.
+//!
+//! - [`request_checks`] maps a request (api key, version, body after the header) to the
+//!   [`Check`]s Kafka's broker (`KafkaApis` with `StandardAuthorizer`) makes for it; the table is
+//!   in `filter/policy/KAFKA_CHECKS.md`.
+//! - [`deny_response`] builds the whole response frame a broker sends when every resource of the
+//!   request is denied: the authorization error on every partition, topic, group or
+//!   transactional id the response carries, and on its top-level error code.
+//! - [`filter_metadata_response`] drops topics from an all-topics Metadata response;
+//!   [`clamp_api_versions`] limits an ApiVersions response to what `kafka-protocol` decodes.
+//!
+//! Everything decodes and encodes with `kafka-protocol` 0.18; nothing here panics on bad input:
+//! every problem is a [`KafkaError`].
+
+mod checks;
+mod deny;
+mod responses;
+
+#[cfg(test)]
+mod tests;
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+pub use checks::request_checks;
+pub use deny::deny_response;
+pub use responses::{clamp_api_versions, filter_metadata_response};
+
+use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
+
+/// `TOPIC_AUTHORIZATION_FAILED`.
+pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+/// `GROUP_AUTHORIZATION_FAILED`.
+pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+/// `CLUSTER_AUTHORIZATION_FAILED`.
+pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+/// `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`.
+pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+
+/// One authorization check Kafka's broker makes for a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Check {
+    pub resource: ResourceType,
+    pub name: Resource,
+    pub operation: Operation,
+}
+
+impl Check {
+    /// A check on a named resource.
+    pub fn named(resource: ResourceType, name: impl Into<String>, operation: Operation) -> Check {
+        Check {
+            resource,
+            name: Resource::Name(name.into()),
+            operation,
+        }
+    }
+
+    /// A check on a topic named by its id (the filter resolves the id to a name).
+    pub fn topic_id(id: [u8; 16], operation: Operation) -> Check {
+        Check {
+            resource: ResourceType::Topic,
+            name: Resource::TopicId(id),
+            operation,
+        }
+    }
+
+    /// A check on the cluster resource (`kafka-cluster`).
+    pub fn cluster(operation: Operation) -> Check {
+        Check::named(ResourceType::Cluster, CLUSTER_NAME, operation)
+    }
+
+    /// The error code Kafka answers with when this check fails.
+    pub fn error_code(&self) -> i16 {
+        error_code(self.resource)
+    }
+}
+
+/// The Kafka error code for a failed authorization on a resource type.
+pub fn error_code(resource: ResourceType) -> i16 {
+    match resource {
+        ResourceType::Topic => TOPIC_AUTHORIZATION_FAILED,
+        ResourceType::Group => GROUP_AUTHORIZATION_FAILED,
+        ResourceType::TransactionalId => TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ResourceType::Cluster => CLUSTER_AUTHORIZATION_FAILED,
+    }
+}
+
+/// The name of a checked resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// A topic, group, transactional id, or the cluster (`kafka-cluster`).
+    Name(String),
+    /// A topic named by its id; the filter resolves it to a name before deciding.
+    TopicId([u8; 16]),
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestChecks {
+    /// Every check the broker makes up front, in the order it makes them (outer resources such
+    /// as the group or transactional id first). Duplicates are removed.
+    pub checks: Vec<Check>,
+    /// Metadata for all topics: the response lists topics the request did not name; filter it
+    /// with [`filter_metadata_response`] (Kafka omits topics the caller may not `Describe`).
+    pub all_topics: bool,
+    /// The response lists resources the request did not name (ListGroups, ListTransactions,
+    /// OffsetFetch of all a group's topics, DescribeTopicPartitions of all topics,
+    /// DescribeLogDirs of all partitions): Kafka omits those the caller may not `Describe`.
+    /// `all_topics` implies it.
+    pub filters_response: bool,
+    /// Metadata that may auto-create the topics it names (`allow_auto_topic_creation`, always
+    /// on before v4): creating a topic needs `Create` on it (or on the cluster). Kafka answers a
+    /// refused creation with `TOPIC_AUTHORIZATION_FAILED` for that topic.
+    pub auto_create: Vec<Check>,
+    /// Kafka skips every check in `checks` when the caller has this operation on the cluster:
+    /// `Create` for CreateTopics and for Metadata auto-creation, `ClusterAction` for
+    /// OffsetForLeaderEpoch.
+    pub cluster_alternative: Option<Operation>,
+    /// InitProducerId without a transactional id: Kafka allows it with `IdempotentWrite` on the
+    /// cluster (the check in `checks`) *or* with `Write` on any topic.
+    pub any_topic_write_alternative: bool,
+    /// Produce with `acks=0`: the broker sends no response, so a denial cannot be answered.
+    pub no_response: bool,
+}
+
+impl RequestChecks {
+    fn push(&mut self, check: Check) {
+        if !self.checks.contains(&check) {
+            self.checks.push(check);
+        }
+    }
+}
+
+/// Why a Kafka message could not be mapped, decoded or encoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KafkaError {
+    #[error("api key {0} is not a Kafka api this filter knows; deny the request")]
+    UnknownApiKey(i16),
+    #[error("{api} v{version} is outside the versions this filter decodes ({min}..={max}); clients should negotiate a version through ApiVersions")]
+    UnsupportedVersion {
+        api: String,
+        version: i16,
+        min: i16,
+        max: i16,
+    },
+    #[error("could not decode {what} v{version}: {reason}")]
+    Decode {
+        what: &'static str,
+        version: i16,
+        reason: String,
+    },
+    #[error("could not encode {what} v{version}: {reason}")]
+    Encode {
+        what: &'static str,
+        version: i16,
+        reason: String,
+    },
+    #[error("{api} requests are not mapped to authorization checks ({why}); deny the request")]
+    NotCovered { api: String, why: &'static str },
+    #[error(
+        "{what} has resource type {resource_type}, which Kafka does not define; deny the request"
+    )]
+    UnknownResourceType {
+        what: &'static str,
+        resource_type: i8,
+    },
+    #[error("FindCoordinator key type {0} is not one Kafka defines (0 group, 1 transaction, 2 share); deny the request")]
+    UnknownCoordinatorType(i8),
+    #[error("no synthesized denial for {api} responses; close the connection instead")]
+    NoDenyResponse { api: String },
+    #[error("the response frame would be {0} bytes, more than a Kafka frame can hold")]
+    FrameTooLarge(usize),
+}
+
+/// The api for a key and version this filter decodes.
+pub(crate) fn api(api_key: i16, version: i16) -> Result<ApiKey, KafkaError> {
+    let key = ApiKey::try_from(api_key).map_err(|()| KafkaError::UnknownApiKey(api_key))?;
+    let range = key.valid_versions();
+    if version < range.min || version > range.max {
+        return Err(KafkaError::UnsupportedVersion {
+            api: api_name(key),
+            version,
+            min: range.min,
+            max: range.max,
+        });
+    }
+    Ok(key)
+}
+
+/// Kafka's name for an api, e.g. `Produce`.
+pub(crate) fn api_name(key: ApiKey) -> String {
+    format!("{key:?}")
+}
+
+/// Decodes a message, naming it in the error.
+pub(crate) fn decode<T: Decodable>(
+    what: &'static str,
+    body: &[u8],
+    version: i16,
+) -> Result<T, KafkaError> {
+    let mut buf = Bytes::copy_from_slice(body);
+    let decoded = T::decode(&mut buf, version).map_err(|e| KafkaError::Decode {
+        what,
+        version,
+        reason: format!("{e:#}"),
+    })?;
+    if buf.has_remaining() {
+        return Err(KafkaError::Decode {
+            what,
+            version,
+            reason: format!("{} bytes left over after the message", buf.remaining()),
+        });
+    }
+    Ok(decoded)
+}
+
+/// Encodes a message body.
+pub(crate) fn encode<T: Encodable>(
+    what: &'static str,
+    message: &T,
+    version: i16,
+) -> Result<Vec<u8>, KafkaError> {
+    let mut buf = BytesMut::new();
+    message
+        .encode(&mut buf, version)
+        .map_err(|e| KafkaError::Encode {
+            what,
+            version,
+            reason: format!("{e:#}"),
+        })?;
+    Ok(buf.to_vec())
+}
+
+/// A topic id as the 16 bytes the filter keys its id → name map with.
+pub(crate) fn id_bytes(id: &uuid::Uuid) -> [u8; 16] {
+    *id.as_bytes()
+}

@@ -1,0 +1,613 @@
+//! Denials the way a broker answers them: the response of the request's own api key and version,
+//! with the authorization error on every resource the response carries.
+//!
+//! When the request names an outer resource (the group of OffsetCommit, the transactional id of a
+//! transactional Produce), the broker checks it first and, when it is denied, answers every inner
+//! resource with the outer resource's error; [`deny_response`] does the same, because it answers
+//! a request whose every check was denied.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
+use super::{
+    api, api_name, decode, encode, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+};
+
+const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
+const GROUP: i16 = GROUP_AUTHORIZATION_FAILED;
+const CLUSTER: i16 = CLUSTER_AUTHORIZATION_FAILED;
+const TXN: i16 = TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+
+/// Kafka's message for an error code, as brokers put it in `error_message` fields.
+fn message(code: i16) -> StrBytes {
+    StrBytes::from_static_str(match code {
+        TOPIC => "Topic authorization failed.",
+        GROUP => "Group authorization failed.",
+        TXN => "Transactional Id authorization failed.",
+        _ => "Cluster authorization failed.",
+    })
+}
+
+/// Sets an optional message only at versions that have the field (`from` on).
+fn msg_from(version: i16, from: i16, code: i16) -> Option<StrBytes> {
+    (version >= from).then(|| message(code))
+}
+
+/// The frame a broker sends when its ACLs deny the whole request: 4-byte length, response header
+/// (at the api's response header version; v0 for ApiVersions), body. `request_body` is the
+/// request after its header.
+pub fn deny_response(
+    api_key: i16,
+    version: i16,
+    correlation_id: i32,
+    request_body: &[u8],
+) -> Result<Vec<u8>, KafkaError> {
+    let key = api(api_key, version)?;
+    if version > decodable_max(key) {
+        let range = key.valid_versions();
+        return Err(KafkaError::UnsupportedVersion {
+            api: api_name(key),
+            version,
+            min: range.min,
+            max: decodable_max(key),
+        });
+    }
+    let body = deny_body(key, version, request_body)?;
+    frame(key, version, correlation_id, &body)
+}
+
+/// Length prefix + response header + body.
+pub(crate) fn frame(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &[u8],
+) -> Result<Vec<u8>, KafkaError> {
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut head = BytesMut::new();
+    header
+        .encode(&mut head, header_version)
+        .map_err(|e| KafkaError::Encode {
+            what: "ResponseHeader",
+            version: header_version,
+            reason: format!("{e:#}"),
+        })?;
+    let len = head.len().saturating_add(body.len());
+    let len32 = i32::try_from(len).map_err(|_| KafkaError::FrameTooLarge(len))?;
+    let mut out = Vec::with_capacity(len.saturating_add(4));
+    out.put_i32(len32);
+    out.extend_from_slice(&head);
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+fn topic_name(name: &TopicName) -> TopicName {
+    name.clone()
+}
+
+fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    match key {
+        ApiKey::Produce => {
+            let r: ProduceRequest = decode("ProduceRequest", body, v)?;
+            let code = if r.transactional_id.is_some() {
+                TXN
+            } else {
+                TOPIC
+            };
+            let responses = r
+                .topic_data
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partition_data
+                        .iter()
+                        .map(|p| {
+                            produce_response::PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_error_code(code)
+                                .with_base_offset(-1)
+                                .with_error_message(msg_from(v, 8, code))
+                        })
+                        .collect();
+                    produce_response::TopicProduceResponse::default()
+                        .with_name(topic_name(&t.name))
+                        .with_topic_id(t.topic_id)
+                        .with_partition_responses(partitions)
+                })
+                .collect();
+            encode(
+                "ProduceResponse",
+                &ProduceResponse::default().with_responses(responses),
+                v,
+            )
+        }
+        ApiKey::Fetch => {
+            let r: FetchRequest = decode("FetchRequest", body, v)?;
+            let responses = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            fetch_response::PartitionData::default()
+                                .with_partition_index(p.partition)
+                                .with_error_code(TOPIC)
+                                .with_high_watermark(-1)
+                                .with_last_stable_offset(-1)
+                                .with_log_start_offset(-1)
+                                .with_records(Some(Bytes::new()))
+                        })
+                        .collect();
+                    fetch_response::FetchableTopicResponse::default()
+                        .with_topic(topic_name(&t.topic))
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "FetchResponse",
+                &FetchResponse::default().with_responses(responses),
+                v,
+            )
+        }
+        ApiKey::ListOffsets => {
+            let r: ListOffsetsRequest = decode("ListOffsetsRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            list_offsets_response::ListOffsetsPartitionResponse::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(TOPIC)
+                                .with_timestamp(-1)
+                                .with_offset(-1)
+                        })
+                        .collect();
+                    list_offsets_response::ListOffsetsTopicResponse::default()
+                        .with_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "ListOffsetsResponse",
+                &ListOffsetsResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::Metadata => {
+            let r: MetadataRequest = decode("MetadataRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .flatten()
+                .map(|t| {
+                    metadata_response::MetadataResponseTopic::default()
+                        .with_error_code(TOPIC)
+                        .with_name(t.name.clone())
+                        .with_topic_id(t.topic_id)
+                })
+                .collect();
+            encode(
+                "MetadataResponse",
+                &MetadataResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::OffsetCommit => {
+            let r: OffsetCommitRequest = decode("OffsetCommitRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            offset_commit_response::OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(GROUP)
+                        })
+                        .collect();
+                    offset_commit_response::OffsetCommitResponseTopic::default()
+                        .with_name(topic_name(&t.name))
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "OffsetCommitResponse",
+                &OffsetCommitResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::OffsetFetch => {
+            let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
+            let response = if v >= 8 {
+                let groups = r
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        offset_fetch_response::OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(GROUP)
+                    })
+                    .collect();
+                OffsetFetchResponse::default().with_groups(groups)
+            } else {
+                let topics = r
+                    .topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        let partitions = t
+                            .partition_indexes
+                            .iter()
+                            .map(|&p| {
+                                offset_fetch_response::OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(-1)
+                                    .with_metadata(Some(StrBytes::default()))
+                                    .with_error_code(GROUP)
+                            })
+                            .collect();
+                        offset_fetch_response::OffsetFetchResponseTopic::default()
+                            .with_name(topic_name(&t.name))
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+                let response = OffsetFetchResponse::default().with_topics(topics);
+                if v >= 2 {
+                    response.with_error_code(GROUP)
+                } else {
+                    response
+                }
+            };
+            encode("OffsetFetchResponse", &response, v)
+        }
+        ApiKey::FindCoordinator => {
+            let r: FindCoordinatorRequest = decode("FindCoordinatorRequest", body, v)?;
+            let code = match r.key_type {
+                COORDINATOR_GROUP => GROUP,
+                COORDINATOR_TRANSACTION => TXN,
+                _ => CLUSTER,
+            };
+            let response = if v >= 4 {
+                let coordinators = r
+                    .coordinator_keys
+                    .iter()
+                    .map(|k| {
+                        find_coordinator_response::Coordinator::default()
+                            .with_key(k.clone())
+                            .with_node_id(BrokerId(-1))
+                            .with_port(-1)
+                            .with_error_code(code)
+                            .with_error_message(Some(message(code)))
+                    })
+                    .collect();
+                FindCoordinatorResponse::default().with_coordinators(coordinators)
+            } else {
+                FindCoordinatorResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(msg_from(v, 1, code))
+                    .with_node_id(BrokerId(-1))
+                    .with_port(-1)
+            };
+            encode("FindCoordinatorResponse", &response, v)
+        }
+        ApiKey::JoinGroup => {
+            let _: JoinGroupRequest = decode("JoinGroupRequest", body, v)?;
+            let response = JoinGroupResponse::default()
+                .with_error_code(GROUP)
+                .with_generation_id(-1);
+            let response = if v >= 7 {
+                response.with_protocol_name(None)
+            } else {
+                response
+            };
+            encode("JoinGroupResponse", &response, v)
+        }
+        ApiKey::Heartbeat => {
+            let _: HeartbeatRequest = decode("HeartbeatRequest", body, v)?;
+            encode(
+                "HeartbeatResponse",
+                &HeartbeatResponse::default().with_error_code(GROUP),
+                v,
+            )
+        }
+        ApiKey::LeaveGroup => {
+            let _: LeaveGroupRequest = decode("LeaveGroupRequest", body, v)?;
+            encode(
+                "LeaveGroupResponse",
+                &LeaveGroupResponse::default().with_error_code(GROUP),
+                v,
+            )
+        }
+        ApiKey::SyncGroup => {
+            let _: SyncGroupRequest = decode("SyncGroupRequest", body, v)?;
+            encode(
+                "SyncGroupResponse",
+                &SyncGroupResponse::default().with_error_code(GROUP),
+                v,
+            )
+        }
+        ApiKey::DescribeGroups => {
+            let r: DescribeGroupsRequest = decode("DescribeGroupsRequest", body, v)?;
+            let groups = r
+                .groups
+                .iter()
+                .map(|g| {
+                    describe_groups_response::DescribedGroup::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(GROUP)
+                        .with_error_message(msg_from(v, 6, GROUP))
+                })
+                .collect();
+            encode(
+                "DescribeGroupsResponse",
+                &DescribeGroupsResponse::default().with_groups(groups),
+                v,
+            )
+        }
+        ApiKey::ListGroups => {
+            let _: ListGroupsRequest = decode("ListGroupsRequest", body, v)?;
+            encode("ListGroupsResponse", &ListGroupsResponse::default(), v)
+        }
+        ApiKey::DeleteGroups => {
+            let r: DeleteGroupsRequest = decode("DeleteGroupsRequest", body, v)?;
+            let results = r
+                .groups_names
+                .iter()
+                .map(|g| {
+                    delete_groups_response::DeletableGroupResult::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(GROUP)
+                })
+                .collect();
+            encode(
+                "DeleteGroupsResponse",
+                &DeleteGroupsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::CreateTopics => {
+            let r: CreateTopicsRequest = decode("CreateTopicsRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    create_topics_response::CreatableTopicResult::default()
+                        .with_name(topic_name(&t.name))
+                        .with_error_code(TOPIC)
+                        .with_error_message(msg_from(v, 1, TOPIC))
+                })
+                .collect();
+            encode(
+                "CreateTopicsResponse",
+                &CreateTopicsResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::DeleteTopics => {
+            let r: DeleteTopicsRequest = decode("DeleteTopicsRequest", body, v)?;
+            let responses = if v >= 6 {
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        delete_topics_response::DeletableTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
+                            .with_error_code(TOPIC)
+                            .with_error_message(Some(message(TOPIC)))
+                    })
+                    .collect()
+            } else {
+                r.topic_names
+                    .iter()
+                    .map(|t| {
+                        delete_topics_response::DeletableTopicResult::default()
+                            .with_name(Some(topic_name(t)))
+                            .with_error_code(TOPIC)
+                            .with_error_message(msg_from(v, 5, TOPIC))
+                    })
+                    .collect()
+            };
+            encode(
+                "DeleteTopicsResponse",
+                &DeleteTopicsResponse::default().with_responses(responses),
+                v,
+            )
+        }
+        ApiKey::DeleteRecords => {
+            let r: DeleteRecordsRequest = decode("DeleteRecordsRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            delete_records_response::DeleteRecordsPartitionResult::default()
+                                .with_partition_index(p.partition_index)
+                                .with_low_watermark(-1)
+                                .with_error_code(TOPIC)
+                        })
+                        .collect();
+                    delete_records_response::DeleteRecordsTopicResult::default()
+                        .with_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "DeleteRecordsResponse",
+                &DeleteRecordsResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::InitProducerId => {
+            let r: InitProducerIdRequest = decode("InitProducerIdRequest", body, v)?;
+            let code = if r.transactional_id.is_some() {
+                TXN
+            } else {
+                CLUSTER
+            };
+            encode(
+                "InitProducerIdResponse",
+                &InitProducerIdResponse::default()
+                    .with_error_code(code)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+                v,
+            )
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            let r: OffsetForLeaderEpochRequest = decode("OffsetForLeaderEpochRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            offset_for_leader_epoch_response::EpochEndOffset::default()
+                                .with_partition(p.partition)
+                                .with_error_code(TOPIC)
+                                .with_leader_epoch(-1)
+                                .with_end_offset(-1)
+                        })
+                        .collect();
+                    offset_for_leader_epoch_response::OffsetForLeaderTopicResult::default()
+                        .with_topic(topic_name(&t.topic))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "OffsetForLeaderEpochResponse",
+                &OffsetForLeaderEpochResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::AddPartitionsToTxn => {
+            let r: AddPartitionsToTxnRequest = decode("AddPartitionsToTxnRequest", body, v)?;
+            let response = if v >= 4 {
+                AddPartitionsToTxnResponse::default().with_error_code(CLUSTER)
+            } else {
+                let topics = r
+                    .v3_and_below_topics
+                    .iter()
+                    .map(|t| {
+                        let partitions = t
+                            .partitions
+                            .iter()
+                            .map(|&p| {
+                                add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                                    .with_partition_index(p)
+                                    .with_partition_error_code(TXN)
+                            })
+                            .collect();
+                        add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                            .with_name(topic_name(&t.name))
+                            .with_results_by_partition(partitions)
+                    })
+                    .collect();
+                AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+            };
+            encode("AddPartitionsToTxnResponse", &response, v)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            let _: AddOffsetsToTxnRequest = decode("AddOffsetsToTxnRequest", body, v)?;
+            encode(
+                "AddOffsetsToTxnResponse",
+                &AddOffsetsToTxnResponse::default().with_error_code(TXN),
+                v,
+            )
+        }
+        ApiKey::EndTxn => {
+            let _: EndTxnRequest = decode("EndTxnRequest", body, v)?;
+            encode(
+                "EndTxnResponse",
+                &EndTxnResponse::default().with_error_code(TXN),
+                v,
+            )
+        }
+        ApiKey::WriteTxnMarkers => {
+            let r: WriteTxnMarkersRequest = decode("WriteTxnMarkersRequest", body, v)?;
+            let markers = r
+                .markers
+                .iter()
+                .map(|m| {
+                    let topics = m
+                        .topics
+                        .iter()
+                        .map(|t| {
+                            let partitions = t
+                                .partition_indexes
+                                .iter()
+                                .map(|&p| {
+                                    write_txn_markers_response::WritableTxnMarkerPartitionResult::default()
+                                        .with_partition_index(p)
+                                        .with_error_code(CLUSTER)
+                                })
+                                .collect();
+                            write_txn_markers_response::WritableTxnMarkerTopicResult::default()
+                                .with_name(topic_name(&t.name))
+                                .with_partitions(partitions)
+                        })
+                        .collect();
+                    write_txn_markers_response::WritableTxnMarkerResult::default()
+                        .with_producer_id(m.producer_id)
+                        .with_topics(topics)
+                })
+                .collect();
+            encode(
+                "WriteTxnMarkersResponse",
+                &WriteTxnMarkersResponse::default().with_markers(markers),
+                v,
+            )
+        }
+        ApiKey::TxnOffsetCommit => {
+            let r: TxnOffsetCommitRequest = decode("TxnOffsetCommitRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(TXN)
+                        })
+                        .collect();
+                    txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+                        .with_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "TxnOffsetCommitResponse",
+                &TxnOffsetCommitResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        other => Err(KafkaError::NoDenyResponse {
+            api: api_name(other),
+        }),
+    }
+}

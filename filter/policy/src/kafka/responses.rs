@@ -1,0 +1,54 @@
+//! Response rewrites: an all-topics Metadata response without the topics the caller may not
+//! describe, and an ApiVersions response limited to what the filter decodes.
+
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataResponse};
+
+use super::checks::decodable_max;
+use super::{decode, encode, KafkaError};
+
+/// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
+/// does not know with a v0 body (and `UNSUPPORTED_VERSION`).
+fn api_versions_body_version(version: i16) -> i16 {
+    let max = ApiKey::ApiVersions.valid_versions().max;
+    if (0..=max).contains(&version) {
+        version
+    } else {
+        0
+    }
+}
+
+/// Metadata response for all topics: drops the topics `keep` says no to (Kafka omits topics the
+/// caller may not `Describe`). A topic without a name (never sent by brokers for all-topics
+/// requests) is dropped too: it cannot be authorized. `body` is the response after its header;
+/// returns the new body at the same version.
+pub fn filter_metadata_response(
+    version: i16,
+    body: &[u8],
+    keep: &mut dyn FnMut(&str) -> bool,
+) -> Result<Vec<u8>, KafkaError> {
+    let mut response: MetadataResponse = decode("MetadataResponse", body, version)?;
+    response.topics.retain(|t| match &t.name {
+        Some(name) => keep(name.0.as_str()),
+        None => false,
+    });
+    encode("MetadataResponse", &response, version)
+}
+
+/// ApiVersions response: clamps every api's max version to what `kafka-protocol` decodes, raises
+/// its min version to the lowest one the filter decodes, and drops apis the filter does not know
+/// or whose versions do not overlap. Returns the new body. `version` is the request's version; a
+/// version above the ones `kafka-protocol` knows is read as the v0 body brokers send then.
+pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    let version = api_versions_body_version(version);
+    let mut response: ApiVersionsResponse = decode("ApiVersionsResponse", body, version)?;
+    response.api_keys.retain_mut(|api| {
+        let Ok(key) = ApiKey::try_from(api.api_key) else {
+            return false;
+        };
+        let range = key.valid_versions();
+        api.min_version = api.min_version.max(range.min);
+        api.max_version = api.max_version.min(decodable_max(key));
+        api.min_version <= api.max_version
+    });
+    encode("ApiVersionsResponse", &response, version)
+}
