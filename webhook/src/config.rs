@@ -255,10 +255,17 @@ impl Config {
                 message: "drainDurationSeconds must be at least 1".into(),
             });
         }
-        if self.role_label.is_empty() || !self.role_label.is_ascii() {
+        if !valid_label_key(&self.role_label) {
             return Err(Error::Config {
-                message: "roleLabel must be a non-empty label key".into(),
+                message: format!("roleLabel {:?} is not a valid label key", self.role_label),
             });
+        }
+        for (k, v) in &self.labels {
+            if !valid_label_key(k) || !valid_label_name(v, true) {
+                return Err(Error::Config {
+                    message: format!("labels: {k:?}: {v:?} is not a valid Kubernetes label"),
+                });
+            }
         }
         Ok(())
     }
@@ -300,9 +307,53 @@ impl Config {
     }
 }
 
+/// A label name or value: at most 63 characters of `[A-Za-z0-9._-]`, starting and ending
+/// alphanumeric (a value may be empty).
+fn valid_label_name(s: &str, empty_ok: bool) -> bool {
+    if s.is_empty() {
+        return empty_ok;
+    }
+    let bytes = s.as_bytes();
+    s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name.
+fn valid_label_key(key: &str) -> bool {
+    match key.split_once('/') {
+        Some((prefix, name)) => {
+            !prefix.is_empty()
+                && prefix.len() <= 253
+                && prefix.split('.').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !part.starts_with('-')
+                        && !part.ends_with('-')
+                })
+                && valid_label_name(name, false)
+        }
+        None => valid_label_name(key, false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_validated() {
+        assert!(Config::from_yaml("labels: {team: a}").is_ok());
+        assert!(Config::from_yaml("labels: {example.com/team: ''}").is_ok());
+        assert!(Config::from_yaml("labels: {'bad key!': a}").is_err());
+        assert!(Config::from_yaml("labels: {a: 'not ok'}").is_err());
+        assert!(Config::from_yaml("roleLabel: ''").is_err());
+        assert!(Config::from_yaml("roleLabel: 'Example.com/x'").is_err());
+    }
 
     #[test]
     fn empty_file_is_default() {

@@ -69,6 +69,10 @@ struct WebhookArgs {
     /// Override nativeSidecar from the configuration.
     #[arg(long)]
     native_sidecar: Option<bool>,
+    /// On SIGTERM, keep serving (with /readyz failing) this long, so that the API server stops
+    /// sending admissions here before the listener closes.
+    #[arg(long, default_value_t = 3)]
+    shutdown_delay_seconds: u64,
     /// Print the effective configuration as YAML and exit.
     #[arg(long)]
     print_config: bool,
@@ -189,9 +193,13 @@ async fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "serving the admission webhook");
     let (stop_tx, stop_rx) = watch::channel(false);
+    let delay = Duration::from_secs(args.shutdown_delay_seconds);
+    let signal_state = Arc::clone(&state);
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down");
+        tracing::info!(delay_seconds = delay.as_secs(), "shutting down");
+        signal_state.set_ready(false);
+        tokio::time::sleep(delay).await;
         let _ = stop_tx.send(true);
     });
     let limits = state.limits.clone();

@@ -141,9 +141,10 @@ fn container_role(c: &Container, config: &Config) -> Option<Role> {
     if ZOOKEEPER_IMAGES.contains(&name.as_str()) {
         return Some(Role::Zookeeper);
     }
-    let exporter = name.contains("exporter");
+    // JMX exporters read the JVM next to them, not Kafka; kafka-exporter and friends are clients.
+    let jmx = name.contains("jmx");
     if CLIENT_IMAGES.contains(&name.as_str())
-        || (name.contains("kafka") && !exporter)
+        || (name.contains("kafka") && !jmx)
         || has_env_suffix(c, "BOOTSTRAP_SERVERS")
     {
         return Some(Role::Client);
@@ -384,6 +385,10 @@ mod tests {
         assert_eq!(detect_pod(&p, &c).role, Some(Role::Client));
         let p = pod("spec: {containers: [{name: a, image: apache/kafka:4.0.0, ports: [{containerPort: 9093}], env: [{name: KAFKA_PROCESS_ROLES, value: controller}]}]}");
         assert_eq!(detect_pod(&p, &c).role, Some(Role::Controller));
+        let p = pod("spec: {containers: [{name: a, image: solsson/kafka-prometheus-jmx-exporter, ports: [{containerPort: 5556}]}]}");
+        assert_eq!(detect_pod(&p, &c).role, None);
+        let p = pod("spec: {containers: [{name: a, image: danielqsj/kafka-exporter:v1.9.0}]}");
+        assert_eq!(detect_pod(&p, &c).role, Some(Role::Client));
         let p = pod("spec: {containers: [{name: a, image: nginx, ports: [{containerPort: 80}]}]}");
         assert_eq!(detect_pod(&p, &c).role, None);
         let p = pod("spec: {restartPolicy: Never, containers: [{name: a, image: myapp, env: [{name: KAFKA_BOOTSTRAP_SERVERS, value: 'x:9092'}]}]}");
