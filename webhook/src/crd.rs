@@ -40,29 +40,12 @@ pub const DEFAULT_PORT: u16 = 9092;
     category = "meshka",
     derive = "PartialEq",
     doc = "KafkaPolicy: per-topic authorization for Kafka brokers in an Istio mesh, enforced by meshka's Wasm filter in the brokers' sidecars.",
-    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.authorization.mode"),
-    printcolumn(
-        name = "Default",
-        type_ = "string",
-        json_path = ".spec.authorization.defaultAction"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "WasmPlugin",
-        type_ = "string",
-        priority = 1,
-        json_path = ".status.wasmPlugin"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.authorization.mode"}"#,
+    printcolumn = r#"{"name":"Default","type":"string","jsonPath":".spec.authorization.defaultAction"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"WasmPlugin","type":"string","priority":1,"jsonPath":".status.wasmPlugin"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KafkaPolicySpec {

@@ -4,11 +4,18 @@
 //!   (role detection, mutation, JSON patch);
 //! - [`server`]: the HTTPS server (axum over rustls) with certificate reload and self-provisioned
 //!   certificates;
-//! - [`config`]: what to patch; [`metrics`]: Prometheus exposition.
+//! - [`config`]: what to patch; [`metrics`]: Prometheus exposition;
+//! - [`crd`]: the `KafkaPolicy` resource, its checks and the WasmPlugin it compiles to;
+//!   [`controller`]: the KafkaPolicy controller; [`cli`]: `meshka validate|explain|render`;
+//!   [`oci`]: packing the filter as an OCI image for `oci://` WasmPlugin URLs.
 
 pub mod admission;
+pub mod cli;
 pub mod config;
+pub mod controller;
+pub mod crd;
 pub mod metrics;
+pub mod oci;
 pub mod server;
 
 pub use config::{Config, Role, Vendor};

@@ -28,6 +28,52 @@ struct Cli {
 enum Command {
     /// Run the mutating admission webhook that makes Kafka pods mesh-ready.
     Webhook(WebhookArgs),
+    /// Check KafkaPolicy manifests as the controller and the filter do (exit 0 valid, 1 invalid,
+    /// 2 unreadable).
+    Validate(meshka_webhook::cli::ValidateArgs),
+    /// Print the decision of a policy for one request and the rule that made it (exit 0
+    /// allowed, 3 denied, 1 invalid policy, 2 bad arguments).
+    Explain(meshka_webhook::cli::ExplainArgs),
+    /// Print the Istio WasmPlugin the controller would write for each policy (for GitOps).
+    Render(meshka_webhook::cli::RenderArgs),
+    /// Print the KafkaPolicy CustomResourceDefinition (YAML).
+    Crd,
+    /// Run the KafkaPolicy controller: one Istio WasmPlugin per policy, status and Events.
+    Controller(ControllerArgs),
+    /// Pack the filter's .wasm as an OCI image layout for `oci://` WasmPlugin URLs.
+    Oci(OciArgs),
+}
+
+#[derive(Args, Debug)]
+struct ControllerArgs {
+    /// Where sidecars fetch the filter: oci://registry/repo:tag (or @sha256:…), https://….
+    #[arg(long, env = "MESHKA_FILTER_URL")]
+    filter_url: String,
+    /// sha256 of the image manifest (oci://) or of the module (https://), as `make oci` prints.
+    #[arg(long, env = "MESHKA_FILTER_SHA256")]
+    filter_sha256: Option<String>,
+    /// IfNotPresent or Always.
+    #[arg(long, env = "MESHKA_FILTER_PULL_POLICY")]
+    image_pull_policy: Option<String>,
+    /// A Secret (in each policy's namespace) with registry credentials.
+    #[arg(long, env = "MESHKA_FILTER_PULL_SECRET")]
+    image_pull_secret: Option<String>,
+    /// This replica's name, for Events (the pod's name).
+    #[arg(long, env = "POD_NAME")]
+    instance: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct OciArgs {
+    /// The filter module (make filter builds target/wasm/wasm32-wasip1/release/meshka_filter.wasm).
+    #[arg(long)]
+    wasm: PathBuf,
+    /// The OCI image layout directory to write (created; an existing layout is replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// The tag (`org.opencontainers.image.ref.name`).
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+    tag: String,
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +133,28 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Validate(args) => finish(meshka_webhook::cli::run_validate(&args)),
+        Command::Explain(args) => finish(meshka_webhook::cli::run_explain(&args)),
+        Command::Render(args) => finish(meshka_webhook::cli::run_render(&args)),
+        Command::Crd => {
+            print!(
+                "{}",
+                meshka_webhook::crd::crd_yaml().context("generating the CRD")?
+            );
+            Ok(())
+        }
+        Command::Controller(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(controller(args))
+        }
+        Command::Oci(args) => {
+            let packed = meshka_webhook::oci::pack(&args.wasm, &args.out, &args.tag)?;
+            print!("{}", packed.summary(&args.out));
+            Ok(())
+        }
         Command::Webhook(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -95,6 +163,30 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(webhook(args))
         }
     }
+}
+
+async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+    let image = meshka_webhook::crd::FilterImage {
+        url: args.filter_url,
+        sha256: args.filter_sha256.filter(|s| !s.is_empty()),
+        pull_policy: args.image_pull_policy.filter(|s| !s.is_empty()),
+        pull_secret: args.image_pull_secret.filter(|s| !s.is_empty()),
+    };
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    tracing::info!(url = %image.url, "running the KafkaPolicy controller");
+    meshka_webhook::controller::run(client, image, args.instance).await?;
+    Ok(())
+}
+
+/// Prints a command's output and exits with its code.
+fn finish(outcome: meshka_webhook::cli::Outcome) -> anyhow::Result<()> {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
+    let _ = std::io::stdout().flush();
+    std::process::exit(outcome.code as i32)
 }
 
 fn effective_config(args: &WebhookArgs) -> anyhow::Result<Config> {

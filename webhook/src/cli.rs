@@ -1,0 +1,415 @@
+//! The `meshka validate | explain | render` commands as pure functions from a manifest's text to
+//! what to print and the exit code, so that the binary only reads files and prints.
+//!
+//! Exit codes ([`ExitCode`]): 0 success (valid; allowed; rendered), 1 a policy is invalid,
+//! 2 usage error or unreadable input, 3 `explain`: the request is denied by a policy.
+
+use meshka_policy::authz::{Operation, Principal, ResourceType, CLUSTER_NAME};
+
+use crate::crd::validate::{check, display_name, parse_manifests};
+use crate::crd::{wasm_plugin, FilterImage};
+
+/// The process exit codes of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Valid, allowed, rendered.
+    Success = 0,
+    /// At least one policy is invalid (or not a KafkaPolicy).
+    Invalid = 1,
+    /// Bad arguments or unreadable input.
+    Usage = 2,
+    /// `explain`: at least one policy denies the request.
+    Denied = 3,
+}
+
+/// What a command prints and how it exits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// For standard output.
+    pub stdout: String,
+    /// For standard error.
+    pub stderr: String,
+    /// The exit code.
+    pub code: ExitCode,
+}
+
+impl Outcome {
+    fn failed(code: ExitCode, source: &str, message: impl std::fmt::Display) -> Outcome {
+        Outcome {
+            stdout: String::new(),
+            stderr: format!("{source}: {message}\n"),
+            code,
+        }
+    }
+}
+
+/// Output format of `render` and `explain`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// YAML documents (render) or text (explain).
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `meshka validate`: checks every KafkaPolicy in `text` (read from `source`).
+pub fn validate(text: &str, source: &str) -> Outcome {
+    let policies = match parse_manifests(text) {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
+    };
+    let mut out = Outcome {
+        stdout: String::new(),
+        stderr: String::new(),
+        code: ExitCode::Success,
+    };
+    for policy in &policies {
+        match check(policy) {
+            Ok(checked) => {
+                let a = &policy.spec.authorization;
+                let ports: Vec<String> = policy.spec.ports.iter().map(u16::to_string).collect();
+                out.stdout.push_str(&format!(
+                    "{}: valid ({} rule{}, mode {}, default {}, ports {}, {})\n",
+                    display_name(&policy.metadata),
+                    checked.compiled.rule_count(),
+                    if checked.compiled.rule_count() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    enum_str(&a.mode),
+                    enum_str(&a.default_action),
+                    ports.join(","),
+                    policy.spec.fail_strategy.as_istio(),
+                ));
+            }
+            Err(e) => {
+                out.stderr.push_str(&format!("{source}: {e}\n"));
+                out.code = ExitCode::Invalid;
+            }
+        }
+    }
+    out
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A request to explain: who, on what, how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The caller.
+    pub principal: Principal,
+    /// The resource type.
+    pub resource_type: ResourceType,
+    /// The resource name (`kafka-cluster` for the cluster).
+    pub resource_name: String,
+    /// The operation.
+    pub operation: Operation,
+}
+
+/// Parses `topic:orders`, `group:billing`, `transactionalId:tx-1`, `cluster`.
+pub fn parse_resource(s: &str) -> Result<(ResourceType, String), String> {
+    let (kind, name) = match s.split_once(':') {
+        Some((kind, name)) => (kind, Some(name)),
+        None => (s, None),
+    };
+    let resource_type: ResourceType = kind
+        .parse()
+        .map_err(|e| format!("{e} (write e.g. topic:orders)"))?;
+    let name = match (resource_type, name) {
+        (ResourceType::Cluster, None) => CLUSTER_NAME.to_owned(),
+        (_, Some(name)) if !name.is_empty() => name.to_owned(),
+        _ => {
+            return Err(format!(
+                "{s:?} has no name: write {kind}:<name>, e.g. topic:orders (or just cluster)"
+            ))
+        }
+    };
+    Ok((resource_type, name))
+}
+
+/// `meshka explain`: the decision of every policy in `text` for `request`, with the rule that
+/// made it. Denied by any policy gives [`ExitCode::Denied`] (each policy is its own filter in
+/// the chain: a request must pass all of them).
+pub fn explain(text: &str, source: &str, request: &Request, format: Format) -> Outcome {
+    let policies = match parse_manifests(text) {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
+    };
+    let mut out = Outcome {
+        stdout: String::new(),
+        stderr: String::new(),
+        code: ExitCode::Success,
+    };
+    let mut json = Vec::new();
+    for policy in &policies {
+        let checked = match check(policy) {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
+        };
+        let decision = checked.compiled.decide(
+            &request.principal,
+            request.resource_type,
+            &request.resource_name,
+            request.operation,
+        );
+        if !decision.allowed && out.code == ExitCode::Success {
+            out.code = ExitCode::Denied;
+        }
+        let rule = decision
+            .rule
+            .and_then(|i| policy.spec.authorization.rules.get(i));
+        let name = display_name(&policy.metadata);
+        match format {
+            Format::Json => json.push(serde_json::json!({
+                "policy": name,
+                "principal": request.principal.to_string(),
+                "resource": {"type": request.resource_type, "name": request.resource_name},
+                "operation": request.operation,
+                "decision": decision,
+                "rule": rule,
+            })),
+            Format::Text => {
+                out.stdout.push_str(&format!(
+                    "{name}: {} — {} {} on {}:{} ({})\n",
+                    if decision.allowed { "ALLOW" } else { "DENY" },
+                    request.principal,
+                    request.operation,
+                    request.resource_type,
+                    request.resource_name,
+                    decision,
+                ));
+                match rule {
+                    Some(rule) => {
+                        let label = rule
+                            .name
+                            .as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default();
+                        out.stdout.push_str(&format!(
+                            "  rules[{}]{label}:\n",
+                            decision.rule.unwrap_or_default()
+                        ));
+                        let yaml = serde_yaml::to_string(rule).unwrap_or_default();
+                        for line in yaml.lines() {
+                            out.stdout.push_str(&format!("    {line}\n"));
+                        }
+                    }
+                    None => out.stdout.push_str(&format!(
+                        "  no rule matched: defaultAction is {}\n",
+                        enum_str(&policy.spec.authorization.default_action)
+                    )),
+                }
+            }
+        }
+    }
+    if format == Format::Json {
+        out.stdout = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `meshka render`: the WasmPlugin of every policy in `text`, or nothing when any is invalid.
+pub fn render(text: &str, source: &str, image: &FilterImage, format: Format) -> Outcome {
+    let policies = match parse_manifests(text) {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
+    };
+    let mut plugins = Vec::new();
+    let mut errors = String::new();
+    for policy in &policies {
+        match wasm_plugin(policy, image) {
+            Ok(p) => plugins.push(p),
+            Err(e @ crate::crd::validate::Error::Image { .. }) => {
+                return Outcome::failed(ExitCode::Usage, "meshka render", e)
+            }
+            Err(e) => errors.push_str(&format!("{source}: {e}\n")),
+        }
+    }
+    if !errors.is_empty() {
+        return Outcome {
+            stdout: String::new(),
+            stderr: errors,
+            code: ExitCode::Invalid,
+        };
+    }
+    let stdout = match format {
+        Format::Json => {
+            let value = if plugins.len() == 1 {
+                plugins.pop().unwrap_or_default()
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": plugins})
+            };
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            )
+        }
+        Format::Text => {
+            let mut s = String::new();
+            for p in &plugins {
+                s.push_str("---\n");
+                s.push_str(&serde_yaml::to_string(p).unwrap_or_default());
+            }
+            s
+        }
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: ExitCode::Success,
+    }
+}
+
+/// Reads `path` (`-` is standard input).
+fn read_input(path: &std::path::Path) -> Result<(String, String), Outcome> {
+    let source = path.display().to_string();
+    let text = if source == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    match text {
+        Ok(t) => Ok((t, source)),
+        Err(e) => Err(Outcome::failed(
+            ExitCode::Usage,
+            &source,
+            format!("cannot read: {e}; give the path of a KafkaPolicy YAML file, or - for standard input"),
+        )),
+    }
+}
+
+/// Arguments of `meshka validate`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// KafkaPolicy manifest (YAML or JSON, several documents allowed); `-` reads standard input.
+    pub file: std::path::PathBuf,
+}
+
+/// Arguments of `meshka explain`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// KafkaPolicy manifest; `-` reads standard input.
+    pub file: std::path::PathBuf,
+    /// The caller: `spiffe://cluster.local/ns/<ns>/sa/<sa>`, `User:alice`, both joined by
+    /// " + ", or `User:ANONYMOUS`.
+    #[arg(long)]
+    pub principal: Principal,
+    /// The resource: `topic:orders`, `group:billing`, `transactionalId:tx-1`, or `cluster`.
+    #[arg(long, value_parser = parse_resource)]
+    pub resource: (ResourceType, String),
+    /// The Kafka operation: Read, Write, Create, Delete, Alter, Describe, DescribeConfigs,
+    /// AlterConfigs, IdempotentWrite, ClusterAction.
+    #[arg(long)]
+    pub operation: Operation,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `meshka render`.
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// KafkaPolicy manifest; `-` reads standard input.
+    pub file: std::path::PathBuf,
+    /// Where sidecars fetch the filter (`oci://…`, `https://…`); the controller's --filter-url.
+    #[arg(long, env = "MESHKA_FILTER_URL")]
+    pub filter_url: Option<String>,
+    /// The filter's sha256 (64 hex digits, printed by `make oci`).
+    #[arg(long, env = "MESHKA_FILTER_SHA256")]
+    pub filter_sha256: Option<String>,
+    /// IfNotPresent or Always.
+    #[arg(long)]
+    pub image_pull_policy: Option<String>,
+    /// Print JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RenderArgs {
+    /// The filter image these flags describe (defaults for what is not given).
+    pub fn image(&self) -> FilterImage {
+        let default = FilterImage::default();
+        FilterImage {
+            url: self.filter_url.clone().unwrap_or(default.url),
+            sha256: self.filter_sha256.clone().filter(|s| !s.is_empty()),
+            pull_policy: self.image_pull_policy.clone(),
+            pull_secret: None,
+        }
+    }
+}
+
+fn format(json: bool) -> Format {
+    if json {
+        Format::Json
+    } else {
+        Format::Text
+    }
+}
+
+/// `meshka validate FILE`.
+pub fn run_validate(args: &ValidateArgs) -> Outcome {
+    match read_input(&args.file) {
+        Ok((text, source)) => validate(&text, &source),
+        Err(o) => o,
+    }
+}
+
+/// `meshka explain FILE --principal … --resource … --operation …`.
+pub fn run_explain(args: &ExplainArgs) -> Outcome {
+    let request = Request {
+        principal: args.principal.clone(),
+        resource_type: args.resource.0,
+        resource_name: args.resource.1.clone(),
+        operation: args.operation,
+    };
+    match read_input(&args.file) {
+        Ok((text, source)) => explain(&text, &source, &request, format(args.json)),
+        Err(o) => o,
+    }
+}
+
+/// `meshka render FILE`.
+pub fn run_render(args: &RenderArgs) -> Outcome {
+    match read_input(&args.file) {
+        Ok((text, source)) => render(&text, &source, &args.image(), format(args.json)),
+        Err(o) => o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse() {
+        assert_eq!(
+            parse_resource("topic:orders"),
+            Ok((ResourceType::Topic, "orders".into()))
+        );
+        assert_eq!(
+            parse_resource("cluster"),
+            Ok((ResourceType::Cluster, CLUSTER_NAME.into()))
+        );
+        assert_eq!(
+            parse_resource("transactionalId:tx:1"),
+            Ok((ResourceType::TransactionalId, "tx:1".into()))
+        );
+        assert!(parse_resource("topic")
+            .unwrap_err()
+            .contains("topic:<name>"));
+        assert!(parse_resource("topics:a")
+            .unwrap_err()
+            .contains("unknown resource type"));
+    }
+}

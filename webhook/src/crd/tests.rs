@@ -1,0 +1,214 @@
+//! Tests of the KafkaPolicy types, checks and rendering.
+
+use super::validate::{check, parse_manifests, Error};
+use super::*;
+use meshka_policy::authz::{Operation, Principal, ResourceType};
+
+const SAMPLE: &str = r#"
+apiVersion: meshka.io/v1alpha1
+kind: KafkaPolicy
+metadata:
+  name: orders
+  namespace: kafka
+spec:
+  selector:
+    matchLabels:
+      meshka.io/kafka-role: broker
+  ports: [9092]
+  limits:
+    maxFrameBytes: 2097152
+  authorization:
+    rules:
+      - name: orders-write
+        action: allow
+        serviceAccounts: ["shop/orders"]
+        resources:
+          - { type: topic, name: "orders.", patternType: prefixed }
+        operations: [Write]
+"#;
+
+fn sample() -> KafkaPolicy {
+    parse_manifests(SAMPLE).unwrap().remove(0)
+}
+
+#[test]
+fn parses_and_defaults() {
+    let p = sample();
+    assert_eq!(p.metadata.name.as_deref(), Some("orders"));
+    assert_eq!(p.spec.ports, vec![9092]);
+    assert_eq!(p.spec.fail_strategy, FailStrategy::FailClose);
+    let minimal = parse_manifests(
+        "apiVersion: meshka.io/v1alpha1\nkind: KafkaPolicy\nmetadata: {name: a}\nspec:\n  selector: {matchLabels: {app: kafka}}\n",
+    )
+    .unwrap();
+    assert_eq!(minimal[0].spec.ports, vec![DEFAULT_PORT]);
+    let checked = check(&minimal[0]).unwrap();
+    assert_eq!(
+        checked.plugin_config,
+        serde_json::json!({"failureMode": "closed", "authorization": {"mode": "enforce", "defaultAction": "deny"}})
+    );
+}
+
+#[test]
+fn plugin_config_is_the_filters() {
+    let checked = check(&sample()).unwrap();
+    let mut c = checked.plugin_config.clone();
+    let authz = c.as_object_mut().unwrap().remove("authorization").unwrap();
+    let filter = meshka_policy::config::FilterConfig::from_json(c.to_string().as_bytes()).unwrap();
+    assert_eq!(filter.max_frame_bytes, 2097152);
+    let authz: meshka_policy::authz::AuthorizationPolicy = serde_json::from_value(authz).unwrap();
+    assert_eq!(authz, sample().spec.authorization);
+    let d = checked.compiled.decide(
+        &Principal::from_spiffe_id("spiffe://cluster.local/ns/shop/sa/orders"),
+        ResourceType::Topic,
+        "orders.eu",
+        Operation::Write,
+    );
+    assert!(d.allowed);
+    assert_eq!(d.rule, Some(0));
+}
+
+#[test]
+fn field_errors_name_the_field() {
+    let bad = SAMPLE.replace("operations: [Write]", "operations: [Produce]");
+    let e = parse_manifests(&bad).unwrap_err();
+    assert_eq!(
+        e.problems()[0].path,
+        "spec.authorization.rules[0].operations[0]",
+        "{e}"
+    );
+    let bad = SAMPLE.replace("ports: [9092]", "port: [9092]");
+    let e = parse_manifests(&bad).unwrap_err().to_string();
+    assert!(e.contains("spec.port: unknown field `port`"), "{e}");
+
+    let bad = SAMPLE.replace("\"orders.\", patternType: prefixed", "\"orders.*\"");
+    let p = parse_manifests(&bad).unwrap().remove(0);
+    let e = check(&p).unwrap_err();
+    assert_eq!(
+        e.problems()[0].path,
+        "spec.authorization.rules[0].resources[0].name"
+    );
+    assert!(
+        e.to_string().starts_with(
+            "KafkaPolicy kafka/orders is invalid: spec.authorization.rules[0].resources[0].name: "
+        ),
+        "{e}"
+    );
+
+    let bad = SAMPLE
+        .replace("maxFrameBytes: 2097152", "maxFrameBytes: 10")
+        .replace("ports: [9092]", "ports: [9092, 0, 9092]")
+        .replace("name: orders\n", "name: Orders\n");
+    let p = parse_manifests(&bad).unwrap().remove(0);
+    let paths: Vec<_> = check(&p)
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(|p| p.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "metadata.name",
+            "spec.ports[1]",
+            "spec.ports[2]",
+            "spec.limits.maxFrameBytes"
+        ]
+    );
+}
+
+#[test]
+fn other_documents_are_refused() {
+    let e = parse_manifests("apiVersion: v1\nkind: Pod\n").unwrap_err();
+    assert!(
+        matches!(e, Error::NotAKafkaPolicy { document: 1, .. }),
+        "{e}"
+    );
+    assert!(matches!(parse_manifests("---\n"), Err(Error::Empty)));
+    assert!(matches!(
+        parse_manifests("a: [b"),
+        Err(Error::Syntax { .. })
+    ));
+    let two = format!(
+        "{SAMPLE}---\n{}",
+        SAMPLE.replace("name: orders\n", "name: other\n")
+    );
+    assert_eq!(parse_manifests(&two).unwrap().len(), 2);
+}
+
+#[test]
+fn wasm_plugin_has_the_policy() {
+    let mut p = sample();
+    let image = FilterImage {
+        url: "oci://registry.example/meshka-filter:0.1.0".into(),
+        sha256: Some("a".repeat(64)),
+        pull_policy: Some("IfNotPresent".into()),
+        pull_secret: None,
+    };
+    let plugin = wasm_plugin(&p, &image).unwrap();
+    assert_eq!(plugin["metadata"]["name"], "meshka-orders");
+    assert_eq!(plugin["metadata"]["namespace"], "kafka");
+    assert!(plugin["metadata"].get("ownerReferences").is_none());
+    assert_eq!(plugin["spec"]["type"], "NETWORK");
+    assert_eq!(plugin["spec"]["phase"], "AUTHZ");
+    assert_eq!(plugin["spec"]["failStrategy"], "FAIL_CLOSE");
+    assert_eq!(
+        plugin["spec"]["match"],
+        serde_json::json!([{"mode": "SERVER", "ports": [{"number": 9092}]}])
+    );
+    assert_eq!(
+        plugin["spec"]["selector"],
+        serde_json::json!({"matchLabels": {"meshka.io/kafka-role": "broker"}})
+    );
+    p.metadata.uid = Some("u-1".into());
+    let plugin = wasm_plugin(&p, &image).unwrap();
+    assert_eq!(
+        plugin["metadata"]["ownerReferences"],
+        serde_json::json!([{"apiVersion": "meshka.io/v1alpha1", "kind": "KafkaPolicy", "name": "orders",
+            "uid": "u-1", "controller": true, "blockOwnerDeletion": true}])
+    );
+    let bad = FilterImage {
+        sha256: Some("sha256:abc".into()),
+        ..image.clone()
+    };
+    assert!(wasm_plugin(&p, &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("64 lowercase hex"));
+    let bad = FilterImage {
+        url: "ghcr.io/x".into(),
+        ..image
+    };
+    assert!(wasm_plugin(&p, &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("oci://"));
+}
+
+#[test]
+fn crd_is_structural_enough() {
+    let crd = serde_json::to_value(KafkaPolicy::crd()).unwrap();
+    let text = crd.to_string();
+    for forbidden in [
+        "\"const\"",
+        "\"$ref\"",
+        "\"oneOf\"",
+        "\"anyOf\"",
+        "\"$defs\"",
+    ] {
+        assert!(!text.contains(forbidden), "{forbidden} in the CRD: {text}");
+    }
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(version["name"], "v1alpha1");
+    assert_eq!(version["subresources"], serde_json::json!({"status": {}}));
+    let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    assert_eq!(spec["required"], serde_json::json!(["selector"]));
+    assert_eq!(
+        spec["properties"]["authorization"]["properties"]["mode"]["enum"],
+        serde_json::json!(["enforce", "audit"])
+    );
+    assert_eq!(
+        spec["properties"]["failStrategy"]["enum"],
+        serde_json::json!(["FAIL_CLOSE", "FAIL_OPEN"])
+    );
+}
