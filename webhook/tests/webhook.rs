@@ -1069,3 +1069,33 @@ async fn strimzi_broker_and_controller_pods() {
         fixtures::validate(&[("strimzi".into(), result)]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed() {
+    let limits = Limits {
+        header_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let server = harness::start(Config::default(), limits).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut tls = harness::connector(&server.certs.ca_pem)
+        .connect(harness::server_name(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tls.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Kept alive after the response, then closed once idle for the header timeout.
+    let started = std::time::Instant::now();
+    let idle = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .expect("an idle keep-alive connection was not closed");
+    assert!(matches!(idle, Ok(0) | Err(_)), "{idle:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "closed too early"
+    );
+}
