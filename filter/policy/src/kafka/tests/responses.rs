@@ -1,0 +1,129 @@
+//! Response rewrites round-trip at every version.
+
+use super::*;
+
+fn metadata_response(v: i16) -> MetadataResponse {
+    let topic = |name: &str, id: [u8; 16]| {
+        let t = metadata_response::MetadataResponseTopic::default()
+            .with_name(Some(tn(name)))
+            .with_partitions(vec![metadata_response::MetadataResponsePartition::default()
+                .with_partition_index(0)
+                .with_leader_id(BrokerId(1))
+                .with_replica_nodes(vec![BrokerId(1)])
+                .with_isr_nodes(vec![BrokerId(1)])]);
+        if v >= 10 {
+            t.with_topic_id(uuid(id))
+        } else {
+            t
+        }
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![metadata_response::MetadataResponseBroker::default()
+            .with_node_id(BrokerId(1))
+            .with_host(sb("kafka-0.kafka"))
+            .with_port(9092)])
+        .with_controller_id(BrokerId(1))
+        .with_topics(vec![
+            topic("orders.created", ID_A),
+            topic("secret.salaries", ID_B),
+            topic("payments", [0xc; 16]),
+        ])
+}
+
+#[test]
+fn filter_metadata_response_round_trips_at_every_version() {
+    for v in versions(ApiKey::Metadata) {
+        let original = metadata_response(v);
+        let body = enc(&original, v);
+        let mut seen = vec![];
+        let out = filter_metadata_response(v, &body, &mut |name| {
+            seen.push(name.to_owned());
+            !name.starts_with("secret.")
+        })
+        .unwrap();
+        assert_eq!(seen, ["orders.created", "secret.salaries", "payments"]);
+        let filtered = MetadataResponse::decode(&mut Bytes::from(out), v).unwrap();
+        // Fields a version does not carry (controller_id in v0) are not on the wire.
+        let mut want = MetadataResponse::decode(&mut Bytes::from(body.clone()), v).unwrap();
+        assert_eq!(want.topics.len(), original.topics.len());
+        want.topics.remove(1);
+        assert_eq!(filtered, want, "v{v}");
+        // Keeping everything gives back the same bytes.
+        let same = filter_metadata_response(v, &body, &mut |_| true).unwrap();
+        assert_eq!(same, body, "v{v}");
+    }
+}
+
+#[test]
+fn filter_metadata_response_keeps_unknown_tagged_fields() {
+    let v = 12;
+    let mut r = metadata_response(v);
+    r.unknown_tagged_fields.insert(99, Bytes::from_static(b"future"));
+    let body = enc(&r, v);
+    let out = filter_metadata_response(v, &body, &mut |_| false).unwrap();
+    let filtered = MetadataResponse::decode(&mut Bytes::from(out), v).unwrap();
+    assert!(filtered.topics.is_empty());
+    assert_eq!(filtered.unknown_tagged_fields.len(), 1);
+}
+
+fn api_versions_response() -> ApiVersionsResponse {
+    let api = |key: i16, min: i16, max: i16| {
+        api_versions_response::ApiVersion::default()
+            .with_api_key(key)
+            .with_min_version(min)
+            .with_max_version(max)
+    };
+    ApiVersionsResponse::default().with_api_keys(vec![
+        api(0, 0, 99),  // Produce: kafka-protocol decodes 3..=13
+        api(1, 4, 12),  // Fetch: within range, unchanged
+        api(8, 2, 10),  // OffsetCommit: v10 requests do not decode
+        api(4, 0, 7),   // LeaderAndIsr: unknown to kafka-protocol, dropped
+        api(18, 0, 4),  // ApiVersions
+        api(200, 0, 1), // not an api key, dropped
+        api(37, 4, 9),  // CreatePartitions 0..=3: no overlap, dropped
+    ])
+}
+
+#[test]
+fn clamp_api_versions_at_every_version() {
+    for v in versions(ApiKey::ApiVersions) {
+        let body = enc(&api_versions_response(), v);
+        let out = clamp_api_versions(v, &body).unwrap();
+        let r = ApiVersionsResponse::decode(&mut Bytes::from(out), v).unwrap();
+        let got: Vec<(i16, i16, i16)> = r
+            .api_keys
+            .iter()
+            .map(|a| (a.api_key, a.min_version, a.max_version))
+            .collect();
+        assert_eq!(got, vec![(0, 3, 13), (1, 4, 12), (8, 2, 9), (18, 0, 4)], "v{v}");
+    }
+    // A version kafka-protocol does not know: brokers answer with a v0 body.
+    let body = enc(&api_versions_response(), 0);
+    let out = clamp_api_versions(7, &body).unwrap();
+    let r = ApiVersionsResponse::decode(&mut Bytes::from(out), 0).unwrap();
+    assert_eq!(r.api_keys.len(), 4);
+}
+
+#[test]
+fn clamped_versions_are_the_ones_request_checks_accepts() {
+    let all = ApiKey::iter()
+        .map(|k| {
+            api_versions_response::ApiVersion::default()
+                .with_api_key(k as i16)
+                .with_min_version(0)
+                .with_max_version(i16::MAX)
+        })
+        .collect();
+    let body = enc(&ApiVersionsResponse::default().with_api_keys(all), 3);
+    let out = clamp_api_versions(3, &body).unwrap();
+    let r = ApiVersionsResponse::decode(&mut Bytes::from(out), 3).unwrap();
+    assert_eq!(r.api_keys.len(), ApiKey::iter().count());
+    for a in &r.api_keys {
+        let key = ApiKey::try_from(a.api_key).unwrap();
+        assert_eq!((a.min_version, a.max_version), (*versions(key).start(), *versions(key).end()));
+        assert!(!matches!(
+            request_checks(a.api_key, a.max_version, &[]),
+            Err(KafkaError::UnsupportedVersion { .. })
+        ));
+    }
+}
