@@ -5,6 +5,7 @@
 //! - [`validate`]: reading a manifest and checking a policy the way the filter does, every
 //!   problem naming its field (`spec.authorization.rules[0].resources[0].name: …`);
 //! - [`render`]: the compiled `pluginConfig` and the Istio `WasmPlugin` the controller writes;
+//! - [`admission`]: the validating webhook that refuses such policies at `kubectl apply`;
 //! - [`crd_yaml`]: the CustomResourceDefinition, committed as `deploy/crds/kafkapolicies.meshka.io.yaml`.
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use meshka_policy::authz::AuthorizationPolicy;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod admission;
 pub mod render;
 pub mod validate;
 

@@ -1,6 +1,7 @@
 //! The HTTPS server: axum over rustls, HTTP/1.1.
 //!
-//! Routes: `POST /mutate` (AdmissionReview v1 for Pods and Services), `GET /healthz`,
+//! Routes: `POST /mutate` (AdmissionReview v1 for Pods and Services), `POST
+//! /validate-kafkapolicy` (KafkaPolicy validation, [`crate::crd::admission`]), `GET /healthz`,
 //! `GET /readyz`, `GET /metrics`. Every connection is bounded in time (TLS handshake, request
 //! headers, request body) and size (the API server's 3 MiB request limit), and the number of
 //! connections is capped, so that a hostile client can neither hang nor exhaust the server.
@@ -92,6 +93,10 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
+        .route(
+            "/validate-kafkapolicy",
+            post(crate::crd::admission::handler),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
