@@ -48,7 +48,7 @@ pub fn load() -> Vec<Fixture> {
         let text = std::fs::read_to_string(&path).unwrap();
         let object: Value = match serde_yaml::from_str::<serde_yaml::Value>(&text) {
             Ok(v) => serde_json::to_value(v).unwrap(),
-            Err(_) => continue,
+            Err(e) => panic!("fixture {name} does not parse: {e}"),
         };
         match object["kind"].as_str() {
             Some("Pod") | Some("Service") => out.push(Fixture { name, object }),
