@@ -145,9 +145,42 @@ fn finish(
     }
 }
 
+/// The API server may truncate a warning above 256 characters, and drops warnings beyond 4096
+/// characters in total; meshka keeps within both.
+pub const MAX_WARNING_CHARS: usize = 256;
+const MAX_WARNINGS_TOTAL: usize = 4096;
+
+fn clamp_warnings(warnings: Vec<String>) -> Vec<String> {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for w in warnings {
+        let w: String = if w.chars().count() > MAX_WARNING_CHARS {
+            let mut t: String = w.chars().take(MAX_WARNING_CHARS - 1).collect();
+            t.push('…');
+            t
+        } else {
+            w
+        };
+        total += w.len();
+        if total > MAX_WARNINGS_TOTAL {
+            break;
+        }
+        out.push(w);
+    }
+    out
+}
+
 /// Reviews one admission request: the pure core of the webhook. Never fails: problems with the
 /// object become warnings (admitted unchanged) or a denial with a message.
 pub fn review(request: &AdmissionRequest<DynamicObject>, config: &Config) -> Reviewed {
+    let mut reviewed = review_unclamped(request, config);
+    if let Some(w) = reviewed.response.warnings.take() {
+        reviewed.response.warnings = Some(clamp_warnings(w));
+    }
+    reviewed
+}
+
+fn review_unclamped(request: &AdmissionRequest<DynamicObject>, config: &Config) -> Reviewed {
     let kind = request.kind.kind.clone();
     let base = AdmissionResponse::from(request);
     let ignored = |response: AdmissionResponse, warning: Option<String>| {
@@ -294,4 +327,41 @@ pub fn response_json(response: AdmissionResponse) -> Result<Vec<u8>, serde_json:
         );
     }
     serde_json::to_vec(&value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_clamped() {
+        let long = "é".repeat(1000);
+        let out = clamp_warnings(vec![long.clone(), "short".into()]);
+        assert_eq!(out[0].chars().count(), MAX_WARNING_CHARS);
+        assert!(out[0].ends_with('…'));
+        assert_eq!(out[1], "short");
+        let many = clamp_warnings(vec!["x".repeat(200); 100]);
+        assert!(many.iter().map(String::len).sum::<usize>() <= MAX_WARNINGS_TOTAL);
+        assert!(!many.is_empty());
+    }
+
+    #[test]
+    fn a_huge_role_annotation_gives_a_bounded_warning() {
+        let pod = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "annotations": {"meshka.io/kafka-role": "x".repeat(100_000)}},
+            "spec": {"containers": [{"name": "a", "image": "apache/kafka", "ports": [{"containerPort": 9092}]}]}
+        });
+        let body = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                        "resource": {"group": "", "version": "v1", "resource": "pods"},
+                        "operation": "CREATE", "userInfo": {}, "object": pod}
+        });
+        let r = review_body(&serde_json::to_vec(&body).unwrap(), &Config::default()).unwrap();
+        let w = r.response.warnings.unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].chars().count() <= MAX_WARNING_CHARS);
+        assert!(r.response.patch.is_none());
+    }
 }
