@@ -45,6 +45,11 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Most simultaneous connections; further ones are closed at once.
     pub max_connections: usize,
+    /// Most request bodies buffered at once (each up to `max_body_bytes`): bounds memory under a
+    /// flood of large requests. Requests beyond it wait up to `queue_timeout`, then get 503.
+    pub max_concurrent_reviews: usize,
+    /// How long a request waits for one of the `max_concurrent_reviews` slots.
+    pub queue_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -55,6 +60,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_concurrent_reviews: 64,
+            queue_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -70,16 +77,19 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Limits applied by the handlers.
     pub limits: Limits,
+    reviews: Semaphore,
 }
 
 impl AppState {
     /// New state, not ready yet.
     pub fn new(config: Config, metrics: Arc<Metrics>, limits: Limits) -> Arc<AppState> {
+        let reviews = Semaphore::new(limits.max_concurrent_reviews.max(1));
         Arc::new(AppState {
             config,
             metrics,
             ready: AtomicBool::new(false),
             limits,
+            reviews,
         })
     }
 
@@ -156,6 +166,14 @@ async fn mutate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         return too_large();
     }
+    let Ok(Ok(_permit)) = tokio::time::timeout(limits.queue_timeout, state.reviews.acquire()).await
+    else {
+        state.metrics.rejected("busy");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many admission requests in progress; retry".into(),
+        );
+    };
     let bytes = match tokio::time::timeout(
         limits.body_timeout,
         axum::body::to_bytes(body, limits.max_body_bytes),

@@ -1099,3 +1099,38 @@ async fn idle_keep_alive_connections_are_closed() {
         "closed too early"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_slow_bodies_is_bounded() {
+    let limits = Limits {
+        max_concurrent_reviews: 2,
+        body_timeout: Duration::from_millis(1000),
+        queue_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let server = harness::start(Config::default(), limits).await;
+    // Two slow bodies hold both review slots; a third request waits, then gets 503.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut tls = harness::connector(&server.certs.ca_pem)
+            .connect(harness::server_name(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        slow.push(tls);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let body = serde_json::to_vec(&fixtures::review(&kafka_pod(None), "CREATE", false)).unwrap();
+    let r = server.post("/mutate", &body).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    // Once the slow ones timed out, admissions flow again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = server.post("/mutate", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    drop(slow);
+    let metrics = server.get("/metrics").await.text();
+    assert!(metrics.contains("reason=\"busy\"} 1"), "{metrics}");
+}
