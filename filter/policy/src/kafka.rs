@@ -15,6 +15,7 @@
 
 mod checks;
 mod deny;
+mod guard;
 mod responses;
 
 #[cfg(test)]
@@ -194,7 +195,34 @@ pub(crate) fn api_name(key: ApiKey) -> String {
     format!("{key:?}")
 }
 
-/// Decodes a message, naming it in the error.
+/// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
+/// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
+/// abort on such a request (see `kafka/guard.rs`).
+pub(crate) fn guard_request(key: ApiKey, version: i16, body: &[u8]) -> Result<(), KafkaError> {
+    let mut buf = Bytes::copy_from_slice(body);
+    guard::request(key, &mut buf, version).map_err(|e| KafkaError::Decode {
+        what: "request",
+        version,
+        reason: format!("{e:#}"),
+    })
+}
+
+/// The same check for the responses this module rewrites.
+pub(crate) fn guard_response(
+    what: &'static str,
+    check: fn(&mut Bytes, i16) -> anyhow::Result<()>,
+    version: i16,
+    body: &[u8],
+) -> Result<(), KafkaError> {
+    let mut buf = Bytes::copy_from_slice(body);
+    check(&mut buf, version).map_err(|e| KafkaError::Decode {
+        what,
+        version,
+        reason: format!("{e:#}"),
+    })
+}
+
+/// Decodes a message, naming it in the error. Call a guard first.
 pub(crate) fn decode<T: Decodable>(
     what: &'static str,
     body: &[u8],

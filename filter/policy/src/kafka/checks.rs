@@ -5,7 +5,7 @@
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use super::{api, api_name, decode, id_bytes, Check, KafkaError, RequestChecks};
+use super::{api, api_name, decode, guard_request, id_bytes, Check, KafkaError, RequestChecks};
 use crate::authz::{Operation, ResourceType};
 
 use Operation::{
@@ -103,6 +103,7 @@ pub fn request_checks(
             max: decodable_max(key),
         });
     }
+    guard_request(key, version, body)?;
     let mut rc = RequestChecks::default();
     let v = version;
     match key {

@@ -12,7 +12,7 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
 use super::{
-    api, api_name, decode, encode, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
+    api, api_name, decode, encode, guard_request, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
     GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 };
 
@@ -55,6 +55,7 @@ pub fn deny_response(
             max: decodable_max(key),
         });
     }
+    guard_request(key, version, request_body)?;
     let body = deny_body(key, version, request_body)?;
     frame(key, version, correlation_id, &body)
 }

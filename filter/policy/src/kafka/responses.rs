@@ -4,7 +4,7 @@
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataResponse};
 
 use super::checks::decodable_max;
-use super::{decode, encode, KafkaError};
+use super::{decode, encode, guard, guard_response, KafkaError};
 
 /// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
 /// does not know with a v0 body (and `UNSUPPORTED_VERSION`).
@@ -26,6 +26,7 @@ pub fn filter_metadata_response(
     body: &[u8],
     keep: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<u8>, KafkaError> {
+    guard_response("MetadataResponse", guard::metadata_response, version, body)?;
     let mut response: MetadataResponse = decode("MetadataResponse", body, version)?;
     response.topics.retain(|t| match &t.name {
         Some(name) => keep(name.0.as_str()),
@@ -40,6 +41,12 @@ pub fn filter_metadata_response(
 /// version above the ones `kafka-protocol` knows is read as the v0 body brokers send then.
 pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
     let version = api_versions_body_version(version);
+    guard_response(
+        "ApiVersionsResponse",
+        guard::api_versions_response,
+        version,
+        body,
+    )?;
     let mut response: ApiVersionsResponse = decode("ApiVersionsResponse", body, version)?;
     response.api_keys.retain_mut(|api| {
         let Ok(key) = ApiKey::try_from(api.api_key) else {

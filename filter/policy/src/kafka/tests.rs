@@ -50,7 +50,8 @@ pub(super) fn c(op: Operation) -> Check {
 
 pub(super) fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
     let mut b = BytesMut::new();
-    m.encode(&mut b, v).unwrap_or_else(|e| panic!("encode v{v}: {e:#}"));
+    m.encode(&mut b, v)
+        .unwrap_or_else(|e| panic!("encode v{v}: {e:#}"));
     b.to_vec()
 }
 
@@ -95,93 +96,93 @@ trait Visit {
 }
 
 fn all_apis(v: &mut impl Visit) {
-        v.visit::<ProduceRequest>();
-        v.visit::<FetchRequest>();
-        v.visit::<ListOffsetsRequest>();
-        v.visit::<MetadataRequest>();
-        v.visit::<OffsetCommitRequest>();
-        v.visit::<OffsetFetchRequest>();
-        v.visit::<FindCoordinatorRequest>();
-        v.visit::<JoinGroupRequest>();
-        v.visit::<HeartbeatRequest>();
-        v.visit::<LeaveGroupRequest>();
-        v.visit::<SyncGroupRequest>();
-        v.visit::<DescribeGroupsRequest>();
-        v.visit::<ListGroupsRequest>();
-        v.visit::<SaslHandshakeRequest>();
-        v.visit::<ApiVersionsRequest>();
-        v.visit::<CreateTopicsRequest>();
-        v.visit::<DeleteTopicsRequest>();
-        v.visit::<DeleteRecordsRequest>();
-        v.visit::<InitProducerIdRequest>();
-        v.visit::<OffsetForLeaderEpochRequest>();
-        v.visit::<AddPartitionsToTxnRequest>();
-        v.visit::<AddOffsetsToTxnRequest>();
-        v.visit::<EndTxnRequest>();
-        v.visit::<WriteTxnMarkersRequest>();
-        v.visit::<TxnOffsetCommitRequest>();
-        v.visit::<DescribeAclsRequest>();
-        v.visit::<CreateAclsRequest>();
-        v.visit::<DeleteAclsRequest>();
-        v.visit::<DescribeConfigsRequest>();
-        v.visit::<AlterConfigsRequest>();
-        v.visit::<AlterReplicaLogDirsRequest>();
-        v.visit::<DescribeLogDirsRequest>();
-        v.visit::<SaslAuthenticateRequest>();
-        v.visit::<CreatePartitionsRequest>();
-        v.visit::<CreateDelegationTokenRequest>();
-        v.visit::<RenewDelegationTokenRequest>();
-        v.visit::<ExpireDelegationTokenRequest>();
-        v.visit::<DescribeDelegationTokenRequest>();
-        v.visit::<DeleteGroupsRequest>();
-        v.visit::<ElectLeadersRequest>();
-        v.visit::<IncrementalAlterConfigsRequest>();
-        v.visit::<AlterPartitionReassignmentsRequest>();
-        v.visit::<ListPartitionReassignmentsRequest>();
-        v.visit::<OffsetDeleteRequest>();
-        v.visit::<DescribeClientQuotasRequest>();
-        v.visit::<AlterClientQuotasRequest>();
-        v.visit::<DescribeUserScramCredentialsRequest>();
-        v.visit::<AlterUserScramCredentialsRequest>();
-        v.visit::<VoteRequest>();
-        v.visit::<BeginQuorumEpochRequest>();
-        v.visit::<EndQuorumEpochRequest>();
-        v.visit::<DescribeQuorumRequest>();
-        v.visit::<AlterPartitionRequest>();
-        v.visit::<UpdateFeaturesRequest>();
-        v.visit::<EnvelopeRequest>();
-        v.visit::<FetchSnapshotRequest>();
-        v.visit::<DescribeClusterRequest>();
-        v.visit::<DescribeProducersRequest>();
-        v.visit::<BrokerRegistrationRequest>();
-        v.visit::<BrokerHeartbeatRequest>();
-        v.visit::<UnregisterBrokerRequest>();
-        v.visit::<DescribeTransactionsRequest>();
-        v.visit::<ListTransactionsRequest>();
-        v.visit::<AllocateProducerIdsRequest>();
-        v.visit::<ConsumerGroupHeartbeatRequest>();
-        v.visit::<ConsumerGroupDescribeRequest>();
-        v.visit::<ControllerRegistrationRequest>();
-        v.visit::<GetTelemetrySubscriptionsRequest>();
-        v.visit::<PushTelemetryRequest>();
-        v.visit::<AssignReplicasToDirsRequest>();
-        v.visit::<ListConfigResourcesRequest>();
-        v.visit::<DescribeTopicPartitionsRequest>();
-        v.visit::<ShareGroupHeartbeatRequest>();
-        v.visit::<ShareGroupDescribeRequest>();
-        v.visit::<ShareFetchRequest>();
-        v.visit::<ShareAcknowledgeRequest>();
-        v.visit::<AddRaftVoterRequest>();
-        v.visit::<RemoveRaftVoterRequest>();
-        v.visit::<UpdateRaftVoterRequest>();
-        v.visit::<InitializeShareGroupStateRequest>();
-        v.visit::<ReadShareGroupStateRequest>();
-        v.visit::<WriteShareGroupStateRequest>();
-        v.visit::<DeleteShareGroupStateRequest>();
-        v.visit::<ReadShareGroupStateSummaryRequest>();
-        v.visit::<DescribeShareGroupOffsetsRequest>();
-        v.visit::<AlterShareGroupOffsetsRequest>();
-        v.visit::<DeleteShareGroupOffsetsRequest>();
+    v.visit::<ProduceRequest>();
+    v.visit::<FetchRequest>();
+    v.visit::<ListOffsetsRequest>();
+    v.visit::<MetadataRequest>();
+    v.visit::<OffsetCommitRequest>();
+    v.visit::<OffsetFetchRequest>();
+    v.visit::<FindCoordinatorRequest>();
+    v.visit::<JoinGroupRequest>();
+    v.visit::<HeartbeatRequest>();
+    v.visit::<LeaveGroupRequest>();
+    v.visit::<SyncGroupRequest>();
+    v.visit::<DescribeGroupsRequest>();
+    v.visit::<ListGroupsRequest>();
+    v.visit::<SaslHandshakeRequest>();
+    v.visit::<ApiVersionsRequest>();
+    v.visit::<CreateTopicsRequest>();
+    v.visit::<DeleteTopicsRequest>();
+    v.visit::<DeleteRecordsRequest>();
+    v.visit::<InitProducerIdRequest>();
+    v.visit::<OffsetForLeaderEpochRequest>();
+    v.visit::<AddPartitionsToTxnRequest>();
+    v.visit::<AddOffsetsToTxnRequest>();
+    v.visit::<EndTxnRequest>();
+    v.visit::<WriteTxnMarkersRequest>();
+    v.visit::<TxnOffsetCommitRequest>();
+    v.visit::<DescribeAclsRequest>();
+    v.visit::<CreateAclsRequest>();
+    v.visit::<DeleteAclsRequest>();
+    v.visit::<DescribeConfigsRequest>();
+    v.visit::<AlterConfigsRequest>();
+    v.visit::<AlterReplicaLogDirsRequest>();
+    v.visit::<DescribeLogDirsRequest>();
+    v.visit::<SaslAuthenticateRequest>();
+    v.visit::<CreatePartitionsRequest>();
+    v.visit::<CreateDelegationTokenRequest>();
+    v.visit::<RenewDelegationTokenRequest>();
+    v.visit::<ExpireDelegationTokenRequest>();
+    v.visit::<DescribeDelegationTokenRequest>();
+    v.visit::<DeleteGroupsRequest>();
+    v.visit::<ElectLeadersRequest>();
+    v.visit::<IncrementalAlterConfigsRequest>();
+    v.visit::<AlterPartitionReassignmentsRequest>();
+    v.visit::<ListPartitionReassignmentsRequest>();
+    v.visit::<OffsetDeleteRequest>();
+    v.visit::<DescribeClientQuotasRequest>();
+    v.visit::<AlterClientQuotasRequest>();
+    v.visit::<DescribeUserScramCredentialsRequest>();
+    v.visit::<AlterUserScramCredentialsRequest>();
+    v.visit::<VoteRequest>();
+    v.visit::<BeginQuorumEpochRequest>();
+    v.visit::<EndQuorumEpochRequest>();
+    v.visit::<DescribeQuorumRequest>();
+    v.visit::<AlterPartitionRequest>();
+    v.visit::<UpdateFeaturesRequest>();
+    v.visit::<EnvelopeRequest>();
+    v.visit::<FetchSnapshotRequest>();
+    v.visit::<DescribeClusterRequest>();
+    v.visit::<DescribeProducersRequest>();
+    v.visit::<BrokerRegistrationRequest>();
+    v.visit::<BrokerHeartbeatRequest>();
+    v.visit::<UnregisterBrokerRequest>();
+    v.visit::<DescribeTransactionsRequest>();
+    v.visit::<ListTransactionsRequest>();
+    v.visit::<AllocateProducerIdsRequest>();
+    v.visit::<ConsumerGroupHeartbeatRequest>();
+    v.visit::<ConsumerGroupDescribeRequest>();
+    v.visit::<ControllerRegistrationRequest>();
+    v.visit::<GetTelemetrySubscriptionsRequest>();
+    v.visit::<PushTelemetryRequest>();
+    v.visit::<AssignReplicasToDirsRequest>();
+    v.visit::<ListConfigResourcesRequest>();
+    v.visit::<DescribeTopicPartitionsRequest>();
+    v.visit::<ShareGroupHeartbeatRequest>();
+    v.visit::<ShareGroupDescribeRequest>();
+    v.visit::<ShareFetchRequest>();
+    v.visit::<ShareAcknowledgeRequest>();
+    v.visit::<AddRaftVoterRequest>();
+    v.visit::<RemoveRaftVoterRequest>();
+    v.visit::<UpdateRaftVoterRequest>();
+    v.visit::<InitializeShareGroupStateRequest>();
+    v.visit::<ReadShareGroupStateRequest>();
+    v.visit::<WriteShareGroupStateRequest>();
+    v.visit::<DeleteShareGroupStateRequest>();
+    v.visit::<ReadShareGroupStateSummaryRequest>();
+    v.visit::<DescribeShareGroupOffsetsRequest>();
+    v.visit::<AlterShareGroupOffsetsRequest>();
+    v.visit::<DeleteShareGroupOffsetsRequest>();
 }
 
 /// Apis whose requests the broker authorizes nothing for up front.
@@ -282,7 +283,10 @@ fn unknown_api_keys_and_versions_are_errors() {
         request_checks(93, 0, &[]),
         Err(KafkaError::UnknownApiKey(93))
     );
-    assert_eq!(request_checks(-1, 0, &[]), Err(KafkaError::UnknownApiKey(-1)));
+    assert_eq!(
+        request_checks(-1, 0, &[]),
+        Err(KafkaError::UnknownApiKey(-1))
+    );
     assert_eq!(request_checks(4, 0, &[]), Err(KafkaError::UnknownApiKey(4)));
     assert!(matches!(
         request_checks(0, 2, &[]),
@@ -309,5 +313,5 @@ fn trailing_bytes_are_an_error() {
 }
 
 mod apis;
-mod responses;
 mod garbage;
+mod responses;

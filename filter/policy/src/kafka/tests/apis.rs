@@ -51,7 +51,11 @@ fn produce() {
             let got: Vec<(i32, i16)> = resp
                 .responses
                 .iter()
-                .flat_map(|t| t.partition_responses.iter().map(|p| (p.index, p.error_code)))
+                .flat_map(|t| {
+                    t.partition_responses
+                        .iter()
+                        .map(|p| (p.index, p.error_code))
+                })
                 .collect();
             assert_eq!(got, vec![(0, code), (3, code), (1, code)], "v{v}");
             if v >= 13 {
@@ -83,8 +87,10 @@ fn fetch() {
                     t.with_topic(tn(name))
                 }
             };
-            let mut r = FetchRequest::default()
-                .with_topics(vec![topic("orders.created", ID_A, &[0, 1]), topic("payments", ID_B, &[2])]);
+            let mut r = FetchRequest::default().with_topics(vec![
+                topic("orders.created", ID_A, &[0, 1]),
+                topic("payments", ID_B, &[2]),
+            ]);
             let replica = if follower { 2 } else { -1 };
             if v >= 15 {
                 r = r.with_replica_state(
@@ -108,7 +114,11 @@ fn fetch() {
             let got: Vec<(i32, i16)> = resp
                 .responses
                 .iter()
-                .flat_map(|t| t.partitions.iter().map(|p| (p.partition_index, p.error_code)))
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| (p.partition_index, p.error_code))
+                })
                 .collect();
             assert_eq!(got, vec![(0, 29), (1, 29), (2, 29)], "v{v}");
             if v >= 13 {
@@ -128,11 +138,14 @@ fn list_offsets() {
             list_offsets_request::ListOffsetsTopic::default()
                 .with_name(tn("orders.created"))
                 .with_partitions(vec![
-                    list_offsets_request::ListOffsetsPartition::default().with_partition_index(4),
+                    list_offsets_request::ListOffsetsPartition::default().with_partition_index(4)
                 ]),
         ]);
         let body = enc(&r, v);
-        assert_eq!(checks(key, v, &body).checks, vec![t("orders.created", Describe)]);
+        assert_eq!(
+            checks(key, v, &body).checks,
+            vec![t("orders.created", Describe)]
+        );
         let resp: ListOffsetsResponse = deny(key, v, &body);
         assert_eq!(resp.topics[0].name, tn("orders.created"));
         assert_eq!(resp.topics[0].partitions[0].partition_index, 4);
@@ -147,7 +160,8 @@ fn metadata() {
         // Named topics.
         let r = MetadataRequest::default()
             .with_topics(Some(vec![
-                metadata_request::MetadataRequestTopic::default().with_name(Some(tn("orders.created"))),
+                metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(tn("orders.created"))),
                 metadata_request::MetadataRequestTopic::default().with_name(Some(tn("payments"))),
             ]))
             .with_allow_auto_topic_creation(v < 4);
@@ -160,15 +174,21 @@ fn metadata() {
         );
         assert!(!rc.all_topics);
         if v < 4 {
-            assert_eq!(rc.auto_create, vec![t("orders.created", Create), t("payments", Create)]);
+            assert_eq!(
+                rc.auto_create,
+                vec![t("orders.created", Create), t("payments", Create)]
+            );
         } else {
             assert!(rc.auto_create.is_empty());
             let auto = enc(&r.clone().with_allow_auto_topic_creation(true), v);
             assert_eq!(checks(key, v, &auto).auto_create.len(), 2);
         }
         let resp: MetadataResponse = deny(key, v, &body);
-        let got: Vec<(Option<TopicName>, i16)> =
-            resp.topics.iter().map(|t| (t.name.clone(), t.error_code)).collect();
+        let got: Vec<(Option<TopicName>, i16)> = resp
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.error_code))
+            .collect();
         assert_eq!(
             got,
             vec![(Some(tn("orders.created")), 29), (Some(tn("payments")), 29)]
@@ -177,22 +197,30 @@ fn metadata() {
         let all = if v == 0 {
             MetadataRequest::default().with_topics(Some(vec![]))
         } else {
-            MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(v < 4)
+            MetadataRequest::default()
+                .with_topics(None)
+                .with_allow_auto_topic_creation(v < 4)
         };
         let rc = checks(key, v, &enc(&all, v));
-        assert!(rc.all_topics && rc.filters_response && rc.checks.is_empty(), "v{v}");
+        assert!(
+            rc.all_topics && rc.filters_response && rc.checks.is_empty(),
+            "v{v}"
+        );
         // No topics (v1+).
         if v >= 1 {
-            let none = MetadataRequest::default().with_topics(Some(vec![])).with_allow_auto_topic_creation(v < 4);
+            let none = MetadataRequest::default()
+                .with_topics(Some(vec![]))
+                .with_allow_auto_topic_creation(v < 4);
             let rc = checks(key, v, &enc(&none, v));
             assert!(!rc.all_topics && rc.checks.is_empty());
         }
         // By topic id (v10+): checked by id, never auto-created.
         if v >= 10 {
             let r = MetadataRequest::default()
-                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default()
-                    .with_name(None)
-                    .with_topic_id(uuid(ID_A))]))
+                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                )
+                .with_name(None)
+                .with_topic_id(uuid(ID_A))]))
                 .with_allow_auto_topic_creation(true);
             let body = enc(&r, v);
             let rc = checks(key, v, &body);
@@ -211,15 +239,17 @@ fn offset_commit() {
     for v in versions(key) {
         let r = OffsetCommitRequest::default()
             .with_group_id(gid("analytics"))
-            .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(tn("orders.created"))
-                .with_partitions(vec![
-                    offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_partition_index(0)
-                        .with_committed_offset(42),
-                    offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_partition_index(1),
-                ])]);
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(tn("orders.created"))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(42),
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_partition_index(1),
+                    ]),
+            ]);
         let body = enc(&r, v);
         assert_eq!(
             checks(key, v, &body).checks,
@@ -243,9 +273,11 @@ fn offset_fetch() {
             let r = OffsetFetchRequest::default().with_groups(vec![
                 offset_fetch_request::OffsetFetchRequestGroup::default()
                     .with_group_id(gid("analytics"))
-                    .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopics::default()
-                        .with_name(tn("orders.created"))
-                        .with_partition_indexes(vec![0, 1])])),
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(tn("orders.created"))
+                            .with_partition_indexes(vec![0, 1]),
+                    ])),
                 offset_fetch_request::OffsetFetchRequestGroup::default()
                     .with_group_id(gid("billing"))
                     .with_topics(None),
@@ -262,15 +294,20 @@ fn offset_fetch() {
             );
             assert!(rc.filters_response);
             let resp: OffsetFetchResponse = deny(key, v, &body);
-            let got: Vec<(GroupId, i16)> =
-                resp.groups.iter().map(|g| (g.group_id.clone(), g.error_code)).collect();
+            let got: Vec<(GroupId, i16)> = resp
+                .groups
+                .iter()
+                .map(|g| (g.group_id.clone(), g.error_code))
+                .collect();
             assert_eq!(got, vec![(gid("analytics"), 30), (gid("billing"), 30)]);
         } else {
             let r = OffsetFetchRequest::default()
                 .with_group_id(gid("analytics"))
-                .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
-                    .with_name(tn("orders.created"))
-                    .with_partition_indexes(vec![0, 1])]));
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(tn("orders.created"))
+                        .with_partition_indexes(vec![0, 1]),
+                ]));
             let body = enc(&r, v);
             let rc = checks(key, v, &body);
             assert_eq!(
@@ -287,7 +324,9 @@ fn offset_fetch() {
             assert_eq!(got, vec![(0, 30), (1, 30)]);
             if v >= 2 {
                 assert_eq!(resp.error_code, 30);
-                let all = OffsetFetchRequest::default().with_group_id(gid("analytics")).with_topics(None);
+                let all = OffsetFetchRequest::default()
+                    .with_group_id(gid("analytics"))
+                    .with_topics(None);
                 let rc = checks(key, v, &enc(&all, v));
                 assert_eq!(rc.checks, vec![g("analytics", Describe)]);
                 assert!(rc.filters_response);
@@ -296,11 +335,13 @@ fn offset_fetch() {
     }
 }
 
+type CheckFn = fn(&str, Operation) -> Check;
+
 #[test]
 fn find_coordinator() {
     let key = ApiKey::FindCoordinator;
     for v in versions(key) {
-        let kinds: &[(i8, fn(&str, Operation) -> Check, i16)] = if v >= 1 {
+        let kinds: &[(i8, CheckFn, i16)] = if v >= 1 {
             &[(0, g, 30), (1, x, 53)]
         } else {
             &[(0, g, 30)]
@@ -311,7 +352,9 @@ fn find_coordinator() {
                     .with_key_type(key_type)
                     .with_coordinator_keys(vec![sb("k1"), sb("k2")])
             } else if v >= 1 {
-                FindCoordinatorRequest::default().with_key_type(key_type).with_key(sb("k1"))
+                FindCoordinatorRequest::default()
+                    .with_key_type(key_type)
+                    .with_key(sb("k1"))
             } else {
                 FindCoordinatorRequest::default().with_key(sb("k1"))
             };
@@ -324,8 +367,11 @@ fn find_coordinator() {
             assert_eq!(checks(key, v, &body).checks, want, "v{v}");
             let resp: FindCoordinatorResponse = deny(key, v, &body);
             if v >= 4 {
-                let got: Vec<(StrBytes, i16)> =
-                    resp.coordinators.iter().map(|c| (c.key.clone(), c.error_code)).collect();
+                let got: Vec<(StrBytes, i16)> = resp
+                    .coordinators
+                    .iter()
+                    .map(|c| (c.key.clone(), c.error_code))
+                    .collect();
                 assert_eq!(got, vec![(sb("k1"), code), (sb("k2"), code)]);
             } else {
                 assert_eq!(resp.error_code, code);
@@ -334,7 +380,11 @@ fn find_coordinator() {
         }
         if v >= 3 {
             let r = FindCoordinatorRequest::default().with_key_type(7);
-            let r = if v >= 4 { r.with_coordinator_keys(vec![sb("k")]) } else { r.with_key(sb("k")) };
+            let r = if v >= 4 {
+                r.with_coordinator_keys(vec![sb("k")])
+            } else {
+                r.with_key(sb("k"))
+            };
             assert_eq!(
                 request_checks(10, v, &enc(&r, v)),
                 Err(KafkaError::UnknownCoordinatorType(7))
@@ -355,32 +405,55 @@ fn find_coordinator() {
 #[test]
 fn group_membership() {
     for v in versions(ApiKey::JoinGroup) {
-        let body = enc(&JoinGroupRequest::default().with_group_id(gid("analytics")), v);
-        assert_eq!(checks(ApiKey::JoinGroup, v, &body).checks, vec![g("analytics", Read)]);
+        let body = enc(
+            &JoinGroupRequest::default().with_group_id(gid("analytics")),
+            v,
+        );
+        assert_eq!(
+            checks(ApiKey::JoinGroup, v, &body).checks,
+            vec![g("analytics", Read)]
+        );
         let resp: JoinGroupResponse = deny(ApiKey::JoinGroup, v, &body);
         assert_eq!(resp.error_code, 30);
     }
     for v in versions(ApiKey::SyncGroup) {
-        let body = enc(&SyncGroupRequest::default().with_group_id(gid("analytics")), v);
-        assert_eq!(checks(ApiKey::SyncGroup, v, &body).checks, vec![g("analytics", Read)]);
+        let body = enc(
+            &SyncGroupRequest::default().with_group_id(gid("analytics")),
+            v,
+        );
+        assert_eq!(
+            checks(ApiKey::SyncGroup, v, &body).checks,
+            vec![g("analytics", Read)]
+        );
         let resp: SyncGroupResponse = deny(ApiKey::SyncGroup, v, &body);
         assert_eq!(resp.error_code, 30);
     }
     for v in versions(ApiKey::Heartbeat) {
-        let body = enc(&HeartbeatRequest::default().with_group_id(gid("analytics")), v);
-        assert_eq!(checks(ApiKey::Heartbeat, v, &body).checks, vec![g("analytics", Read)]);
+        let body = enc(
+            &HeartbeatRequest::default().with_group_id(gid("analytics")),
+            v,
+        );
+        assert_eq!(
+            checks(ApiKey::Heartbeat, v, &body).checks,
+            vec![g("analytics", Read)]
+        );
         let resp: HeartbeatResponse = deny(ApiKey::Heartbeat, v, &body);
         assert_eq!(resp.error_code, 30);
     }
     for v in versions(ApiKey::LeaveGroup) {
         let r = LeaveGroupRequest::default().with_group_id(gid("analytics"));
         let r = if v >= 3 {
-            r.with_members(vec![leave_group_request::MemberIdentity::default().with_member_id(sb("m-1"))])
+            r.with_members(vec![
+                leave_group_request::MemberIdentity::default().with_member_id(sb("m-1"))
+            ])
         } else {
             r.with_member_id(sb("m-1"))
         };
         let body = enc(&r, v);
-        assert_eq!(checks(ApiKey::LeaveGroup, v, &body).checks, vec![g("analytics", Read)]);
+        assert_eq!(
+            checks(ApiKey::LeaveGroup, v, &body).checks,
+            vec![g("analytics", Read)]
+        );
         let resp: LeaveGroupResponse = deny(ApiKey::LeaveGroup, v, &body);
         assert_eq!(resp.error_code, 30);
     }
@@ -398,8 +471,11 @@ fn describe_list_delete_groups() {
             vec![g("analytics", Describe), g("billing", Describe)]
         );
         let resp: DescribeGroupsResponse = deny(ApiKey::DescribeGroups, v, &body);
-        let got: Vec<(GroupId, i16)> =
-            resp.groups.iter().map(|g| (g.group_id.clone(), g.error_code)).collect();
+        let got: Vec<(GroupId, i16)> = resp
+            .groups
+            .iter()
+            .map(|g| (g.group_id.clone(), g.error_code))
+            .collect();
         assert_eq!(got, vec![(gid("analytics"), 30), (gid("billing"), 30)]);
     }
     for v in versions(ApiKey::ListGroups) {
@@ -411,7 +487,8 @@ fn describe_list_delete_groups() {
     }
     for v in versions(ApiKey::DeleteGroups) {
         let body = enc(
-            &DeleteGroupsRequest::default().with_groups_names(vec![gid("analytics"), gid("billing")]),
+            &DeleteGroupsRequest::default()
+                .with_groups_names(vec![gid("analytics"), gid("billing")]),
             v,
         );
         assert_eq!(
@@ -419,8 +496,11 @@ fn describe_list_delete_groups() {
             vec![g("analytics", Delete), g("billing", Delete)]
         );
         let resp: DeleteGroupsResponse = deny(ApiKey::DeleteGroups, v, &body);
-        let got: Vec<(GroupId, i16)> =
-            resp.results.iter().map(|g| (g.group_id.clone(), g.error_code)).collect();
+        let got: Vec<(GroupId, i16)> = resp
+            .results
+            .iter()
+            .map(|g| (g.group_id.clone(), g.error_code))
+            .collect();
         assert_eq!(got, vec![(gid("analytics"), 30), (gid("billing"), 30)]);
     }
 }
@@ -434,23 +514,31 @@ fn create_and_delete_topics() {
         ]);
         let body = enc(&r, v);
         let rc = checks(ApiKey::CreateTopics, v, &body);
-        assert_eq!(rc.checks, vec![t("orders.created", Create), t("payments", Create)]);
+        assert_eq!(
+            rc.checks,
+            vec![t("orders.created", Create), t("payments", Create)]
+        );
         assert_eq!(rc.cluster_alternative, Some(Create));
         let resp: CreateTopicsResponse = deny(ApiKey::CreateTopics, v, &body);
-        let got: Vec<(TopicName, i16)> =
-            resp.topics.iter().map(|t| (t.name.clone(), t.error_code)).collect();
+        let got: Vec<(TopicName, i16)> = resp
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.error_code))
+            .collect();
         assert_eq!(got, vec![(tn("orders.created"), 29), (tn("payments"), 29)]);
     }
     for v in versions(ApiKey::DeleteTopics) {
         let r = if v >= 6 {
             DeleteTopicsRequest::default().with_topics(vec![
-                delete_topics_request::DeleteTopicState::default().with_name(Some(tn("orders.created"))),
+                delete_topics_request::DeleteTopicState::default()
+                    .with_name(Some(tn("orders.created"))),
                 delete_topics_request::DeleteTopicState::default()
                     .with_name(None)
                     .with_topic_id(uuid(ID_B)),
             ])
         } else {
-            DeleteTopicsRequest::default().with_topic_names(vec![tn("orders.created"), tn("payments")])
+            DeleteTopicsRequest::default()
+                .with_topic_names(vec![tn("orders.created"), tn("payments")])
         };
         let body = enc(&r, v);
         let want = if v >= 6 {
@@ -476,7 +564,8 @@ fn delete_records_and_create_partitions() {
             delete_records_request::DeleteRecordsTopic::default()
                 .with_name(tn("orders.created"))
                 .with_partitions(vec![
-                    delete_records_request::DeleteRecordsPartition::default().with_partition_index(2),
+                    delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(2),
                 ]),
         ]);
         let body = enc(&r, v);
@@ -506,7 +595,10 @@ fn delete_records_and_create_partitions() {
 fn init_producer_id() {
     let key = ApiKey::InitProducerId;
     for v in versions(key) {
-        let body = enc(&InitProducerIdRequest::default().with_transactional_id(Some(xid("tx-orders"))), v);
+        let body = enc(
+            &InitProducerIdRequest::default().with_transactional_id(Some(xid("tx-orders"))),
+            v,
+        );
         let rc = checks(key, v, &body);
         assert_eq!(rc.checks, vec![x("tx-orders", Write)]);
         assert!(!rc.any_topic_write_alternative);
@@ -514,7 +606,10 @@ fn init_producer_id() {
         assert_eq!(resp.error_code, 53);
         assert_eq!(resp.producer_id, ProducerId(-1));
 
-        let body = enc(&InitProducerIdRequest::default().with_transactional_id(None), v);
+        let body = enc(
+            &InitProducerIdRequest::default().with_transactional_id(None),
+            v,
+        );
         let rc = checks(key, v, &body);
         assert_eq!(rc.checks, vec![c(IdempotentWrite)]);
         assert!(rc.any_topic_write_alternative);
@@ -540,15 +635,30 @@ fn transactions() {
         } else {
             AddPartitionsToTxnRequest::default()
                 .with_v3_and_below_transactional_id(xid("tx-orders"))
-                .with_v3_and_below_topics(vec![topic("orders.created", vec![0, 1]), topic("payments", vec![2])])
+                .with_v3_and_below_topics(vec![
+                    topic("orders.created", vec![0, 1]),
+                    topic("payments", vec![2]),
+                ])
         };
         let body = enc(&r, v);
         let want = if v >= 4 {
-            vec![c(ClusterAction), x("tx-orders", Write), t("orders.created", Write)]
+            vec![
+                c(ClusterAction),
+                x("tx-orders", Write),
+                t("orders.created", Write),
+            ]
         } else {
-            vec![x("tx-orders", Write), t("orders.created", Write), t("payments", Write)]
+            vec![
+                x("tx-orders", Write),
+                t("orders.created", Write),
+                t("payments", Write),
+            ]
         };
-        assert_eq!(checks(ApiKey::AddPartitionsToTxn, v, &body).checks, want, "v{v}");
+        assert_eq!(
+            checks(ApiKey::AddPartitionsToTxn, v, &body).checks,
+            want,
+            "v{v}"
+        );
         let resp: AddPartitionsToTxnResponse = deny(ApiKey::AddPartitionsToTxn, v, &body);
         if v >= 4 {
             assert_eq!(resp.error_code, 31);
@@ -556,7 +666,11 @@ fn transactions() {
             let got: Vec<(i32, i16)> = resp
                 .results_by_topic_v3_and_below
                 .iter()
-                .flat_map(|t| t.results_by_partition.iter().map(|p| (p.partition_index, p.partition_error_code)))
+                .flat_map(|t| {
+                    t.results_by_partition
+                        .iter()
+                        .map(|p| (p.partition_index, p.partition_error_code))
+                })
                 .collect();
             assert_eq!(got, vec![(0, 53), (1, 53), (2, 53)]);
         }
@@ -576,8 +690,14 @@ fn transactions() {
         assert_eq!(resp.error_code, 53);
     }
     for v in versions(ApiKey::EndTxn) {
-        let body = enc(&EndTxnRequest::default().with_transactional_id(xid("tx-orders")), v);
-        assert_eq!(checks(ApiKey::EndTxn, v, &body).checks, vec![x("tx-orders", Write)]);
+        let body = enc(
+            &EndTxnRequest::default().with_transactional_id(xid("tx-orders")),
+            v,
+        );
+        assert_eq!(
+            checks(ApiKey::EndTxn, v, &body).checks,
+            vec![x("tx-orders", Write)]
+        );
         let resp: EndTxnResponse = deny(ApiKey::EndTxn, v, &body);
         assert_eq!(resp.error_code, 53);
     }
@@ -585,16 +705,22 @@ fn transactions() {
         let r = TxnOffsetCommitRequest::default()
             .with_transactional_id(xid("tx-orders"))
             .with_group_id(gid("orders"))
-            .with_topics(vec![txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
-                .with_name(tn("payments"))
-                .with_partitions(vec![
-                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
-                        .with_partition_index(5),
-                ])]);
+            .with_topics(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(tn("payments"))
+                    .with_partitions(vec![
+                        txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                            .with_partition_index(5),
+                    ]),
+            ]);
         let body = enc(&r, v);
         assert_eq!(
             checks(ApiKey::TxnOffsetCommit, v, &body).checks,
-            vec![x("tx-orders", Write), g("orders", Read), t("payments", Read)]
+            vec![
+                x("tx-orders", Write),
+                g("orders", Read),
+                t("payments", Read)
+            ]
         );
         let resp: TxnOffsetCommitResponse = deny(ApiKey::TxnOffsetCommit, v, &body);
         assert_eq!(resp.topics[0].partitions[0].partition_index, 5);
@@ -604,14 +730,23 @@ fn transactions() {
         let r = WriteTxnMarkersRequest::default().with_markers(vec![
             write_txn_markers_request::WritableTxnMarker::default()
                 .with_producer_id(ProducerId(7))
-                .with_topics(vec![write_txn_markers_request::WritableTxnMarkerTopic::default()
-                    .with_name(tn("orders.created"))
-                    .with_partition_indexes(vec![0, 1])]),
+                .with_topics(vec![
+                    write_txn_markers_request::WritableTxnMarkerTopic::default()
+                        .with_name(tn("orders.created"))
+                        .with_partition_indexes(vec![0, 1]),
+                ]),
         ]);
         let body = enc(&r, v);
-        assert_eq!(checks(ApiKey::WriteTxnMarkers, v, &body).checks, vec![c(ClusterAction)]);
+        assert_eq!(
+            checks(ApiKey::WriteTxnMarkers, v, &body).checks,
+            vec![c(ClusterAction)]
+        );
         let resp: WriteTxnMarkersResponse = deny(ApiKey::WriteTxnMarkers, v, &body);
-        let codes: Vec<i16> = resp.markers[0].topics[0].partitions.iter().map(|p| p.error_code).collect();
+        let codes: Vec<i16> = resp.markers[0].topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
         assert_eq!(codes, vec![31, 31]);
     }
 }
@@ -624,7 +759,8 @@ fn offset_for_leader_epoch() {
             offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
                 .with_topic(tn("orders.created"))
                 .with_partitions(vec![
-                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default().with_partition(3),
+                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                        .with_partition(3),
                 ]),
         ]);
         let body = enc(&r, v);

@@ -6,11 +6,12 @@ fn metadata_response(v: i16) -> MetadataResponse {
     let topic = |name: &str, id: [u8; 16]| {
         let t = metadata_response::MetadataResponseTopic::default()
             .with_name(Some(tn(name)))
-            .with_partitions(vec![metadata_response::MetadataResponsePartition::default()
-                .with_partition_index(0)
-                .with_leader_id(BrokerId(1))
-                .with_replica_nodes(vec![BrokerId(1)])
-                .with_isr_nodes(vec![BrokerId(1)])]);
+            .with_partitions(vec![metadata_response::MetadataResponsePartition::default(
+            )
+            .with_partition_index(0)
+            .with_leader_id(BrokerId(1))
+            .with_replica_nodes(vec![BrokerId(1)])
+            .with_isr_nodes(vec![BrokerId(1)])]);
         if v >= 10 {
             t.with_topic_id(uuid(id))
         } else {
@@ -58,7 +59,8 @@ fn filter_metadata_response_round_trips_at_every_version() {
 fn filter_metadata_response_keeps_unknown_tagged_fields() {
     let v = 12;
     let mut r = metadata_response(v);
-    r.unknown_tagged_fields.insert(99, Bytes::from_static(b"future"));
+    r.unknown_tagged_fields
+        .insert(99, Bytes::from_static(b"future"));
     let body = enc(&r, v);
     let out = filter_metadata_response(v, &body, &mut |_| false).unwrap();
     let filtered = MetadataResponse::decode(&mut Bytes::from(out), v).unwrap();
@@ -95,7 +97,11 @@ fn clamp_api_versions_at_every_version() {
             .iter()
             .map(|a| (a.api_key, a.min_version, a.max_version))
             .collect();
-        assert_eq!(got, vec![(0, 3, 13), (1, 4, 12), (8, 2, 9), (18, 0, 4)], "v{v}");
+        assert_eq!(
+            got,
+            vec![(0, 3, 13), (1, 4, 12), (8, 2, 9), (18, 0, 4)],
+            "v{v}"
+        );
     }
     // A version kafka-protocol does not know: brokers answer with a v0 body.
     let body = enc(&api_versions_response(), 0);
@@ -120,7 +126,10 @@ fn clamped_versions_are_the_ones_request_checks_accepts() {
     assert_eq!(r.api_keys.len(), ApiKey::iter().count());
     for a in &r.api_keys {
         let key = ApiKey::try_from(a.api_key).unwrap();
-        assert_eq!((a.min_version, a.max_version), (*versions(key).start(), *versions(key).end()));
+        assert_eq!(
+            (a.min_version, a.max_version),
+            (*versions(key).start(), *versions(key).end())
+        );
         assert!(!matches!(
             request_checks(a.api_key, a.max_version, &[]),
             Err(KafkaError::UnsupportedVersion { .. })
