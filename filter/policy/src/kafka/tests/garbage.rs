@@ -55,3 +55,150 @@ fn every_prefix_of_a_valid_request_is_an_error() {
     }
     assert!(request_checks(1, v, &body).is_ok());
 }
+
+/// kafka-protocol 0.18 allocates `count * size_of::<T>()` up front for every array; these bodies
+/// would abort the process (kafka-protocol-rs#152) without the guard.
+#[test]
+fn huge_array_counts_are_errors_not_aborts() {
+    // Metadata v0: topics array of 0x033c0c00 elements, then 3 bytes.
+    let e = request_checks(3, 0, &[0x03, 0x3c, 0x0c, 0x00, 0xb6, 0x00, 0x01]).unwrap_err();
+    assert!(e.to_string().contains("claims 54266880 elements"), "{e}");
+    // Metadata v12: a compact array claiming 2^32 - 2 elements.
+    let e = request_checks(
+        3,
+        12,
+        &[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x00, 0x00, 0x00],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("elements but only"), "{e}");
+    // Produce v3: a partition array nested in a topic claims i32::MAX elements.
+    let mut body = vec![
+        0xff, 0xff, 0x00, 0x01, 0x00, 0x00, 0x75, 0x30, 0x00, 0x00, 0x00, 0x01,
+    ];
+    body.extend([0x00, 0x01, b'a', 0x7f, 0xff, 0xff, 0xff]);
+    assert!(deny_response(0, 3, 1, &body).is_err());
+    // Responses too.
+    assert!(filter_metadata_response(
+        12,
+        &[0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        &mut |_| true
+    )
+    .is_err());
+    assert!(clamp_api_versions(0, &[0x00, 0x00, 0x7f, 0xff, 0xff, 0xff]).is_err());
+}
+
+/// Valid requests of every covered shape, with a few bytes overwritten anywhere (array counts
+/// included): an answer or an error, never a panic or an abort.
+fn valid_bodies() -> Vec<(ApiKey, i16, Vec<u8>)> {
+    let mut out = vec![];
+    for v in versions(ApiKey::Produce) {
+        let t = produce_request::TopicProduceData::default()
+            .with_name(if v < 13 {
+                tn("orders")
+            } else {
+                TopicName::default()
+            })
+            .with_partition_data(vec![produce_request::PartitionProduceData::default()
+                .with_records(Some(Bytes::from_static(b"batch")))]);
+        out.push((
+            ApiKey::Produce,
+            v,
+            enc(&ProduceRequest::default().with_topic_data(vec![t]), v),
+        ));
+    }
+    for v in versions(ApiKey::Fetch) {
+        let t = fetch_request::FetchTopic::default()
+            .with_topic(if v < 13 {
+                tn("orders")
+            } else {
+                TopicName::default()
+            })
+            .with_partitions(vec![fetch_request::FetchPartition::default()]);
+        out.push((
+            ApiKey::Fetch,
+            v,
+            enc(&FetchRequest::default().with_topics(vec![t]), v),
+        ));
+    }
+    for v in versions(ApiKey::Metadata) {
+        let r = MetadataRequest::default()
+            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+            )
+            .with_name(Some(tn("orders")))]))
+            .with_allow_auto_topic_creation(v < 4);
+        out.push((ApiKey::Metadata, v, enc(&r, v)));
+    }
+    for v in versions(ApiKey::OffsetCommit) {
+        let r = OffsetCommitRequest::default()
+            .with_group_id(gid("g"))
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(tn("orders"))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default(),
+                    ]),
+            ]);
+        out.push((ApiKey::OffsetCommit, v, enc(&r, v)));
+    }
+    for v in versions(ApiKey::CreateTopics) {
+        let r = CreateTopicsRequest::default().with_topics(vec![
+            create_topics_request::CreatableTopic::default()
+                .with_name(tn("orders"))
+                .with_configs(vec![
+                    create_topics_request::CreatableTopicConfig::default().with_name(sb("x"))
+                ]),
+        ]);
+        out.push((ApiKey::CreateTopics, v, enc(&r, v)));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn overwritten_requests_never_panic(
+        which in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        patch in proptest::collection::vec(prop_oneof![Just(0xffu8), Just(0x7f), Just(0x80), Just(0), any::<u8>()], 1..6),
+    ) {
+        let bodies = valid_bodies();
+        let (key, v, mut body) = bodies[which.index(bodies.len())].clone();
+        let start = at.index(body.len());
+        for (i, b) in patch.into_iter().enumerate() {
+            if let Some(slot) = body.get_mut(start + i) {
+                *slot = b;
+            }
+        }
+        let _ = request_checks(key as i16, v, &body);
+        let _ = deny_response(key as i16, v, 1, &body);
+    }
+
+    #[test]
+    fn overwritten_responses_never_panic(
+        v in 0i16..=13,
+        at in any::<prop::sample::Index>(),
+        patch in proptest::collection::vec(prop_oneof![Just(0xffu8), Just(0x7f), Just(0x80), any::<u8>()], 1..6),
+    ) {
+        let r = MetadataResponse::default().with_brokers(vec![metadata_response::MetadataResponseBroker::default().with_host(sb("b"))])
+            .with_topics(vec![metadata_response::MetadataResponseTopic::default().with_name(Some(tn("orders")))
+                .with_partitions(vec![metadata_response::MetadataResponsePartition::default().with_replica_nodes(vec![BrokerId(1)])])]);
+        let mut body = enc(&r, v);
+        let start = at.index(body.len());
+        for (i, b) in patch.iter().enumerate() {
+            if let Some(slot) = body.get_mut(start + i) {
+                *slot = *b;
+            }
+        }
+        let _ = filter_metadata_response(v, &body, &mut |_| true);
+        let av = v.min(4);
+        let mut body = enc(&ApiVersionsResponse::default().with_api_keys(vec![api_versions_response::ApiVersion::default()]), av);
+        let start = at.index(body.len());
+        for (i, b) in patch.iter().enumerate() {
+            if let Some(slot) = body.get_mut(start + i) {
+                *slot = *b;
+            }
+        }
+        let _ = clamp_api_versions(av, &body);
+    }
+}
