@@ -322,14 +322,51 @@ pub fn error_policy(policy: Arc<KafkaPolicy>, error: &Error, _ctx: Arc<Context>)
     Action::requeue(RETRY)
 }
 
+/// Serves `GET /healthz` (the process runs) and `GET /readyz` (the controller watches) over
+/// plain HTTP for the kubelet's probes.
+pub async fn serve_health(
+    listener: tokio::net::TcpListener,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = Arc::clone(&ready);
+                async move {
+                    if ready.load(std::sync::atomic::Ordering::SeqCst) {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "not ready: checking the KafkaPolicy CRD",
+                        )
+                    }
+                }
+            }),
+        );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::warn!(error = %e, "health endpoint stopped");
+    }
+}
+
 /// Runs the controller until SIGTERM/SIGINT. Fails early, saying what to install, when the
-/// KafkaPolicy CRD is missing or the image settings are unusable.
+/// KafkaPolicy CRD is missing or the image settings are unusable. With `health`, serves the
+/// probes there.
 pub async fn run(
     client: Client,
     image: FilterImage,
     instance: Option<String>,
+    health: Option<tokio::net::TcpListener>,
 ) -> Result<(), Error> {
     image.validate().map_err(Error::Config)?;
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(listener) = health {
+        tokio::spawn(serve_health(listener, Arc::clone(&ready)));
+    }
     let policies: Api<KafkaPolicy> = Api::all(client.clone());
     policies
         .list(&ListParams::default().limit(1))
@@ -337,6 +374,7 @@ pub async fn run(
         .map_err(kube_error(
             "listing KafkaPolicies (install the CRD: kubectl apply -f deploy/crds/)",
         ))?;
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
     let resource = wasm_plugin_resource();
     let plugins: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
     let ctx = Arc::new(Context::new(client, image, instance));
@@ -344,13 +382,16 @@ pub async fn run(
         .owns_with(
             plugins,
             resource,
-            watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
+            watcher::Config::default()
+                .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
         )
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
-                Ok((object, _)) => tracing::info!(policy = %object.name, namespace = ?object.namespace, "reconciled"),
+                Ok((object, _)) => {
+                    tracing::info!(policy = %object.name, namespace = ?object.namespace, "reconciled")
+                }
                 Err(e) => tracing::warn!(error = %e, "controller error"),
             }
         })

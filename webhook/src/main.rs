@@ -61,6 +61,9 @@ struct ControllerArgs {
     /// This replica's name, for Events (the pod's name).
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
+    /// Serve /healthz and /readyz (plain HTTP) on this address for the kubelet's probes.
+    #[arg(long)]
+    health_listen: Option<SocketAddr>,
 }
 
 #[derive(Args, Debug)]
@@ -175,8 +178,16 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let health = match args.health_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} for health probes"))?,
+        ),
+        None => None,
+    };
     tracing::info!(url = %image.url, "running the KafkaPolicy controller");
-    meshka_webhook::controller::run(client, image, args.instance).await?;
+    meshka_webhook::controller::run(client, image, args.instance, health).await?;
     Ok(())
 }
 

