@@ -607,6 +607,515 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                 v,
             )
         }
+        other => deny_admin(other, v, body),
+    }
+}
+
+/// A response whose only resource is the top-level error code.
+macro_rules! top_level {
+    ($body:expr, $v:expr, $req:ty, $resp:ty, $code:expr) => {{
+        let _: $req = decode(stringify!($req), $body, $v)?;
+        let mut r = <$resp>::default();
+        r.error_code = $code;
+        encode(stringify!($resp), &r, $v)
+    }};
+}
+
+/// The error code for a config resource of `resource_type` (see `checks::config_check`).
+fn config_code(resource_type: i8) -> i16 {
+    match resource_type {
+        2 => TOPIC,
+        32 => GROUP,
+        _ => CLUSTER,
+    }
+}
+
+/// Denials of the admin apis.
+fn deny_admin(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    match key {
+        ApiKey::DescribeAcls => {
+            top_level!(body, v, DescribeAclsRequest, DescribeAclsResponse, CLUSTER)
+        }
+        ApiKey::CreateAcls => {
+            let r: CreateAclsRequest = decode("CreateAclsRequest", body, v)?;
+            let results = r
+                .creations
+                .iter()
+                .map(|_| {
+                    create_acls_response::AclCreationResult::default()
+                        .with_error_code(CLUSTER)
+                        .with_error_message(Some(message(CLUSTER)))
+                })
+                .collect();
+            encode(
+                "CreateAclsResponse",
+                &CreateAclsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::DeleteAcls => {
+            let r: DeleteAclsRequest = decode("DeleteAclsRequest", body, v)?;
+            let results = r
+                .filters
+                .iter()
+                .map(|_| {
+                    delete_acls_response::DeleteAclsFilterResult::default()
+                        .with_error_code(CLUSTER)
+                        .with_error_message(Some(message(CLUSTER)))
+                })
+                .collect();
+            encode(
+                "DeleteAclsResponse",
+                &DeleteAclsResponse::default().with_filter_results(results),
+                v,
+            )
+        }
+        ApiKey::DescribeConfigs => {
+            let r: DescribeConfigsRequest = decode("DescribeConfigsRequest", body, v)?;
+            let results = r
+                .resources
+                .iter()
+                .map(|res| {
+                    let code = config_code(res.resource_type);
+                    describe_configs_response::DescribeConfigsResult::default()
+                        .with_error_code(code)
+                        .with_error_message(Some(message(code)))
+                        .with_resource_type(res.resource_type)
+                        .with_resource_name(res.resource_name.clone())
+                })
+                .collect();
+            encode(
+                "DescribeConfigsResponse",
+                &DescribeConfigsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::AlterConfigs => {
+            let r: AlterConfigsRequest = decode("AlterConfigsRequest", body, v)?;
+            let responses = r
+                .resources
+                .iter()
+                .map(|res| {
+                    let code = config_code(res.resource_type);
+                    alter_configs_response::AlterConfigsResourceResponse::default()
+                        .with_error_code(code)
+                        .with_error_message(Some(message(code)))
+                        .with_resource_type(res.resource_type)
+                        .with_resource_name(res.resource_name.clone())
+                })
+                .collect();
+            encode(
+                "AlterConfigsResponse",
+                &AlterConfigsResponse::default().with_responses(responses),
+                v,
+            )
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let r: IncrementalAlterConfigsRequest =
+                decode("IncrementalAlterConfigsRequest", body, v)?;
+            let responses = r
+                .resources
+                .iter()
+                .map(|res| {
+                    let code = config_code(res.resource_type);
+                    incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                        .with_error_code(code)
+                        .with_error_message(Some(message(code)))
+                        .with_resource_type(res.resource_type)
+                        .with_resource_name(res.resource_name.clone())
+                })
+                .collect();
+            encode(
+                "IncrementalAlterConfigsResponse",
+                &IncrementalAlterConfigsResponse::default().with_responses(responses),
+                v,
+            )
+        }
+        ApiKey::AlterReplicaLogDirs => {
+            let r: AlterReplicaLogDirsRequest = decode("AlterReplicaLogDirsRequest", body, v)?;
+            let results = r
+                .dirs
+                .iter()
+                .flat_map(|d| d.topics.iter())
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|&p| {
+                            alter_replica_log_dirs_response::AlterReplicaLogDirPartitionResult::default()
+                                .with_partition_index(p)
+                                .with_error_code(CLUSTER)
+                        })
+                        .collect();
+                    alter_replica_log_dirs_response::AlterReplicaLogDirTopicResult::default()
+                        .with_topic_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "AlterReplicaLogDirsResponse",
+                &AlterReplicaLogDirsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::DescribeLogDirs => {
+            let _: DescribeLogDirsRequest = decode("DescribeLogDirsRequest", body, v)?;
+            let r = DescribeLogDirsResponse::default();
+            let r = if v >= 3 {
+                r.with_error_code(CLUSTER)
+            } else {
+                r
+            };
+            encode("DescribeLogDirsResponse", &r, v)
+        }
+        ApiKey::CreatePartitions => {
+            let r: CreatePartitionsRequest = decode("CreatePartitionsRequest", body, v)?;
+            let results = r
+                .topics
+                .iter()
+                .map(|t| {
+                    create_partitions_response::CreatePartitionsTopicResult::default()
+                        .with_name(topic_name(&t.name))
+                        .with_error_code(TOPIC)
+                        .with_error_message(Some(message(TOPIC)))
+                })
+                .collect();
+            encode(
+                "CreatePartitionsResponse",
+                &CreatePartitionsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::ElectLeaders => {
+            let r: ElectLeadersRequest = decode("ElectLeadersRequest", body, v)?;
+            if v >= 1 {
+                let r = ElectLeadersResponse::default().with_error_code(CLUSTER);
+                return encode("ElectLeadersResponse", &r, v);
+            }
+            let results = r
+                .topic_partitions
+                .iter()
+                .flatten()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|&p| {
+                            elect_leaders_response::PartitionResult::default()
+                                .with_partition_id(p)
+                                .with_error_code(CLUSTER)
+                                .with_error_message(Some(message(CLUSTER)))
+                        })
+                        .collect();
+                    elect_leaders_response::ReplicaElectionResult::default()
+                        .with_topic(topic_name(&t.topic))
+                        .with_partition_result(partitions)
+                })
+                .collect();
+            encode(
+                "ElectLeadersResponse",
+                &ElectLeadersResponse::default().with_replica_election_results(results),
+                v,
+            )
+        }
+        ApiKey::AlterPartitionReassignments => top_level!(
+            body,
+            v,
+            AlterPartitionReassignmentsRequest,
+            AlterPartitionReassignmentsResponse,
+            CLUSTER
+        ),
+        ApiKey::ListPartitionReassignments => top_level!(
+            body,
+            v,
+            ListPartitionReassignmentsRequest,
+            ListPartitionReassignmentsResponse,
+            CLUSTER
+        ),
+        ApiKey::OffsetDelete => {
+            top_level!(body, v, OffsetDeleteRequest, OffsetDeleteResponse, GROUP)
+        }
+        ApiKey::DescribeClientQuotas => {
+            top_level!(
+                body,
+                v,
+                DescribeClientQuotasRequest,
+                DescribeClientQuotasResponse,
+                CLUSTER
+            )
+        }
+        ApiKey::AlterClientQuotas => {
+            let r: AlterClientQuotasRequest = decode("AlterClientQuotasRequest", body, v)?;
+            let entries = r
+                .entries
+                .iter()
+                .map(|e| {
+                    let entity = e
+                        .entity
+                        .iter()
+                        .map(|x| {
+                            alter_client_quotas_response::EntityData::default()
+                                .with_entity_type(x.entity_type.clone())
+                                .with_entity_name(x.entity_name.clone())
+                        })
+                        .collect();
+                    alter_client_quotas_response::EntryData::default()
+                        .with_error_code(CLUSTER)
+                        .with_error_message(Some(message(CLUSTER)))
+                        .with_entity(entity)
+                })
+                .collect();
+            encode(
+                "AlterClientQuotasResponse",
+                &AlterClientQuotasResponse::default().with_entries(entries),
+                v,
+            )
+        }
+        ApiKey::DescribeUserScramCredentials => top_level!(
+            body,
+            v,
+            DescribeUserScramCredentialsRequest,
+            DescribeUserScramCredentialsResponse,
+            CLUSTER
+        ),
+        ApiKey::AlterUserScramCredentials => {
+            let r: AlterUserScramCredentialsRequest =
+                decode("AlterUserScramCredentialsRequest", body, v)?;
+            let mut users: Vec<&StrBytes> = r
+                .deletions
+                .iter()
+                .map(|d| &d.name)
+                .chain(r.upsertions.iter().map(|u| &u.name))
+                .collect();
+            users.sort();
+            users.dedup();
+            let results = users
+                .into_iter()
+                .map(|u| {
+                    alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default(
+                    )
+                    .with_user(u.clone())
+                    .with_error_code(CLUSTER)
+                    .with_error_message(Some(message(CLUSTER)))
+                })
+                .collect();
+            encode(
+                "AlterUserScramCredentialsResponse",
+                &AlterUserScramCredentialsResponse::default().with_results(results),
+                v,
+            )
+        }
+        ApiKey::DescribeQuorum => top_level!(
+            body,
+            v,
+            DescribeQuorumRequest,
+            DescribeQuorumResponse,
+            CLUSTER
+        ),
+        ApiKey::UpdateFeatures => top_level!(
+            body,
+            v,
+            UpdateFeaturesRequest,
+            UpdateFeaturesResponse,
+            CLUSTER
+        ),
+        ApiKey::UnregisterBroker => {
+            top_level!(
+                body,
+                v,
+                UnregisterBrokerRequest,
+                UnregisterBrokerResponse,
+                CLUSTER
+            )
+        }
+        ApiKey::ListConfigResources => {
+            top_level!(
+                body,
+                v,
+                ListConfigResourcesRequest,
+                ListConfigResourcesResponse,
+                CLUSTER
+            )
+        }
+        other => deny_newer(other, v, body),
+    }
+}
+
+/// Denials of the newer consumer, transaction-admin and share-group apis.
+fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    match key {
+        ApiKey::DescribeProducers => {
+            let r: DescribeProducersRequest = decode("DescribeProducersRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partition_indexes
+                        .iter()
+                        .map(|&p| {
+                            describe_producers_response::PartitionResponse::default()
+                                .with_partition_index(p)
+                                .with_error_code(TOPIC)
+                                .with_error_message(Some(message(TOPIC)))
+                        })
+                        .collect();
+                    describe_producers_response::TopicResponse::default()
+                        .with_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "DescribeProducersResponse",
+                &DescribeProducersResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::DescribeTransactions => {
+            let r: DescribeTransactionsRequest = decode("DescribeTransactionsRequest", body, v)?;
+            let states = r
+                .transactional_ids
+                .iter()
+                .map(|id| {
+                    describe_transactions_response::TransactionState::default()
+                        .with_transactional_id(id.clone())
+                        .with_error_code(TXN)
+                        .with_producer_id(ProducerId(-1))
+                        .with_producer_epoch(-1)
+                })
+                .collect();
+            encode(
+                "DescribeTransactionsResponse",
+                &DescribeTransactionsResponse::default().with_transaction_states(states),
+                v,
+            )
+        }
+        ApiKey::ListTransactions => {
+            let _: ListTransactionsRequest = decode("ListTransactionsRequest", body, v)?;
+            encode(
+                "ListTransactionsResponse",
+                &ListTransactionsResponse::default(),
+                v,
+            )
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let _: ConsumerGroupHeartbeatRequest =
+                decode("ConsumerGroupHeartbeatRequest", body, v)?;
+            let r = ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("ConsumerGroupHeartbeatResponse", &r, v)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            let r: ConsumerGroupDescribeRequest = decode("ConsumerGroupDescribeRequest", body, v)?;
+            let groups = r
+                .group_ids
+                .iter()
+                .map(|g| {
+                    consumer_group_describe_response::DescribedGroup::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(GROUP)
+                        .with_error_message(Some(message(GROUP)))
+                })
+                .collect();
+            encode(
+                "ConsumerGroupDescribeResponse",
+                &ConsumerGroupDescribeResponse::default().with_groups(groups),
+                v,
+            )
+        }
+        ApiKey::DescribeTopicPartitions => {
+            let r: DescribeTopicPartitionsRequest =
+                decode("DescribeTopicPartitionsRequest", body, v)?;
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
+                        .with_name(Some(topic_name(&t.name)))
+                        .with_error_code(TOPIC)
+                })
+                .collect();
+            encode(
+                "DescribeTopicPartitionsResponse",
+                &DescribeTopicPartitionsResponse::default().with_topics(topics),
+                v,
+            )
+        }
+        ApiKey::ShareGroupHeartbeat => {
+            let _: ShareGroupHeartbeatRequest = decode("ShareGroupHeartbeatRequest", body, v)?;
+            let r = ShareGroupHeartbeatResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("ShareGroupHeartbeatResponse", &r, v)
+        }
+        ApiKey::ShareGroupDescribe => {
+            let r: ShareGroupDescribeRequest = decode("ShareGroupDescribeRequest", body, v)?;
+            let groups = r
+                .group_ids
+                .iter()
+                .map(|g| {
+                    share_group_describe_response::DescribedGroup::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(GROUP)
+                        .with_error_message(Some(message(GROUP)))
+                })
+                .collect();
+            encode(
+                "ShareGroupDescribeResponse",
+                &ShareGroupDescribeResponse::default().with_groups(groups),
+                v,
+            )
+        }
+        ApiKey::ShareFetch => {
+            let _: ShareFetchRequest = decode("ShareFetchRequest", body, v)?;
+            let r = ShareFetchResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("ShareFetchResponse", &r, v)
+        }
+        ApiKey::ShareAcknowledge => {
+            let _: ShareAcknowledgeRequest = decode("ShareAcknowledgeRequest", body, v)?;
+            let r = ShareAcknowledgeResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("ShareAcknowledgeResponse", &r, v)
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            let r: DescribeShareGroupOffsetsRequest =
+                decode("DescribeShareGroupOffsetsRequest", body, v)?;
+            let groups = r
+                .groups
+                .iter()
+                .map(|g| {
+                    describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(GROUP)
+                        .with_error_message(Some(message(GROUP)))
+                })
+                .collect();
+            encode(
+                "DescribeShareGroupOffsetsResponse",
+                &DescribeShareGroupOffsetsResponse::default().with_groups(groups),
+                v,
+            )
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            let _: AlterShareGroupOffsetsRequest =
+                decode("AlterShareGroupOffsetsRequest", body, v)?;
+            let r = AlterShareGroupOffsetsResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("AlterShareGroupOffsetsResponse", &r, v)
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            let _: DeleteShareGroupOffsetsRequest =
+                decode("DeleteShareGroupOffsetsRequest", body, v)?;
+            let r = DeleteShareGroupOffsetsResponse::default()
+                .with_error_code(GROUP)
+                .with_error_message(Some(message(GROUP)));
+            encode("DeleteShareGroupOffsetsResponse", &r, v)
+        }
         other => Err(KafkaError::NoDenyResponse {
             api: api_name(other),
         }),
