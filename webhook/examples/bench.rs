@@ -135,6 +135,8 @@ async fn main() {
         .join("meshka");
     let meshka: PathBuf = arg(&args, "--meshka", default_bin);
 
+    // Read the payloads first: a missing fixture must not leave a server behind.
+    let bodies = Arc::new(bodies());
     let dir = tempfile::tempdir().unwrap();
     let ca_path = dir.path().join("ca.pem");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -186,7 +188,6 @@ async fn main() {
     .with_root_certificates(roots)
     .with_no_client_auth();
     let connector = TlsConnector::from(Arc::new(config));
-    let bodies = Arc::new(bodies());
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(connections as f64 / rate);
     let start = Instant::now() + Duration::from_millis(200);
