@@ -21,6 +21,8 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
+pub mod leader;
+
 use crate::crd::render::{wasm_plugin_name, MANAGED_BY};
 use crate::crd::validate::Error as PolicyError;
 use crate::crd::{wasm_plugin, Condition, FilterImage, KafkaPolicy, KafkaPolicyStatus};
@@ -53,6 +55,17 @@ pub enum Error {
     /// The controller's filter image settings are unusable.
     #[error("controller configuration: {0}")]
     Config(#[source] PolicyError),
+    /// Another replica took the leader Lease over.
+    #[error("lost the leader Lease {lease} to {holder:?}: stopping so that only one replica reconciles (the pod restarts as a candidate)")]
+    LostLease {
+        /// The Lease.
+        lease: String,
+        /// Its new holder.
+        holder: String,
+    },
+    /// Leader election needs this replica's identity.
+    #[error("leader election needs an identity: set POD_NAME (or --instance) to the pod's name")]
+    NoIdentity,
 }
 
 fn kube_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
@@ -353,18 +366,28 @@ pub async fn serve_health(
     }
 }
 
+/// How [`run`] runs besides the image.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// This replica's name (Events, leader identity).
+    pub instance: Option<String>,
+    /// Where to serve the probes.
+    pub health: Option<tokio::net::TcpListener>,
+    /// `(namespace, name)` of the leader Lease; `None` runs without leader election (one
+    /// replica only).
+    pub leader_lease: Option<(String, String)>,
+}
+
+/// Lease duration of the leader election; the leader renews every third of it.
+pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+
 /// Runs the controller until SIGTERM/SIGINT. Fails early, saying what to install, when the
-/// KafkaPolicy CRD is missing or the image settings are unusable. With `health`, serves the
-/// probes there.
-pub async fn run(
-    client: Client,
-    image: FilterImage,
-    instance: Option<String>,
-    health: Option<tokio::net::TcpListener>,
-) -> Result<(), Error> {
+/// KafkaPolicy CRD is missing or the image settings are unusable. With a leader Lease, only
+/// the replica that holds it reconciles; losing it ends `run` with [`Error::LostLease`].
+pub async fn run(client: Client, image: FilterImage, options: Options) -> Result<(), Error> {
     image.validate().map_err(Error::Config)?;
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(listener) = health {
+    if let Some(listener) = options.health {
         tokio::spawn(serve_health(listener, Arc::clone(&ready)));
     }
     let policies: Api<KafkaPolicy> = Api::all(client.clone());
@@ -374,11 +397,22 @@ pub async fn run(
         .map_err(kube_error(
             "listing KafkaPolicies (install the CRD: kubectl apply -f deploy/crds/)",
         ))?;
+    // Followers are ready too: readiness gates rollouts, not leadership.
     ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    let lock = match &options.leader_lease {
+        Some((namespace, name)) => {
+            let identity = options.instance.clone().ok_or(Error::NoIdentity)?;
+            let lock =
+                leader::LeaseLock::new(client.clone(), namespace, name, &identity, LEASE_DURATION);
+            lock.acquire(LEASE_DURATION / 3).await?;
+            Some(lock)
+        }
+        None => None,
+    };
     let resource = wasm_plugin_resource();
     let plugins: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let ctx = Arc::new(Context::new(client, image, instance));
-    Controller::new(policies, watcher::Config::default())
+    let ctx = Arc::new(Context::new(client, image, options.instance));
+    let controller = Controller::new(policies, watcher::Config::default())
         .owns_with(
             plugins,
             resource,
@@ -394,9 +428,19 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(error = %e, "controller error"),
             }
-        })
-        .await;
-    Ok(())
+        });
+    match lock {
+        Some(lock) => {
+            tokio::select! {
+                () = controller => Ok(()),
+                lost = lock.keep(LEASE_DURATION / 3) => Err(lost),
+            }
+        }
+        None => {
+            controller.await;
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,13 @@ struct ControllerArgs {
     /// Serve /healthz and /readyz (plain HTTP) on this address for the kubelet's probes.
     #[arg(long)]
     health_listen: Option<SocketAddr>,
+    /// Elect a leader on this Lease (in --lease-namespace) so that several replicas are safe;
+    /// needs POD_NAME. Without it, run a single replica.
+    #[arg(long)]
+    leader_lease: Option<String>,
+    /// Namespace of --leader-lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "meshka-system")]
+    lease_namespace: String,
 }
 
 #[derive(Args, Debug)]
@@ -187,7 +194,12 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         None => None,
     };
     tracing::info!(url = %image.url, "running the KafkaPolicy controller");
-    meshka_webhook::controller::run(client, image, args.instance, health).await?;
+    let options = meshka_webhook::controller::Options {
+        instance: args.instance,
+        health,
+        leader_lease: args.leader_lease.map(|name| (args.lease_namespace, name)),
+    };
+    meshka_webhook::controller::run(client, image, options).await?;
     Ok(())
 }
 

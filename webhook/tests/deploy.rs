@@ -135,7 +135,10 @@ fn every_rendered_object_is_valid_kubernetes() {
             "Deployment/meshka-controller",
             "Deployment/meshka-webhook",
             "MutatingWebhookConfiguration/0-meshka-kafka",
+            "PodDisruptionBudget/meshka-controller",
             "PodDisruptionBudget/meshka-webhook",
+            "Role/meshka-controller-leader",
+            "RoleBinding/meshka-controller-leader",
             "Secret/meshka-webhook-tls",
             "Service/meshka-webhook",
             "ServiceAccount/meshka-controller",
@@ -191,8 +194,19 @@ fn deployments_are_hardened_and_available() {
     );
 
     let controller = find(&docs, "Deployment", "meshka-controller");
+    assert_eq!(
+        controller["spec"]["replicas"], 2,
+        "safe with the leader Lease"
+    );
     let c = &controller["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(c["args"][0], "controller");
+    assert_eq!(
+        c["args"],
+        json!([
+            "controller",
+            "--health-listen=0.0.0.0:8081",
+            "--leader-lease=meshka-controller"
+        ])
+    );
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     let env: Vec<&str> = c["env"]
@@ -228,9 +242,17 @@ fn rbac_is_least_privilege() {
             }
         }
     }
-    assert!(!docs
-        .iter()
-        .any(|d| d["kind"] == "Role" || d["kind"] == "RoleBinding"));
+    // Leader election: create any Lease (resourceNames cannot restrict create), read and update
+    // only its own, in the release namespace only.
+    let leader = find(&docs, "Role", "meshka-controller-leader");
+    assert_eq!(leader["metadata"]["namespace"], "meshka-system");
+    assert_eq!(
+        leader["rules"],
+        json!([
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["meshka-controller"], "verbs": ["get", "update"]},
+        ])
+    );
 }
 
 #[test]
