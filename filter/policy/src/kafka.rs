@@ -26,7 +26,7 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 pub use checks::request_checks;
-pub use deny::deny_response;
+pub use deny::{deny_response, deny_response_for};
 pub use responses::{clamp_api_versions, filter_metadata_response};
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};

@@ -10,10 +10,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
+use crate::authz::ResourceType::{self, Cluster, Group, Topic, TransactionalId};
+
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
 use super::{
-    api, api_name, decode, encode, guard_request, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
-    GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    api, api_name, decode, encode, error_code, guard_request, KafkaError,
+    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 };
 
 const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
@@ -36,6 +39,45 @@ fn msg_from(version: i16, from: i16, code: i16) -> Option<StrBytes> {
     (version >= from).then(|| message(code))
 }
 
+/// Which resource's check failed, for requests that name resources at several levels (a
+/// transactional id, a group, topics): the broker stops at the first failing level and answers
+/// every resource below it with that level's error.
+#[derive(Debug, Clone, Copy)]
+struct Failed(Option<ResourceType>);
+
+impl Failed {
+    /// The error code for an api whose levels are `levels`, outermost first: the failed level
+    /// when it is one of them, else the outermost.
+    fn code(self, levels: &[ResourceType]) -> i16 {
+        let level = match self.0 {
+            Some(rt) if levels.contains(&rt) => Some(rt),
+            _ => levels.first().copied(),
+        };
+        level.map_or(CLUSTER, error_code)
+    }
+}
+
+/// Like [`deny_response`], for a request whose checks passed up to the first failing check on a
+/// resource of type `failed` (in [`RequestChecks::checks`](super::RequestChecks) order): e.g. a
+/// transactional Produce whose transactional id is allowed but whose topic is not answers 29
+/// (`TOPIC_AUTHORIZATION_FAILED`) on every partition instead of 53, and an OffsetCommit whose
+/// group is allowed answers 29 instead of 30. For apis with one level, `failed` changes nothing.
+pub fn deny_response_for(
+    api_key: i16,
+    version: i16,
+    correlation_id: i32,
+    request_body: &[u8],
+    failed: ResourceType,
+) -> Result<Vec<u8>, KafkaError> {
+    deny(
+        api_key,
+        version,
+        correlation_id,
+        request_body,
+        Failed(Some(failed)),
+    )
+}
+
 /// The frame a broker sends when its ACLs deny the whole request: 4-byte length, response header
 /// (at the api's response header version; v0 for ApiVersions), body. `request_body` is the
 /// request after its header.
@@ -44,6 +86,16 @@ pub fn deny_response(
     version: i16,
     correlation_id: i32,
     request_body: &[u8],
+) -> Result<Vec<u8>, KafkaError> {
+    deny(api_key, version, correlation_id, request_body, Failed(None))
+}
+
+fn deny(
+    api_key: i16,
+    version: i16,
+    correlation_id: i32,
+    request_body: &[u8],
+    f: Failed,
 ) -> Result<Vec<u8>, KafkaError> {
     let key = api(api_key, version)?;
     if version > decodable_max(key) {
@@ -56,7 +108,7 @@ pub fn deny_response(
         });
     }
     guard_request(key, version, request_body)?;
-    let body = deny_body(key, version, request_body)?;
+    let body = deny_body(key, version, request_body, f)?;
     frame(key, version, correlation_id, &body)
 }
 
@@ -94,12 +146,12 @@ fn topic_name(name: &TopicName) -> TopicName {
     name.clone()
 }
 
-fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+fn deny_body(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::Produce => {
             let r: ProduceRequest = decode("ProduceRequest", body, v)?;
             let code = if r.transactional_id.is_some() {
-                TXN
+                f.code(&[TransactionalId, Topic])
             } else {
                 TOPIC
             };
@@ -210,6 +262,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::OffsetCommit => {
             let r: OffsetCommitRequest = decode("OffsetCommitRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let topics = r
                 .topics
                 .iter()
@@ -220,7 +273,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                         .map(|p| {
                             offset_commit_response::OffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(GROUP)
+                                .with_error_code(code)
                         })
                         .collect();
                     offset_commit_response::OffsetCommitResponseTopic::default()
@@ -237,14 +290,40 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::OffsetFetch => {
             let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let response = if v >= 8 {
                 let groups = r
                     .groups
                     .iter()
                     .map(|g| {
-                        offset_fetch_response::OffsetFetchResponseGroup::default()
-                            .with_group_id(g.group_id.clone())
-                            .with_error_code(GROUP)
+                        let group = offset_fetch_response::OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone());
+                        if code == GROUP {
+                            return group.with_error_code(GROUP);
+                        }
+                        let topics = g
+                            .topics
+                            .iter()
+                            .flatten()
+                            .map(|t| {
+                                let partitions = t
+                                    .partition_indexes
+                                    .iter()
+                                    .map(|&p| {
+                                        offset_fetch_response::OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(-1)
+                                            .with_metadata(Some(StrBytes::default()))
+                                            .with_error_code(code)
+                                    })
+                                    .collect();
+                                offset_fetch_response::OffsetFetchResponseTopics::default()
+                                    .with_name(topic_name(&t.name))
+                                    .with_topic_id(t.topic_id)
+                                    .with_partitions(partitions)
+                            })
+                            .collect();
+                        group.with_topics(topics)
                     })
                     .collect();
                 OffsetFetchResponse::default().with_groups(groups)
@@ -262,7 +341,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                                     .with_partition_index(p)
                                     .with_committed_offset(-1)
                                     .with_metadata(Some(StrBytes::default()))
-                                    .with_error_code(GROUP)
+                                    .with_error_code(code)
                             })
                             .collect();
                         offset_fetch_response::OffsetFetchResponseTopic::default()
@@ -271,7 +350,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                     })
                     .collect();
                 let response = OffsetFetchResponse::default().with_topics(topics);
-                if v >= 2 {
+                if v >= 2 && code == GROUP {
                     response.with_error_code(GROUP)
                 } else {
                     response
@@ -505,28 +584,25 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::AddPartitionsToTxn => {
             let r: AddPartitionsToTxnRequest = decode("AddPartitionsToTxnRequest", body, v)?;
-            let response = if v >= 4 {
+            let code = f.code(&[Cluster, TransactionalId, Topic]);
+            let response = if v >= 4 && code == CLUSTER {
                 AddPartitionsToTxnResponse::default().with_error_code(CLUSTER)
-            } else {
-                let topics = r
-                    .v3_and_below_topics
+            } else if v >= 4 {
+                let results = r
+                    .transactions
                     .iter()
-                    .map(|t| {
-                        let partitions = t
-                            .partitions
-                            .iter()
-                            .map(|&p| {
-                                add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
-                                    .with_partition_index(p)
-                                    .with_partition_error_code(TXN)
-                            })
-                            .collect();
-                        add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
-                            .with_name(topic_name(&t.name))
-                            .with_results_by_partition(partitions)
+                    .map(|x| {
+                        add_partitions_to_txn_response::AddPartitionsToTxnResult::default()
+                            .with_transactional_id(x.transactional_id.clone())
+                            .with_topic_results(txn_topic_results(&x.topics, code))
                     })
                     .collect();
-                AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+                AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+            } else {
+                let code = f.code(&[TransactionalId, Topic]);
+                AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
+                    txn_topic_results(&r.v3_and_below_topics, code),
+                )
             };
             encode("AddPartitionsToTxnResponse", &response, v)
         }
@@ -534,7 +610,8 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
             let _: AddOffsetsToTxnRequest = decode("AddOffsetsToTxnRequest", body, v)?;
             encode(
                 "AddOffsetsToTxnResponse",
-                &AddOffsetsToTxnResponse::default().with_error_code(TXN),
+                &AddOffsetsToTxnResponse::default()
+                    .with_error_code(f.code(&[TransactionalId, Group])),
                 v,
             )
         }
@@ -583,6 +660,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::TxnOffsetCommit => {
             let r: TxnOffsetCommitRequest = decode("TxnOffsetCommitRequest", body, v)?;
+            let code = f.code(&[TransactionalId, Group, Topic]);
             let topics = r
                 .topics
                 .iter()
@@ -593,7 +671,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                         .map(|p| {
                             txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(TXN)
+                                .with_error_code(code)
                         })
                         .collect();
                     txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
@@ -607,7 +685,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                 v,
             )
         }
-        other => deny_admin(other, v, body),
+        other => deny_admin(other, v, body, f),
     }
 }
 
@@ -631,7 +709,7 @@ fn config_code(resource_type: i8) -> i16 {
 }
 
 /// Denials of the admin apis.
-fn deny_admin(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+fn deny_admin(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeAcls => {
             top_level!(body, v, DescribeAclsRequest, DescribeAclsResponse, CLUSTER)
@@ -833,7 +911,35 @@ fn deny_admin(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
             CLUSTER
         ),
         ApiKey::OffsetDelete => {
-            top_level!(body, v, OffsetDeleteRequest, OffsetDeleteResponse, GROUP)
+            let r: OffsetDeleteRequest = decode("OffsetDeleteRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
+            if code == GROUP {
+                let resp = OffsetDeleteResponse::default().with_error_code(GROUP);
+                return encode("OffsetDeleteResponse", &resp, v);
+            }
+            let topics = r
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            offset_delete_response::OffsetDeleteResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect();
+                    offset_delete_response::OffsetDeleteResponseTopic::default()
+                        .with_name(topic_name(&t.name))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            encode(
+                "OffsetDeleteResponse",
+                &OffsetDeleteResponse::default().with_topics(topics),
+                v,
+            )
         }
         ApiKey::DescribeClientQuotas => {
             top_level!(
@@ -937,12 +1043,12 @@ fn deny_admin(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                 CLUSTER
             )
         }
-        other => deny_newer(other, v, body),
+        other => deny_newer(other, v, body, f),
     }
 }
 
 /// Denials of the newer consumer, transaction-admin and share-group apis.
-fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+fn deny_newer(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeProducers => {
             let r: DescribeProducersRequest = decode("DescribeProducersRequest", body, v)?;
@@ -1001,9 +1107,10 @@ fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         ApiKey::ConsumerGroupHeartbeat => {
             let _: ConsumerGroupHeartbeatRequest =
                 decode("ConsumerGroupHeartbeatRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = ConsumerGroupHeartbeatResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("ConsumerGroupHeartbeatResponse", &r, v)
         }
         ApiKey::ConsumerGroupDescribe => {
@@ -1044,9 +1151,10 @@ fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::ShareGroupHeartbeat => {
             let _: ShareGroupHeartbeatRequest = decode("ShareGroupHeartbeatRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = ShareGroupHeartbeatResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("ShareGroupHeartbeatResponse", &r, v)
         }
         ApiKey::ShareGroupDescribe => {
@@ -1069,16 +1177,18 @@ fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         }
         ApiKey::ShareFetch => {
             let _: ShareFetchRequest = decode("ShareFetchRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = ShareFetchResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("ShareFetchResponse", &r, v)
         }
         ApiKey::ShareAcknowledge => {
             let _: ShareAcknowledgeRequest = decode("ShareAcknowledgeRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = ShareAcknowledgeResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("ShareAcknowledgeResponse", &r, v)
         }
         ApiKey::DescribeShareGroupOffsets => {
@@ -1090,8 +1200,8 @@ fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
                 .map(|g| {
                     describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default()
                         .with_group_id(g.group_id.clone())
-                        .with_error_code(GROUP)
-                        .with_error_message(Some(message(GROUP)))
+                        .with_error_code(f.code(&[Group, Topic]))
+                        .with_error_message(Some(message(f.code(&[Group, Topic]))))
                 })
                 .collect();
             encode(
@@ -1103,21 +1213,47 @@ fn deny_newer(key: ApiKey, v: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
         ApiKey::AlterShareGroupOffsets => {
             let _: AlterShareGroupOffsetsRequest =
                 decode("AlterShareGroupOffsetsRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = AlterShareGroupOffsetsResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("AlterShareGroupOffsetsResponse", &r, v)
         }
         ApiKey::DeleteShareGroupOffsets => {
             let _: DeleteShareGroupOffsetsRequest =
                 decode("DeleteShareGroupOffsetsRequest", body, v)?;
+            let code = f.code(&[Group, Topic]);
             let r = DeleteShareGroupOffsetsResponse::default()
-                .with_error_code(GROUP)
-                .with_error_message(Some(message(GROUP)));
+                .with_error_code(code)
+                .with_error_message(Some(message(code)));
             encode("DeleteShareGroupOffsetsResponse", &r, v)
         }
         other => Err(KafkaError::NoDenyResponse {
             api: api_name(other),
         }),
     }
+}
+
+/// AddPartitionsToTxn results: `code` on every partition.
+fn txn_topic_results(
+    topics: &[add_partitions_to_txn_request::AddPartitionsToTxnTopic],
+    code: i16,
+) -> Vec<add_partitions_to_txn_response::AddPartitionsToTxnTopicResult> {
+    topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|&p| {
+                    add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_partition_error_code(code)
+                })
+                .collect();
+            add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                .with_name(topic_name(&t.name))
+                .with_results_by_partition(partitions)
+        })
+        .collect()
 }

@@ -772,3 +772,192 @@ fn offset_for_leader_epoch() {
         assert_eq!(resp.topics[0].partitions[0].error_code, 29);
     }
 }
+
+/// `deny_response_for`: the level whose check failed decides the code, as in Kafka.
+#[test]
+fn deny_for_the_failed_level() {
+    use ResourceType::{Group, Topic, TransactionalId};
+    let for_ = |key: ApiKey, v: i16, body: &[u8], failed| {
+        let frame = deny_response_for(key as i16, v, 7, body, failed).unwrap();
+        let mut buf = Bytes::from(frame);
+        buf.advance(4);
+        ResponseHeader::decode(&mut buf, key.response_header_version(v)).unwrap();
+        buf
+    };
+    // Transactional Produce: transactional id allowed, topic denied → 29, not 53.
+    for v in versions(ApiKey::Produce) {
+        let t = produce_request::TopicProduceData::default().with_partition_data(vec![
+            produce_request::PartitionProduceData::default().with_index(3),
+        ]);
+        let t = if v >= 13 {
+            t.with_topic_id(uuid(ID_A))
+        } else {
+            t.with_name(tn("orders"))
+        };
+        let body = enc(
+            &ProduceRequest::default()
+                .with_transactional_id(Some(xid("tx")))
+                .with_topic_data(vec![t]),
+            v,
+        );
+        for (failed, code) in [(Topic, 29), (TransactionalId, 53), (Group, 53)] {
+            let r =
+                ProduceResponse::decode(&mut for_(ApiKey::Produce, v, &body, failed), v).unwrap();
+            assert_eq!(
+                r.responses[0].partition_responses[0].error_code, code,
+                "v{v} {failed:?}"
+            );
+        }
+    }
+    // OffsetCommit: group allowed, topic denied → 29.
+    for v in versions(ApiKey::OffsetCommit) {
+        let body = enc(
+            &OffsetCommitRequest::default()
+                .with_group_id(gid("g"))
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(tn("orders"))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default(),
+                        ]),
+                ]),
+            v,
+        );
+        let r = OffsetCommitResponse::decode(&mut for_(ApiKey::OffsetCommit, v, &body, Topic), v)
+            .unwrap();
+        assert_eq!(r.topics[0].partitions[0].error_code, 29);
+    }
+    // OffsetFetch: group allowed, topic denied → 29 on the partitions, no group/top-level error.
+    for v in versions(ApiKey::OffsetFetch) {
+        let r = if v >= 8 {
+            OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(gid("g"))
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(tn("orders"))
+                            .with_partition_indexes(vec![4]),
+                    ])),
+            ])
+        } else {
+            OffsetFetchRequest::default()
+                .with_group_id(gid("g"))
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(tn("orders"))
+                        .with_partition_indexes(vec![4]),
+                ]))
+        };
+        let body = enc(&r, v);
+        let r = OffsetFetchResponse::decode(&mut for_(ApiKey::OffsetFetch, v, &body, Topic), v)
+            .unwrap();
+        if v >= 8 {
+            assert_eq!(r.groups[0].error_code, 0);
+            assert_eq!(r.groups[0].topics[0].partitions[0].partition_index, 4);
+            assert_eq!(r.groups[0].topics[0].partitions[0].error_code, 29);
+        } else {
+            assert_eq!(r.error_code, 0);
+            assert_eq!(r.topics[0].partitions[0].error_code, 29);
+        }
+    }
+    // TxnOffsetCommit: three levels.
+    for v in versions(ApiKey::TxnOffsetCommit) {
+        let body = enc(
+            &TxnOffsetCommitRequest::default()
+                .with_transactional_id(xid("tx"))
+                .with_group_id(gid("g"))
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(tn("orders"))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default(),
+                        ]),
+                ]),
+            v,
+        );
+        for (failed, code) in [(TransactionalId, 53), (Group, 30), (Topic, 29)] {
+            let r = TxnOffsetCommitResponse::decode(
+                &mut for_(ApiKey::TxnOffsetCommit, v, &body, failed),
+                v,
+            )
+            .unwrap();
+            assert_eq!(
+                r.topics[0].partitions[0].error_code, code,
+                "v{v} {failed:?}"
+            );
+        }
+    }
+    // AddOffsetsToTxn: transactional id allowed, group denied → 30.
+    for v in versions(ApiKey::AddOffsetsToTxn) {
+        let body = enc(
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(xid("tx"))
+                .with_group_id(gid("g")),
+            v,
+        );
+        let r =
+            AddOffsetsToTxnResponse::decode(&mut for_(ApiKey::AddOffsetsToTxn, v, &body, Group), v)
+                .unwrap();
+        assert_eq!(r.error_code, 30);
+    }
+    // AddPartitionsToTxn: v0–3 transactional id allowed → 29 per partition; v4+ cluster allowed →
+    // per transaction.
+    for v in versions(ApiKey::AddPartitionsToTxn) {
+        let topics = vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(tn("orders"))
+                .with_partitions(vec![0, 1]),
+        ];
+        let r = if v >= 4 {
+            AddPartitionsToTxnRequest::default().with_transactions(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(xid("tx"))
+                    .with_topics(topics),
+            ])
+        } else {
+            AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(xid("tx"))
+                .with_v3_and_below_topics(topics)
+        };
+        let body = enc(&r, v);
+        let r = AddPartitionsToTxnResponse::decode(
+            &mut for_(ApiKey::AddPartitionsToTxn, v, &body, Topic),
+            v,
+        )
+        .unwrap();
+        let results = if v >= 4 {
+            assert_eq!(r.error_code, 0);
+            &r.results_by_transaction[0].topic_results
+        } else {
+            &r.results_by_topic_v3_and_below
+        };
+        let codes: Vec<i16> = results[0]
+            .results_by_partition
+            .iter()
+            .map(|p| p.partition_error_code)
+            .collect();
+        assert_eq!(codes, vec![29, 29], "v{v}");
+    }
+    // OffsetDelete: group allowed → 29 per partition.
+    let body = enc(
+        &OffsetDeleteRequest::default()
+            .with_group_id(gid("g"))
+            .with_topics(vec![
+                offset_delete_request::OffsetDeleteRequestTopic::default()
+                    .with_name(tn("orders"))
+                    .with_partitions(vec![
+                        offset_delete_request::OffsetDeleteRequestPartition::default()
+                            .with_partition_index(2),
+                    ]),
+            ]),
+        0,
+    );
+    let r =
+        OffsetDeleteResponse::decode(&mut for_(ApiKey::OffsetDelete, 0, &body, Topic), 0).unwrap();
+    assert_eq!(
+        (r.error_code, r.topics[0].partitions[0].error_code),
+        (0, 29)
+    );
+    let r: OffsetDeleteResponse = deny(ApiKey::OffsetDelete, 0, &body);
+    assert_eq!((r.error_code, r.topics.len()), (30, 0));
+}
