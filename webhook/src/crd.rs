@@ -84,7 +84,17 @@ fn default_ports() -> Vec<u16> {
 pub struct WorkloadSelector {
     /// Labels the pods must all carry, e.g. `meshka.io/kafka-role: broker`. At least one: a
     /// policy never applies to every pod by accident.
-    #[schemars(extend("minProperties" = 1, "maxProperties" = 64))]
+    #[schemars(extend(
+        "minProperties" = 1,
+        "maxProperties" = 64,
+        "additionalProperties" = {"type": "string", "maxLength": 63},
+        "x-kubernetes-validations" = [
+            {"rule": "self.all(key, key.size() != 0 && !key.contains('*'))",
+             "message": "label keys must be non-empty and without '*': Istio selects by exact labels"},
+            {"rule": "self.all(key, !self[key].contains('*'))",
+             "message": "label values must not contain '*': Istio selects by exact labels"}
+        ]
+    ))]
     pub match_labels: BTreeMap<String, String>,
 }
 

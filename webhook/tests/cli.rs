@@ -368,3 +368,54 @@ fn sample_policies_match_the_crd_schema() {
         "the CRD schema refuses unknown fields too"
     );
 }
+
+#[test]
+fn oci_packs_a_module_and_prints_the_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("meshka_filter.wasm");
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+    let out_dir = dir.path().join("oci");
+    let out = meshka(&[
+        "oci",
+        "--wasm",
+        wasm.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--tag",
+        "0.1.0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    assert!(
+        stdout.contains(&format!("image digest:     {digest}\n")),
+        "{stdout}"
+    );
+    // sha256 of b"\0asm\x01\0\0\0"
+    assert!(
+        stdout.contains(
+            "module sha256:    93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!(
+        "sha256: {}\n",
+        digest.trim_start_matches("sha256:")
+    )));
+
+    let out = meshka(&[
+        "oci",
+        "--wasm",
+        "/nonexistent.wasm",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("could not read /nonexistent.wasm"),
+        "{}",
+        text(&out.stderr)
+    );
+}
