@@ -21,13 +21,13 @@ mod responses;
 #[cfg(test)]
 mod tests;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for};
-pub use responses::{clamp_api_versions, filter_metadata_response};
+pub use responses::{clamp_api_versions, filter_metadata_response, metadata_topic_ids};
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
 
@@ -234,13 +234,9 @@ pub(crate) fn decode<T: Decodable>(
         version,
         reason: format!("{e:#}"),
     })?;
-    if buf.has_remaining() {
-        return Err(KafkaError::Decode {
-            what,
-            version,
-            reason: format!("{} bytes left over after the message", buf.remaining()),
-        });
-    }
+    // Bytes after the message are ignored, as Kafka's broker ignores them: librdkafka 2.x sends
+    // an all-topics Metadata v12 with three bytes after its tagged fields, and the broker and the
+    // filter must read a request the same way.
     Ok(decoded)
 }
 

@@ -4,7 +4,7 @@
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataResponse};
 
 use super::checks::decodable_max;
-use super::{decode, encode, guard, guard_response, KafkaError};
+use super::{decode, encode, guard, guard_response, id_bytes, KafkaError};
 
 /// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
 /// does not know with a v0 body (and `UNSUPPORTED_VERSION`).
@@ -58,4 +58,25 @@ pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaErr
         api.min_version <= api.max_version
     });
     encode("ApiVersionsResponse", &response, version)
+}
+
+/// The (name, topic id) pairs of a Metadata response (v10+ carries ids), for the filter's
+/// id → name map. Topics with an error, without a name or with the nil id are left out.
+pub fn metadata_topic_ids(
+    version: i16,
+    body: &[u8],
+) -> Result<Vec<(String, [u8; 16])>, KafkaError> {
+    guard_response("MetadataResponse", guard::metadata_response, version, body)?;
+    let response: MetadataResponse = decode("MetadataResponse", body, version)?;
+    Ok(response
+        .topics
+        .iter()
+        .filter(|t| t.error_code == 0 && !t.topic_id.is_nil())
+        .filter_map(|t| {
+            Some((
+                t.name.as_ref()?.0.as_str().to_owned(),
+                id_bytes(&t.topic_id),
+            ))
+        })
+        .collect())
 }

@@ -27,6 +27,7 @@ proptest! {
         body in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
         let _ = filter_metadata_response(v, &body, &mut |_| true);
+        let _ = metadata_topic_ids(v, &body);
         let _ = clamp_api_versions(v, &body);
     }
 

@@ -136,3 +136,34 @@ fn clamped_versions_are_the_ones_request_checks_accepts() {
         ));
     }
 }
+
+#[test]
+fn metadata_topic_ids_at_every_version() {
+    for v in versions(ApiKey::Metadata) {
+        let mut r = metadata_response(v);
+        if let Some(t) = r.topics.get_mut(2) {
+            t.error_code = 3;
+        }
+        let ids = metadata_topic_ids(v, &enc(&r, v)).unwrap();
+        if v >= 10 {
+            assert_eq!(
+                ids,
+                vec![
+                    ("orders.created".to_owned(), ID_A),
+                    ("secret.salaries".to_owned(), ID_B)
+                ]
+            );
+        } else {
+            assert!(ids.is_empty());
+        }
+    }
+}
+
+#[test]
+fn api_versions_requests_at_any_version_need_nothing() {
+    for v in [0, 3, 4, 5, 100, i16::MAX] {
+        let rc = request_checks(18, v, &[0xde, 0xad]).unwrap();
+        assert!(rc.checks.is_empty());
+    }
+    assert!(request_checks(18, -1, &[]).is_err());
+}
