@@ -27,7 +27,9 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for};
-pub use responses::{clamp_api_versions, filter_metadata_response, metadata_topic_ids};
+pub use responses::{
+    clamp_api_versions, disable_auto_create, filter_metadata_response, metadata_topic_ids,
+};
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
 

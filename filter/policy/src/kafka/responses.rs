@@ -1,10 +1,10 @@
 //! Response rewrites: an all-topics Metadata response without the topics the caller may not
 //! describe, and an ApiVersions response limited to what the filter decodes.
 
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataResponse};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse};
 
 use super::checks::decodable_max;
-use super::{decode, encode, guard, guard_response, id_bytes, KafkaError};
+use super::{decode, encode, guard, guard_request, guard_response, id_bytes, KafkaError};
 
 /// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
 /// does not know with a v0 body (and `UNSUPPORTED_VERSION`).
@@ -79,4 +79,21 @@ pub fn metadata_topic_ids(
             ))
         })
         .collect())
+}
+
+/// A Metadata request (body after its header) with `allow_auto_topic_creation` off, for a caller
+/// that may not create some of the topics it names (v4+; before v4 the field does not exist and
+/// the broker decides). Returns the new body.
+pub fn disable_auto_create(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    guard_request(ApiKey::Metadata, version, body)?;
+    let mut request: MetadataRequest = decode("MetadataRequest", body, version)?;
+    if version < 4 {
+        return Err(KafkaError::Encode {
+            what: "MetadataRequest",
+            version,
+            reason: "versions before 4 always auto-create; refuse the request instead".to_owned(),
+        });
+    }
+    request.allow_auto_topic_creation = false;
+    encode("MetadataRequest", &request, version)
 }

@@ -167,3 +167,27 @@ fn api_versions_requests_at_any_version_need_nothing() {
     }
     assert!(request_checks(18, -1, &[]).is_err());
 }
+
+#[test]
+fn disable_auto_create_at_every_version() {
+    for v in versions(ApiKey::Metadata) {
+        let r = MetadataRequest::default()
+            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+            )
+            .with_name(Some(tn("orders.new")))]))
+            .with_allow_auto_topic_creation(v < 4 || v % 2 == 0);
+        let body = enc(&r, v);
+        if v < 4 {
+            assert!(disable_auto_create(v, &body).is_err());
+            continue;
+        }
+        let out = disable_auto_create(v, &body).unwrap();
+        let back = MetadataRequest::decode(&mut Bytes::from(out.clone()), v).unwrap();
+        assert_eq!(
+            back,
+            r.clone().with_allow_auto_topic_creation(false),
+            "v{v}"
+        );
+        assert!(checks(ApiKey::Metadata, v, &out).auto_create.is_empty());
+    }
+}
