@@ -323,4 +323,5 @@ fn trailing_bytes_are_ignored_like_the_broker_does() {
 
 mod apis;
 mod garbage;
+mod long_tail;
 mod responses;
