@@ -1,14 +1,17 @@
 //! Packs the filter's `.wasm` as an OCI image layout (the directory format of the OCI image
-//! spec: `oci-layout`, `index.json`, `blobs/sha256/…`) in the *oci* variant of the Wasm image
-//! specification that Istio's image fetcher reads for `oci://` WasmPlugin URLs: a manifest whose
-//! config has media type [`CONFIG_MEDIA_TYPE`] and whose single layer is the raw module with
-//! media type [`LAYER_MEDIA_TYPE`].
+//! spec: `oci-layout`, `index.json`, `blobs/sha256/…`) in the *compat* variant of the Wasm image
+//! specification, the first format Istio's image fetcher tries for `oci://` WasmPlugin URLs: a
+//! standard OCI image whose single layer ([`LAYER_MEDIA_TYPE`], a gzipped tar) holds the module
+//! as `plugin.wasm`. Standard media types only, so every registry and tool accepts it.
 //!
+//! Istio checks a WasmPlugin's `sha256` against the image's *manifest digest* for `oci://` URLs
+//! (and against the module's digest for `https://` URLs): [`Packed::summary`] prints both.
 //! The output is deterministic (no timestamps): the same module always gives the same digests.
 //! Push it with `oras cp --from-oci-layout DIR:TAG REGISTRY/REPO:TAG` or
 //! `skopeo copy oci:DIR:TAG docker://REGISTRY/REPO:TAG`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -18,10 +21,12 @@ use sha2::{Digest, Sha256};
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Media type of the layout's index.
 pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
-/// Media type of a Wasm image's config (Istio picks the *oci* variant by it).
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.module.wasm.config.v1+json";
-/// Media type of the layer holding the raw Wasm module.
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.module.wasm.content.layer.v1+wasm";
+/// Media type of the image config.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+/// Media type of the single layer: a gzipped tar holding `plugin.wasm`.
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The file Istio looks for in the layer.
+pub const MODULE_FILE: &str = "plugin.wasm";
 
 /// What went wrong while packing. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +48,9 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// Building the layer archive failed (should not happen in memory).
+    #[error("could not build the image layer: {0}")]
+    Archive(#[source] std::io::Error),
     /// A tag OCI does not allow.
     #[error("tag {tag:?} is not a valid OCI tag: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")]
     Tag {
@@ -69,8 +77,10 @@ pub struct Packed {
     pub manifest: Descriptor,
     /// The config blob.
     pub config: Descriptor,
-    /// The module layer (its digest hex is the module's sha256, for `https://` URLs).
+    /// The layer (gzipped tar of `plugin.wasm`).
     pub layer: Descriptor,
+    /// `sha256:<hex>` of the module itself (the WasmPlugin's `sha256` for `https://` URLs).
+    pub module_digest: String,
     /// The tag.
     pub tag: String,
 }
@@ -87,7 +97,7 @@ impl Packed {
         let manifest = hex_of(&self.manifest.digest);
         let _ = writeln!(s, "OCI image layout: {} (tag {})", out.display(), self.tag);
         let _ = writeln!(s, "image digest:     {}", self.manifest.digest);
-        let _ = writeln!(s, "module sha256:    {}", hex_of(&self.layer.digest));
+        let _ = writeln!(s, "module sha256:    {}", hex_of(&self.module_digest));
         let _ = writeln!(
             s,
             "push:             oras cp --from-oci-layout {}:{} REGISTRY/meshka-filter:{}",
@@ -172,11 +182,15 @@ pub fn pack(wasm: &Path, out: &Path, tag: &str) -> Result<Packed, Error> {
         source,
     })?;
 
-    let layer = blob(&blobs, LAYER_MEDIA_TYPE, &module)?;
+    let tar = module_tar(&module).map_err(Error::Archive)?;
+    let layer_bytes = gzip(&tar).map_err(Error::Archive)?;
+    let layer = blob(&blobs, LAYER_MEDIA_TYPE, &layer_bytes)?;
     let config_json = json!({
-        "type": "envoy_proxy",
-        "abiVersions": ["proxy_abi_version_0_2_1"],
-        "config": {"rootIds": ["meshka"]},
+        "architecture": "wasm",
+        "os": "wasip1",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [digest(&tar)]},
+        "history": [{"created_by": "meshka oci", "comment": "meshka's Kafka proxy-wasm network filter"}],
     });
     let config = blob(
         &blobs,
@@ -187,7 +201,6 @@ pub fn pack(wasm: &Path, out: &Path, tag: &str) -> Result<Packed, Error> {
         "mediaType": layer.media_type,
         "digest": layer.digest,
         "size": layer.size,
-        "annotations": {"org.opencontainers.image.title": "plugin.wasm"},
     });
     let manifest_json = json!({
         "schemaVersion": 2,
@@ -228,8 +241,32 @@ pub fn pack(wasm: &Path, out: &Path, tag: &str) -> Result<Packed, Error> {
         manifest,
         config,
         layer,
+        module_digest: digest(&module),
         tag: tag.to_owned(),
     })
+}
+
+/// A tar with `plugin.wasm` only, with fixed metadata (mode 0444, owner 0, mtime 0).
+fn module_tar(module: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(module.len() as u64);
+    header.set_mode(0o444);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder.append_data(&mut header, MODULE_FILE, module)?;
+    builder.into_inner()
+}
+
+/// Gzip without a timestamp or file name, so the output depends on the input only.
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
 #[cfg(test)]
@@ -247,6 +284,7 @@ mod tests {
 
     #[test]
     fn layout_has_the_media_types_and_digests_istio_reads() {
+        use serde_json::json;
         let dir = tempfile::tempdir().unwrap();
         let wasm = dir.path().join("filter.wasm");
         let module = b"\0asm\x01\0\0\0 a tiny module body".to_vec();
@@ -290,18 +328,34 @@ mod tests {
         assert_eq!(manifest["config"]["mediaType"], CONFIG_MEDIA_TYPE);
         check(&manifest["config"]);
         let layers = manifest["layers"].as_array().unwrap();
-        assert_eq!(layers.len(), 1, "Istio requires a single-layer image");
+        assert_eq!(
+            layers.len(),
+            1,
+            "Istio's compat variant is a single-layer image"
+        );
         assert_eq!(layers[0]["mediaType"], LAYER_MEDIA_TYPE);
         check(&layers[0]);
+        // The layer is a gzipped tar whose only file is plugin.wasm, the module itself; the
+        // config's diff_id is the digest of the uncompressed tar.
+        let gz = std::fs::read(blob_path(&layers[0])).unwrap();
+        let mut tar_bytes = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut tar_bytes)
+            .unwrap();
+        let mut archive = tar::Archive::new(&tar_bytes[..]);
+        let mut entries = archive.entries().unwrap();
+        let mut file = entries.next().unwrap().unwrap();
+        assert_eq!(file.path().unwrap().to_str(), Some("plugin.wasm"));
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut content).unwrap();
+        assert_eq!(content, module);
+        drop(file);
+        assert!(entries.next().is_none(), "plugin.wasm only");
+        let config = read_json(&blob_path(&manifest["config"]));
+        assert_eq!(config["rootfs"]["diff_ids"], json!([digest(&tar_bytes)]));
+        assert_eq!(config["os"], "wasip1");
         assert_eq!(
-            std::fs::read(blob_path(&layers[0])).unwrap(),
-            module,
-            "the layer is the raw module"
-        );
-        assert_eq!(
-            hex_of(&packed.layer.digest),
-            hex::encode(Sha256::digest(&module)),
-            "the module's sha256"
+            packed.module_digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&module)))
         );
         assert_eq!(packed.manifest.digest, entry["digest"]);
         assert_eq!(
