@@ -15,6 +15,7 @@
 
 mod checks;
 mod deny;
+#[rustfmt::skip]
 mod guard;
 mod responses;
 
@@ -200,8 +201,8 @@ pub(crate) fn api_name(key: ApiKey) -> String {
 /// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
 /// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
 /// abort on such a request (see `kafka/guard.rs`).
-pub(crate) fn guard_request(key: ApiKey, version: i16, body: &[u8]) -> Result<(), KafkaError> {
-    let mut buf = Bytes::copy_from_slice(body);
+pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
+    let mut buf = body.clone();
     guard::request(key, &mut buf, version).map_err(|e| KafkaError::Decode {
         what: "request",
         version,
@@ -214,9 +215,9 @@ pub(crate) fn guard_response(
     what: &'static str,
     check: fn(&mut Bytes, i16) -> anyhow::Result<()>,
     version: i16,
-    body: &[u8],
+    body: &Bytes,
 ) -> Result<(), KafkaError> {
-    let mut buf = Bytes::copy_from_slice(body);
+    let mut buf = body.clone();
     check(&mut buf, version).map_err(|e| KafkaError::Decode {
         what,
         version,
@@ -227,10 +228,10 @@ pub(crate) fn guard_response(
 /// Decodes a message, naming it in the error. Call a guard first.
 pub(crate) fn decode<T: Decodable>(
     what: &'static str,
-    body: &[u8],
+    body: &Bytes,
     version: i16,
 ) -> Result<T, KafkaError> {
-    let mut buf = Bytes::copy_from_slice(body);
+    let mut buf = body.clone();
     let decoded = T::decode(&mut buf, version).map_err(|e| KafkaError::Decode {
         what,
         version,

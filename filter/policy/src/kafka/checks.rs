@@ -2,6 +2,7 @@
 //! Kafka's broker makes before it processes a request (`KafkaApis`, `ControllerApis`). The same
 //! table, in words, is `filter/policy/KAFKA_CHECKS.md`.
 
+use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
@@ -108,6 +109,8 @@ pub fn request_checks(
             max: decodable_max(key),
         });
     }
+    // One copy of the body; the guard and the decoder share it.
+    let body = &Bytes::copy_from_slice(body);
     guard_request(key, version, body)?;
     let mut rc = RequestChecks::default();
     let v = version;

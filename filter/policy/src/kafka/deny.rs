@@ -107,8 +107,10 @@ fn deny(
             max: decodable_max(key),
         });
     }
-    guard_request(key, version, request_body)?;
-    let body = deny_body(key, version, request_body, f)?;
+    // One copy of the body; the guard and the decoder share it.
+    let request_body = Bytes::copy_from_slice(request_body);
+    guard_request(key, version, &request_body)?;
+    let body = deny_body(key, version, &request_body, f)?;
     frame(key, version, correlation_id, &body)
 }
 
@@ -146,7 +148,7 @@ fn topic_name(name: &TopicName) -> TopicName {
     name.clone()
 }
 
-fn deny_body(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::Produce => {
             let r: ProduceRequest = decode("ProduceRequest", body, v)?;
@@ -709,7 +711,7 @@ fn config_code(resource_type: i8) -> i16 {
 }
 
 /// Denials of the admin apis.
-fn deny_admin(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeAcls => {
             top_level!(body, v, DescribeAclsRequest, DescribeAclsResponse, CLUSTER)
@@ -1048,7 +1050,7 @@ fn deny_admin(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, Ka
 }
 
 /// Denials of the newer consumer, transaction-admin and share-group apis.
-fn deny_newer(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeProducers => {
             let r: DescribeProducersRequest = decode("DescribeProducersRequest", body, v)?;

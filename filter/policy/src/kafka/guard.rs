@@ -3,23 +3,13 @@
 //! Walks a message the way kafka-protocol decodes it and fails when an array claims more
 //! elements than bytes remain, before kafka-protocol would pre-allocate them.
 
-#![allow(
-    unused_variables,
-    unused_mut,
-    unused_assignments,
-    non_snake_case,
-    dead_code,
-    clippy::all,
-    clippy::pedantic
-)]
+#![allow(unused_variables, unused_mut, unused_assignments, non_snake_case, dead_code, clippy::all, clippy::pedantic)]
 
 mod prelude {
     pub(super) use super::{guard_array, guard_option_struct, take, types};
     pub(super) use anyhow::{bail, Result};
     pub(super) use bytes::Bytes;
-    pub(super) use kafka_protocol::messages::{
-        BrokerId, GroupId, ProducerId, TopicName, TransactionalId,
-    };
+    pub(super) use kafka_protocol::messages::{BrokerId, GroupId, ProducerId, TopicName, TransactionalId};
     pub(super) use kafka_protocol::protocol::StrBytes;
     pub(super) use std::collections::BTreeMap;
     pub(super) use uuid::Uuid;
@@ -57,17 +47,7 @@ mod types {
             }
         )*};
     }
-    fixed!(
-        Int8 = 1,
-        Int16 = 2,
-        Int32 = 4,
-        Int64 = 8,
-        UInt16 = 2,
-        UInt32 = 4,
-        Float64 = 8,
-        Boolean = 1,
-        Uuid = 16
-    );
+    fixed!(Int8 = 1, Int16 = 2, Int32 = 4, Int64 = 8, UInt16 = 2, UInt32 = 4, Float64 = 8, Boolean = 1, Uuid = 16);
 
     pub(super) struct UnsignedVarInt;
     impl UnsignedVarInt {
@@ -106,15 +86,12 @@ mod types {
     impl CompactString {
         pub(super) fn decode<T: Default>(&self, buf: &mut Buffer) -> Result<T> {
             let n = UnsignedVarInt.decode(buf)?;
-            take(
-                buf,
-                usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX),
-            )?;
+            take(buf, usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX))?;
             Ok(T::default())
         }
     }
-    pub(super) use Bytes_ as Bytes;
     pub(super) use CompactString as CompactBytes;
+    pub(super) use Bytes_ as Bytes;
 }
 
 /// An array's elements, after checking their count against the bytes left (every element
@@ -133,10 +110,7 @@ fn guard_array(
         return Ok(());
     }
     if usize::try_from(count).map_or(true, |n| n > buf.remaining()) {
-        bail!(
-            "an array claims {count} elements but only {} bytes are left",
-            buf.remaining()
-        );
+        bail!("an array claims {count} elements but only {} bytes are left", buf.remaining());
     }
     for _ in 0..count {
         element(buf)?;
@@ -145,10 +119,7 @@ fn guard_array(
 }
 
 /// A nullable struct: a presence byte, then the struct when it is 1.
-fn guard_option_struct(
-    buf: &mut Bytes,
-    inner: impl FnOnce(&mut Bytes) -> Result<()>,
-) -> Result<()> {
+fn guard_option_struct(buf: &mut Bytes, inner: impl FnOnce(&mut Bytes) -> Result<()>) -> Result<()> {
     let present = take(buf, 1)?.get_i8();
     if present == 1 {
         inner(buf)?;
@@ -159,223 +130,93 @@ fn guard_option_struct(
 /// Checks a request body for `key` at `version`.
 pub(crate) fn request(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {
     match key {
-        ApiKey::AddOffsetsToTxn => {
-            add_offsets_to_txn_request::check_AddOffsetsToTxnRequest(buf, version)
-        }
-        ApiKey::AddPartitionsToTxn => {
-            add_partitions_to_txn_request::check_AddPartitionsToTxnRequest(buf, version)
-        }
+        ApiKey::AddOffsetsToTxn => add_offsets_to_txn_request::check_AddOffsetsToTxnRequest(buf, version),
+        ApiKey::AddPartitionsToTxn => add_partitions_to_txn_request::check_AddPartitionsToTxnRequest(buf, version),
         ApiKey::AddRaftVoter => add_raft_voter_request::check_AddRaftVoterRequest(buf, version),
-        ApiKey::AllocateProducerIds => {
-            allocate_producer_ids_request::check_AllocateProducerIdsRequest(buf, version)
-        }
-        ApiKey::AlterClientQuotas => {
-            alter_client_quotas_request::check_AlterClientQuotasRequest(buf, version)
-        }
+        ApiKey::AllocateProducerIds => allocate_producer_ids_request::check_AllocateProducerIdsRequest(buf, version),
+        ApiKey::AlterClientQuotas => alter_client_quotas_request::check_AlterClientQuotasRequest(buf, version),
         ApiKey::AlterConfigs => alter_configs_request::check_AlterConfigsRequest(buf, version),
-        ApiKey::AlterPartitionReassignments => {
-            alter_partition_reassignments_request::check_AlterPartitionReassignmentsRequest(
-                buf, version,
-            )
-        }
-        ApiKey::AlterPartition => {
-            alter_partition_request::check_AlterPartitionRequest(buf, version)
-        }
-        ApiKey::AlterReplicaLogDirs => {
-            alter_replica_log_dirs_request::check_AlterReplicaLogDirsRequest(buf, version)
-        }
-        ApiKey::AlterShareGroupOffsets => {
-            alter_share_group_offsets_request::check_AlterShareGroupOffsetsRequest(buf, version)
-        }
-        ApiKey::AlterUserScramCredentials => {
-            alter_user_scram_credentials_request::check_AlterUserScramCredentialsRequest(
-                buf, version,
-            )
-        }
+        ApiKey::AlterPartitionReassignments => alter_partition_reassignments_request::check_AlterPartitionReassignmentsRequest(buf, version),
+        ApiKey::AlterPartition => alter_partition_request::check_AlterPartitionRequest(buf, version),
+        ApiKey::AlterReplicaLogDirs => alter_replica_log_dirs_request::check_AlterReplicaLogDirsRequest(buf, version),
+        ApiKey::AlterShareGroupOffsets => alter_share_group_offsets_request::check_AlterShareGroupOffsetsRequest(buf, version),
+        ApiKey::AlterUserScramCredentials => alter_user_scram_credentials_request::check_AlterUserScramCredentialsRequest(buf, version),
         ApiKey::ApiVersions => api_versions_request::check_ApiVersionsRequest(buf, version),
-        ApiKey::AssignReplicasToDirs => {
-            assign_replicas_to_dirs_request::check_AssignReplicasToDirsRequest(buf, version)
-        }
-        ApiKey::BeginQuorumEpoch => {
-            begin_quorum_epoch_request::check_BeginQuorumEpochRequest(buf, version)
-        }
-        ApiKey::BrokerHeartbeat => {
-            broker_heartbeat_request::check_BrokerHeartbeatRequest(buf, version)
-        }
-        ApiKey::BrokerRegistration => {
-            broker_registration_request::check_BrokerRegistrationRequest(buf, version)
-        }
-        ApiKey::ConsumerGroupDescribe => {
-            consumer_group_describe_request::check_ConsumerGroupDescribeRequest(buf, version)
-        }
-        ApiKey::ConsumerGroupHeartbeat => {
-            consumer_group_heartbeat_request::check_ConsumerGroupHeartbeatRequest(buf, version)
-        }
-        ApiKey::ControllerRegistration => {
-            controller_registration_request::check_ControllerRegistrationRequest(buf, version)
-        }
+        ApiKey::AssignReplicasToDirs => assign_replicas_to_dirs_request::check_AssignReplicasToDirsRequest(buf, version),
+        ApiKey::BeginQuorumEpoch => begin_quorum_epoch_request::check_BeginQuorumEpochRequest(buf, version),
+        ApiKey::BrokerHeartbeat => broker_heartbeat_request::check_BrokerHeartbeatRequest(buf, version),
+        ApiKey::BrokerRegistration => broker_registration_request::check_BrokerRegistrationRequest(buf, version),
+        ApiKey::ConsumerGroupDescribe => consumer_group_describe_request::check_ConsumerGroupDescribeRequest(buf, version),
+        ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat_request::check_ConsumerGroupHeartbeatRequest(buf, version),
+        ApiKey::ControllerRegistration => controller_registration_request::check_ControllerRegistrationRequest(buf, version),
         ApiKey::CreateAcls => create_acls_request::check_CreateAclsRequest(buf, version),
-        ApiKey::CreateDelegationToken => {
-            create_delegation_token_request::check_CreateDelegationTokenRequest(buf, version)
-        }
-        ApiKey::CreatePartitions => {
-            create_partitions_request::check_CreatePartitionsRequest(buf, version)
-        }
+        ApiKey::CreateDelegationToken => create_delegation_token_request::check_CreateDelegationTokenRequest(buf, version),
+        ApiKey::CreatePartitions => create_partitions_request::check_CreatePartitionsRequest(buf, version),
         ApiKey::CreateTopics => create_topics_request::check_CreateTopicsRequest(buf, version),
         ApiKey::DeleteAcls => delete_acls_request::check_DeleteAclsRequest(buf, version),
         ApiKey::DeleteGroups => delete_groups_request::check_DeleteGroupsRequest(buf, version),
         ApiKey::DeleteRecords => delete_records_request::check_DeleteRecordsRequest(buf, version),
-        ApiKey::DeleteShareGroupOffsets => {
-            delete_share_group_offsets_request::check_DeleteShareGroupOffsetsRequest(buf, version)
-        }
-        ApiKey::DeleteShareGroupState => {
-            delete_share_group_state_request::check_DeleteShareGroupStateRequest(buf, version)
-        }
+        ApiKey::DeleteShareGroupOffsets => delete_share_group_offsets_request::check_DeleteShareGroupOffsetsRequest(buf, version),
+        ApiKey::DeleteShareGroupState => delete_share_group_state_request::check_DeleteShareGroupStateRequest(buf, version),
         ApiKey::DeleteTopics => delete_topics_request::check_DeleteTopicsRequest(buf, version),
         ApiKey::DescribeAcls => describe_acls_request::check_DescribeAclsRequest(buf, version),
-        ApiKey::DescribeClientQuotas => {
-            describe_client_quotas_request::check_DescribeClientQuotasRequest(buf, version)
-        }
-        ApiKey::DescribeCluster => {
-            describe_cluster_request::check_DescribeClusterRequest(buf, version)
-        }
-        ApiKey::DescribeConfigs => {
-            describe_configs_request::check_DescribeConfigsRequest(buf, version)
-        }
-        ApiKey::DescribeDelegationToken => {
-            describe_delegation_token_request::check_DescribeDelegationTokenRequest(buf, version)
-        }
-        ApiKey::DescribeGroups => {
-            describe_groups_request::check_DescribeGroupsRequest(buf, version)
-        }
-        ApiKey::DescribeLogDirs => {
-            describe_log_dirs_request::check_DescribeLogDirsRequest(buf, version)
-        }
-        ApiKey::DescribeProducers => {
-            describe_producers_request::check_DescribeProducersRequest(buf, version)
-        }
-        ApiKey::DescribeQuorum => {
-            describe_quorum_request::check_DescribeQuorumRequest(buf, version)
-        }
-        ApiKey::DescribeShareGroupOffsets => {
-            describe_share_group_offsets_request::check_DescribeShareGroupOffsetsRequest(
-                buf, version,
-            )
-        }
-        ApiKey::DescribeTopicPartitions => {
-            describe_topic_partitions_request::check_DescribeTopicPartitionsRequest(buf, version)
-        }
-        ApiKey::DescribeTransactions => {
-            describe_transactions_request::check_DescribeTransactionsRequest(buf, version)
-        }
-        ApiKey::DescribeUserScramCredentials => {
-            describe_user_scram_credentials_request::check_DescribeUserScramCredentialsRequest(
-                buf, version,
-            )
-        }
+        ApiKey::DescribeClientQuotas => describe_client_quotas_request::check_DescribeClientQuotasRequest(buf, version),
+        ApiKey::DescribeCluster => describe_cluster_request::check_DescribeClusterRequest(buf, version),
+        ApiKey::DescribeConfigs => describe_configs_request::check_DescribeConfigsRequest(buf, version),
+        ApiKey::DescribeDelegationToken => describe_delegation_token_request::check_DescribeDelegationTokenRequest(buf, version),
+        ApiKey::DescribeGroups => describe_groups_request::check_DescribeGroupsRequest(buf, version),
+        ApiKey::DescribeLogDirs => describe_log_dirs_request::check_DescribeLogDirsRequest(buf, version),
+        ApiKey::DescribeProducers => describe_producers_request::check_DescribeProducersRequest(buf, version),
+        ApiKey::DescribeQuorum => describe_quorum_request::check_DescribeQuorumRequest(buf, version),
+        ApiKey::DescribeShareGroupOffsets => describe_share_group_offsets_request::check_DescribeShareGroupOffsetsRequest(buf, version),
+        ApiKey::DescribeTopicPartitions => describe_topic_partitions_request::check_DescribeTopicPartitionsRequest(buf, version),
+        ApiKey::DescribeTransactions => describe_transactions_request::check_DescribeTransactionsRequest(buf, version),
+        ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials_request::check_DescribeUserScramCredentialsRequest(buf, version),
         ApiKey::ElectLeaders => elect_leaders_request::check_ElectLeadersRequest(buf, version),
-        ApiKey::EndQuorumEpoch => {
-            end_quorum_epoch_request::check_EndQuorumEpochRequest(buf, version)
-        }
+        ApiKey::EndQuorumEpoch => end_quorum_epoch_request::check_EndQuorumEpochRequest(buf, version),
         ApiKey::EndTxn => end_txn_request::check_EndTxnRequest(buf, version),
         ApiKey::Envelope => envelope_request::check_EnvelopeRequest(buf, version),
-        ApiKey::ExpireDelegationToken => {
-            expire_delegation_token_request::check_ExpireDelegationTokenRequest(buf, version)
-        }
+        ApiKey::ExpireDelegationToken => expire_delegation_token_request::check_ExpireDelegationTokenRequest(buf, version),
         ApiKey::Fetch => fetch_request::check_FetchRequest(buf, version),
         ApiKey::FetchSnapshot => fetch_snapshot_request::check_FetchSnapshotRequest(buf, version),
-        ApiKey::FindCoordinator => {
-            find_coordinator_request::check_FindCoordinatorRequest(buf, version)
-        }
-        ApiKey::GetTelemetrySubscriptions => {
-            get_telemetry_subscriptions_request::check_GetTelemetrySubscriptionsRequest(
-                buf, version,
-            )
-        }
+        ApiKey::FindCoordinator => find_coordinator_request::check_FindCoordinatorRequest(buf, version),
+        ApiKey::GetTelemetrySubscriptions => get_telemetry_subscriptions_request::check_GetTelemetrySubscriptionsRequest(buf, version),
         ApiKey::Heartbeat => heartbeat_request::check_HeartbeatRequest(buf, version),
-        ApiKey::IncrementalAlterConfigs => {
-            incremental_alter_configs_request::check_IncrementalAlterConfigsRequest(buf, version)
-        }
-        ApiKey::InitProducerId => {
-            init_producer_id_request::check_InitProducerIdRequest(buf, version)
-        }
-        ApiKey::InitializeShareGroupState => {
-            initialize_share_group_state_request::check_InitializeShareGroupStateRequest(
-                buf, version,
-            )
-        }
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs_request::check_IncrementalAlterConfigsRequest(buf, version),
+        ApiKey::InitProducerId => init_producer_id_request::check_InitProducerIdRequest(buf, version),
+        ApiKey::InitializeShareGroupState => initialize_share_group_state_request::check_InitializeShareGroupStateRequest(buf, version),
         ApiKey::JoinGroup => join_group_request::check_JoinGroupRequest(buf, version),
         ApiKey::LeaveGroup => leave_group_request::check_LeaveGroupRequest(buf, version),
-        ApiKey::ListConfigResources => {
-            list_config_resources_request::check_ListConfigResourcesRequest(buf, version)
-        }
+        ApiKey::ListConfigResources => list_config_resources_request::check_ListConfigResourcesRequest(buf, version),
         ApiKey::ListGroups => list_groups_request::check_ListGroupsRequest(buf, version),
         ApiKey::ListOffsets => list_offsets_request::check_ListOffsetsRequest(buf, version),
-        ApiKey::ListPartitionReassignments => {
-            list_partition_reassignments_request::check_ListPartitionReassignmentsRequest(
-                buf, version,
-            )
-        }
-        ApiKey::ListTransactions => {
-            list_transactions_request::check_ListTransactionsRequest(buf, version)
-        }
+        ApiKey::ListPartitionReassignments => list_partition_reassignments_request::check_ListPartitionReassignmentsRequest(buf, version),
+        ApiKey::ListTransactions => list_transactions_request::check_ListTransactionsRequest(buf, version),
         ApiKey::Metadata => metadata_request::check_MetadataRequest(buf, version),
         ApiKey::OffsetCommit => offset_commit_request::check_OffsetCommitRequest(buf, version),
         ApiKey::OffsetDelete => offset_delete_request::check_OffsetDeleteRequest(buf, version),
         ApiKey::OffsetFetch => offset_fetch_request::check_OffsetFetchRequest(buf, version),
-        ApiKey::OffsetForLeaderEpoch => {
-            offset_for_leader_epoch_request::check_OffsetForLeaderEpochRequest(buf, version)
-        }
+        ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch_request::check_OffsetForLeaderEpochRequest(buf, version),
         ApiKey::Produce => produce_request::check_ProduceRequest(buf, version),
         ApiKey::PushTelemetry => push_telemetry_request::check_PushTelemetryRequest(buf, version),
-        ApiKey::ReadShareGroupState => {
-            read_share_group_state_request::check_ReadShareGroupStateRequest(buf, version)
-        }
-        ApiKey::ReadShareGroupStateSummary => {
-            read_share_group_state_summary_request::check_ReadShareGroupStateSummaryRequest(
-                buf, version,
-            )
-        }
-        ApiKey::RemoveRaftVoter => {
-            remove_raft_voter_request::check_RemoveRaftVoterRequest(buf, version)
-        }
-        ApiKey::RenewDelegationToken => {
-            renew_delegation_token_request::check_RenewDelegationTokenRequest(buf, version)
-        }
-        ApiKey::SaslAuthenticate => {
-            sasl_authenticate_request::check_SaslAuthenticateRequest(buf, version)
-        }
+        ApiKey::ReadShareGroupState => read_share_group_state_request::check_ReadShareGroupStateRequest(buf, version),
+        ApiKey::ReadShareGroupStateSummary => read_share_group_state_summary_request::check_ReadShareGroupStateSummaryRequest(buf, version),
+        ApiKey::RemoveRaftVoter => remove_raft_voter_request::check_RemoveRaftVoterRequest(buf, version),
+        ApiKey::RenewDelegationToken => renew_delegation_token_request::check_RenewDelegationTokenRequest(buf, version),
+        ApiKey::SaslAuthenticate => sasl_authenticate_request::check_SaslAuthenticateRequest(buf, version),
         ApiKey::SaslHandshake => sasl_handshake_request::check_SaslHandshakeRequest(buf, version),
-        ApiKey::ShareAcknowledge => {
-            share_acknowledge_request::check_ShareAcknowledgeRequest(buf, version)
-        }
+        ApiKey::ShareAcknowledge => share_acknowledge_request::check_ShareAcknowledgeRequest(buf, version),
         ApiKey::ShareFetch => share_fetch_request::check_ShareFetchRequest(buf, version),
-        ApiKey::ShareGroupDescribe => {
-            share_group_describe_request::check_ShareGroupDescribeRequest(buf, version)
-        }
-        ApiKey::ShareGroupHeartbeat => {
-            share_group_heartbeat_request::check_ShareGroupHeartbeatRequest(buf, version)
-        }
+        ApiKey::ShareGroupDescribe => share_group_describe_request::check_ShareGroupDescribeRequest(buf, version),
+        ApiKey::ShareGroupHeartbeat => share_group_heartbeat_request::check_ShareGroupHeartbeatRequest(buf, version),
         ApiKey::SyncGroup => sync_group_request::check_SyncGroupRequest(buf, version),
-        ApiKey::TxnOffsetCommit => {
-            txn_offset_commit_request::check_TxnOffsetCommitRequest(buf, version)
-        }
-        ApiKey::UnregisterBroker => {
-            unregister_broker_request::check_UnregisterBrokerRequest(buf, version)
-        }
-        ApiKey::UpdateFeatures => {
-            update_features_request::check_UpdateFeaturesRequest(buf, version)
-        }
-        ApiKey::UpdateRaftVoter => {
-            update_raft_voter_request::check_UpdateRaftVoterRequest(buf, version)
-        }
+        ApiKey::TxnOffsetCommit => txn_offset_commit_request::check_TxnOffsetCommitRequest(buf, version),
+        ApiKey::UnregisterBroker => unregister_broker_request::check_UnregisterBrokerRequest(buf, version),
+        ApiKey::UpdateFeatures => update_features_request::check_UpdateFeaturesRequest(buf, version),
+        ApiKey::UpdateRaftVoter => update_raft_voter_request::check_UpdateRaftVoterRequest(buf, version),
         ApiKey::Vote => vote_request::check_VoteRequest(buf, version),
-        ApiKey::WriteShareGroupState => {
-            write_share_group_state_request::check_WriteShareGroupStateRequest(buf, version)
-        }
-        ApiKey::WriteTxnMarkers => {
-            write_txn_markers_request::check_WriteTxnMarkersRequest(buf, version)
-        }
+        ApiKey::WriteShareGroupState => write_share_group_state_request::check_WriteShareGroupStateRequest(buf, version),
+        ApiKey::WriteTxnMarkers => write_txn_markers_request::check_WriteTxnMarkersRequest(buf, version),
     }
 }
 
@@ -6010,3 +5851,4 @@ mod api_versions_response {
         Ok(())
     }
 }
+

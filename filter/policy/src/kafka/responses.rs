@@ -1,6 +1,7 @@
 //! Response rewrites: an all-topics Metadata response without the topics the caller may not
 //! describe, and an ApiVersions response limited to what the filter decodes.
 
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse};
 
 use super::checks::decodable_max;
@@ -26,6 +27,7 @@ pub fn filter_metadata_response(
     body: &[u8],
     keep: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<u8>, KafkaError> {
+    let body = &Bytes::copy_from_slice(body);
     guard_response("MetadataResponse", guard::metadata_response, version, body)?;
     let mut response: MetadataResponse = decode("MetadataResponse", body, version)?;
     response.topics.retain(|t| match &t.name {
@@ -40,6 +42,7 @@ pub fn filter_metadata_response(
 /// or whose versions do not overlap. Returns the new body. `version` is the request's version; a
 /// version above the ones `kafka-protocol` knows is read as the v0 body brokers send then.
 pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    let body = &Bytes::copy_from_slice(body);
     let version = api_versions_body_version(version);
     guard_response(
         "ApiVersionsResponse",
@@ -66,6 +69,7 @@ pub fn metadata_topic_ids(
     version: i16,
     body: &[u8],
 ) -> Result<Vec<(String, [u8; 16])>, KafkaError> {
+    let body = &Bytes::copy_from_slice(body);
     guard_response("MetadataResponse", guard::metadata_response, version, body)?;
     let response: MetadataResponse = decode("MetadataResponse", body, version)?;
     Ok(response
@@ -85,6 +89,7 @@ pub fn metadata_topic_ids(
 /// that may not create some of the topics it names (v4+; before v4 the field does not exist and
 /// the broker decides). Returns the new body.
 pub fn disable_auto_create(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    let body = &Bytes::copy_from_slice(body);
     guard_request(ApiKey::Metadata, version, body)?;
     let mut request: MetadataRequest = decode("MetadataRequest", body, version)?;
     if version < 4 {

@@ -203,3 +203,47 @@ proptest! {
         let _ = clamp_api_versions(av, &body);
     }
 }
+
+/// guard.rs is what generate_guard.py makes of kafka-protocol's sources (when both python3 and
+/// the crate's sources are on this machine; otherwise the test says so and passes).
+#[test]
+fn guard_rs_is_regenerated_unchanged() {
+    let home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Ok(home) = home else {
+        eprintln!("no CARGO_HOME or HOME: not regenerating guard.rs");
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
+        eprintln!("no cargo registry sources: not regenerating guard.rs");
+        return;
+    };
+    let Some(messages) = registries
+        .flatten()
+        .map(|r| r.path().join("kafka-protocol-0.18.0/src/messages"))
+        .find(|p| p.is_dir())
+    else {
+        eprintln!("kafka-protocol 0.18.0 sources not found: not regenerating guard.rs");
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/kafka/generate_guard.py");
+    let Ok(out) = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&messages)
+        .output()
+    else {
+        eprintln!("no python3: not regenerating guard.rs");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = include_str!("../guard.rs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "guard.rs differs from generate_guard.py's output: regenerate it (see its header)"
+    );
+}
