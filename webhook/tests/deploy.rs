@@ -356,20 +356,28 @@ fn cert_manager_mode_issues_and_injects() {
 }
 
 #[test]
-fn a_bad_cert_mode_is_refused() {
-    let out = Command::new(workspace().join("deploy/tools/helm.sh"))
-        .args([
-            "template",
-            "meshka",
-            "deploy/helm/meshka",
-            "--set",
-            "certs.mode=manual",
-        ])
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("certs.mode must be helm or certManager"));
+fn values_are_checked_against_the_chart_schema() {
+    for (set, expected) in [
+        ("certs.mode=manual", "/certs/mode"),
+        (
+            "webhook.replica=3",
+            "additional properties 'replica' not allowed",
+        ),
+        ("filter.sha256=sha256:abc", "/filter/sha256"),
+        (
+            "webhook.mutating.failurePolicy=Sometimes",
+            "/webhook/mutating/failurePolicy",
+        ),
+    ] {
+        let out = Command::new(workspace().join("deploy/tools/helm.sh"))
+            .args(["template", "meshka", "deploy/helm/meshka", "--set", set])
+            .current_dir(workspace())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{set} was accepted");
+        assert!(stderr.contains(expected), "{set}: {stderr}");
+    }
 }
 
 /// The certificate the chart makes is served by the binary and verifies for the Service's name.
