@@ -29,7 +29,8 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for};
 pub use responses::{
-    clamp_api_versions, disable_auto_create, filter_metadata_response, metadata_topic_ids,
+    clamp_api_versions, disable_auto_create, filter_listing_response, filter_metadata_response,
+    metadata_topic_ids,
 };
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
@@ -172,6 +173,8 @@ pub enum KafkaError {
     },
     #[error("FindCoordinator key type {0} is not one Kafka defines (0 group, 1 transaction, 2 share); deny the request")]
     UnknownCoordinatorType(i8),
+    #[error("{api} responses are not listings this filter trims; answer them only to callers with Describe on the cluster")]
+    NoListingFilter { api: String },
     #[error("no synthesized denial for {api} responses; close the connection instead")]
     NoDenyResponse { api: String },
     #[error("the response frame would be {0} bytes, more than a Kafka frame can hold")]
@@ -211,15 +214,10 @@ pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(
 }
 
 /// The same check for the responses this module rewrites.
-pub(crate) fn guard_response(
-    what: &'static str,
-    check: fn(&mut Bytes, i16) -> anyhow::Result<()>,
-    version: i16,
-    body: &Bytes,
-) -> Result<(), KafkaError> {
+pub(crate) fn guard_response(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
     let mut buf = body.clone();
-    check(&mut buf, version).map_err(|e| KafkaError::Decode {
-        what,
+    guard::response(key, &mut buf, version).map_err(|e| KafkaError::Decode {
+        what: "response",
         version,
         reason: format!("{e:#}"),
     })

@@ -17,10 +17,16 @@ import sys
 from pathlib import Path
 
 SRC = Path(sys.argv[1])
-FILES = sorted(p.name for p in SRC.glob("*_request.rs")) + [
-    "metadata_response.rs",
+# The responses the kafka module rewrites.
+RESPONSES = [
     "api_versions_response.rs",
+    "describe_topic_partitions_response.rs",
+    "list_groups_response.rs",
+    "list_transactions_response.rs",
+    "metadata_response.rs",
+    "offset_fetch_response.rs",
 ]
+FILES = sorted(p.name for p in SRC.glob("*_request.rs")) + RESPONSES
 
 PRIMS = {
     "i8", "i16", "i32", "i64", "u16", "u32", "f64", "bool", "Uuid", "Bytes", "StrBytes",
@@ -278,14 +284,15 @@ out += [
     "    }",
     "}",
     "",
-    "/// Checks a Metadata response body.",
-    "pub(crate) fn metadata_response(buf: &mut Bytes, version: i16) -> Result<()> {",
-    "    metadata_response::check_MetadataResponse(buf, version)",
-    "}",
-    "",
-    "/// Checks an ApiVersions response body.",
-    "pub(crate) fn api_versions_response(buf: &mut Bytes, version: i16) -> Result<()> {",
-    "    api_versions_response::check_ApiVersionsResponse(buf, version)",
+    "/// Checks a response body for `key` at `version` (only the responses the kafka module rewrites).",
+    "pub(crate) fn response(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {",
+    "    match key {",
+] + [
+    f"        ApiKey::{request_type(f)[:-len('Response')]} => {f[:-3]}::check_{request_type(f)}(buf, version),"
+    for f in RESPONSES
+] + [
+    "        other => bail!(\"no guard for {other:?} responses\"),",
+    "    }",
     "}",
     "",
 ]

@@ -220,14 +220,17 @@ pub(crate) fn request(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> 
     }
 }
 
-/// Checks a Metadata response body.
-pub(crate) fn metadata_response(buf: &mut Bytes, version: i16) -> Result<()> {
-    metadata_response::check_MetadataResponse(buf, version)
-}
-
-/// Checks an ApiVersions response body.
-pub(crate) fn api_versions_response(buf: &mut Bytes, version: i16) -> Result<()> {
-    api_versions_response::check_ApiVersionsResponse(buf, version)
+/// Checks a response body for `key` at `version` (only the responses the kafka module rewrites).
+pub(crate) fn response(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {
+    match key {
+        ApiKey::ApiVersions => api_versions_response::check_ApiVersionsResponse(buf, version),
+        ApiKey::DescribeTopicPartitions => describe_topic_partitions_response::check_DescribeTopicPartitionsResponse(buf, version),
+        ApiKey::ListGroups => list_groups_response::check_ListGroupsResponse(buf, version),
+        ApiKey::ListTransactions => list_transactions_response::check_ListTransactionsResponse(buf, version),
+        ApiKey::Metadata => metadata_response::check_MetadataResponse(buf, version),
+        ApiKey::OffsetFetch => offset_fetch_response::check_OffsetFetchResponse(buf, version),
+        other => bail!("no guard for {other:?} responses"),
+    }
 }
 
 #[rustfmt::skip]
@@ -5533,6 +5536,342 @@ mod write_txn_markers_request {
 }
 
 #[rustfmt::skip]
+mod api_versions_response {
+    use super::prelude::*;
+
+    pub(super) fn check_ApiVersion(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let api_key: i16 = types::Int16.decode(buf)?;
+        let min_version: i16 = types::Int16.decode(buf)?;
+        let max_version: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ApiVersionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let api_keys: () = if version >= 3 {
+            guard_array(buf, true, |buf| check_ApiVersion(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_ApiVersion(buf, version))?
+        };
+        let throttle_time_ms: i32 = if version >= 1 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let mut supported_features: () = Default::default();
+        let mut finalized_features_epoch: i64 = -1;
+        let mut finalized_features: () = Default::default();
+        let mut zk_migration_ready: bool = false;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        supported_features =
+                            guard_array(buf, true, |buf| check_SupportedFeatureKey(buf, version))?;
+                    }
+                    1 => {
+                        finalized_features_epoch = types::Int64.decode(buf)?;
+                    }
+                    2 => {
+                        finalized_features =
+                            guard_array(buf, true, |buf| check_FinalizedFeatureKey(buf, version))?;
+                    }
+                    3 => {
+                        zk_migration_ready = types::Boolean.decode(buf)?;
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_FinalizedFeatureKey(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: StrBytes = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let max_version_level: i16 = if version >= 3 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let min_version_level: i16 = if version >= 3 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_SupportedFeatureKey(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: StrBytes = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let min_version: i16 = if version >= 3 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let max_version: i16 = if version >= 3 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod describe_topic_partitions_response {
+    use super::prelude::*;
+
+    pub(super) fn check_Cursor(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_name: TopicName = types::CompactString.decode(buf)?;
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeTopicPartitionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = guard_array(buf, true, |buf| check_DescribeTopicPartitionsResponseTopic(buf, version))?;
+        let next_cursor: () = guard_option_struct(buf, |buf| check_Cursor(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeTopicPartitionsResponsePartition(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let leader_id: BrokerId = types::Int32.decode(buf)?;
+        let leader_epoch: i32 = types::Int32.decode(buf)?;
+        let replica_nodes: () = guard_array(buf, true, |buf| { let _: BrokerId = types::Int32.decode(buf)?; Ok(()) })?;
+        let isr_nodes: () = guard_array(buf, true, |buf| { let _: BrokerId = types::Int32.decode(buf)?; Ok(()) })?;
+        let eligible_leader_replicas: () = guard_array(buf, true, |buf| { let _: BrokerId = types::Int32.decode(buf)?; Ok(()) })?;
+        let last_known_elr: () = guard_array(buf, true, |buf| { let _: BrokerId = types::Int32.decode(buf)?; Ok(()) })?;
+        let offline_replicas: () = guard_array(buf, true, |buf| { let _: BrokerId = types::Int32.decode(buf)?; Ok(()) })?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeTopicPartitionsResponseTopic(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let name: Option<TopicName> = types::CompactString.decode(buf)?;
+        let topic_id: Uuid = types::Uuid.decode(buf)?;
+        let is_internal: bool = types::Boolean.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| check_DescribeTopicPartitionsResponsePartition(buf, version))?;
+        let topic_authorized_operations: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod list_groups_response {
+    use super::prelude::*;
+
+    pub(super) fn check_ListGroupsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = if version >= 1 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let groups: () = if version >= 3 {
+            guard_array(buf, true, |buf| check_ListedGroup(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_ListedGroup(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ListedGroup(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let group_id: GroupId = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let protocol_type: StrBytes = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let group_state: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let group_type: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod list_transactions_response {
+    use super::prelude::*;
+
+    pub(super) fn check_ListTransactionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let unknown_state_filters: () = guard_array(buf, true, |buf| { let _: StrBytes = types::CompactString.decode(buf)?; Ok(()) })?;
+        let transaction_states: () = guard_array(buf, true, |buf| check_TransactionState(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TransactionState(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let transactional_id: TransactionalId = types::CompactString.decode(buf)?;
+        let producer_id: ProducerId = types::Int64.decode(buf)?;
+        let transaction_state: StrBytes = types::CompactString.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
 mod metadata_response {
     use super::prelude::*;
 
@@ -5714,100 +6053,39 @@ mod metadata_response {
 }
 
 #[rustfmt::skip]
-mod api_versions_response {
+mod offset_fetch_response {
     use super::prelude::*;
 
-    pub(super) fn check_ApiVersion(buf: &mut Bytes, version: i16) -> Result<()> {
-        if version < 0 || version > 4 {
+    pub(super) fn check_OffsetFetchResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
             bail!("specified version not supported by this message type");
         }
-        let api_key: i16 = types::Int16.decode(buf)?;
-        let min_version: i16 = types::Int16.decode(buf)?;
-        let max_version: i16 = types::Int16.decode(buf)?;
-        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
-        if version >= 3 {
-            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
-            for _ in 0..num_tagged_fields {
-                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
-                let size: u32 = types::UnsignedVarInt.decode(buf)?;
-                let unknown_value = take(buf, size as usize)?;
-                unknown_tagged_fields.insert(tag as i32, unknown_value);
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) fn check_ApiVersionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
-        if version < 0 || version > 4 {
-            bail!("specified version not supported by this message type");
-        }
-        let error_code: i16 = types::Int16.decode(buf)?;
-        let api_keys: () = if version >= 3 {
-            guard_array(buf, true, |buf| check_ApiVersion(buf, version))?
-        } else {
-            guard_array(buf, false, |buf| check_ApiVersion(buf, version))?
-        };
-        let throttle_time_ms: i32 = if version >= 1 {
+        let throttle_time_ms: i32 = if version >= 3 {
             types::Int32.decode(buf)?
         } else {
             0
         };
-        let mut supported_features: () = Default::default();
-        let mut finalized_features_epoch: i64 = -1;
-        let mut finalized_features: () = Default::default();
-        let mut zk_migration_ready: bool = false;
-        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
-        if version >= 3 {
-            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
-            for _ in 0..num_tagged_fields {
-                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
-                let size: u32 = types::UnsignedVarInt.decode(buf)?;
-                match tag {
-                    0 => {
-                        supported_features =
-                            guard_array(buf, true, |buf| check_SupportedFeatureKey(buf, version))?;
-                    }
-                    1 => {
-                        finalized_features_epoch = types::Int64.decode(buf)?;
-                    }
-                    2 => {
-                        finalized_features =
-                            guard_array(buf, true, |buf| check_FinalizedFeatureKey(buf, version))?;
-                    }
-                    3 => {
-                        zk_migration_ready = types::Boolean.decode(buf)?;
-                    }
-                    _ => {
-                        let unknown_value = take(buf, size as usize)?;
-                        unknown_tagged_fields.insert(tag as i32, unknown_value);
-                    }
-                }
+        let topics: () = if version <= 7 {
+            if version >= 6 {
+                guard_array(buf, true, |buf| check_OffsetFetchResponseTopic(buf, version))?
+            } else {
+                guard_array(buf, false, |buf| check_OffsetFetchResponseTopic(buf, version))?
             }
-        }
-        Ok(())
-    }
-
-    pub(super) fn check_FinalizedFeatureKey(buf: &mut Bytes, version: i16) -> Result<()> {
-        if version < 0 || version > 4 {
-            bail!("specified version not supported by this message type");
-        }
-        let name: StrBytes = if version >= 3 {
-            types::CompactString.decode(buf)?
         } else {
             Default::default()
         };
-        let max_version_level: i16 = if version >= 3 {
+        let error_code: i16 = if version >= 2 && version <= 7 {
             types::Int16.decode(buf)?
         } else {
             0
         };
-        let min_version_level: i16 = if version >= 3 {
-            types::Int16.decode(buf)?
+        let groups: () = if version >= 8 {
+            guard_array(buf, true, |buf| check_OffsetFetchResponseGroup(buf, version))?
         } else {
-            0
+            Default::default()
         };
         let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
-        if version >= 3 {
+        if version >= 6 {
             let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
             for _ in 0..num_tagged_fields {
                 let tag: u32 = types::UnsignedVarInt.decode(buf)?;
@@ -5819,27 +6097,182 @@ mod api_versions_response {
         Ok(())
     }
 
-    pub(super) fn check_SupportedFeatureKey(buf: &mut Bytes, version: i16) -> Result<()> {
-        if version < 0 || version > 4 {
+    pub(super) fn check_OffsetFetchResponseGroup(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
             bail!("specified version not supported by this message type");
         }
-        let name: StrBytes = if version >= 3 {
+        let group_id: GroupId = if version >= 8 {
             types::CompactString.decode(buf)?
         } else {
             Default::default()
         };
-        let min_version: i16 = if version >= 3 {
-            types::Int16.decode(buf)?
+        let topics: () = if version >= 8 {
+            guard_array(buf, true, |buf| check_OffsetFetchResponseTopics(buf, version))?
         } else {
-            0
+            Default::default()
         };
-        let max_version: i16 = if version >= 3 {
+        let error_code: i16 = if version >= 8 {
             types::Int16.decode(buf)?
         } else {
             0
         };
         let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
-        if version >= 3 {
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetFetchResponsePartition(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = if version <= 7 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let committed_offset: i64 = if version <= 7 {
+            types::Int64.decode(buf)?
+        } else {
+            0
+        };
+        let committed_leader_epoch: i32 = if version >= 5 && version <= 7 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let metadata: Option<StrBytes> = if version <= 7 {
+            if version >= 6 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let error_code: i16 = if version <= 7 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetFetchResponsePartitions(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = if version >= 8 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let committed_offset: i64 = if version >= 8 {
+            types::Int64.decode(buf)?
+        } else {
+            0
+        };
+        let committed_leader_epoch: i32 = if version >= 8 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let metadata: Option<StrBytes> = if version >= 8 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let error_code: i16 = if version >= 8 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetFetchResponseTopic(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version <= 7 {
+            if version >= 6 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let partitions: () = if version <= 7 {
+            if version >= 6 {
+                guard_array(buf, true, |buf| check_OffsetFetchResponsePartition(buf, version))?
+            } else {
+                guard_array(buf, false, |buf| check_OffsetFetchResponsePartition(buf, version))?
+            }
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetFetchResponseTopics(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 8 && version <= 9 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let topic_id: Uuid = if version >= 10 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let partitions: () = if version >= 8 {
+            guard_array(buf, true, |buf| check_OffsetFetchResponsePartitions(buf, version))?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
             let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
             for _ in 0..num_tagged_fields {
                 let tag: u32 = types::UnsignedVarInt.decode(buf)?;

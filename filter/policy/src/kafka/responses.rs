@@ -2,10 +2,14 @@
 //! describe, and an ApiVersions response limited to what the filter decodes.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, DescribeTopicPartitionsResponse, ListGroupsResponse,
+    ListTransactionsResponse, MetadataRequest, MetadataResponse, OffsetFetchResponse,
+};
 
 use super::checks::decodable_max;
-use super::{decode, encode, guard, guard_request, guard_response, id_bytes, KafkaError};
+use super::{decode, encode, guard_request, guard_response, id_bytes, KafkaError};
+use crate::authz::ResourceType;
 
 /// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
 /// does not know with a v0 body (and `UNSUPPORTED_VERSION`).
@@ -28,7 +32,7 @@ pub fn filter_metadata_response(
     keep: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<u8>, KafkaError> {
     let body = &Bytes::copy_from_slice(body);
-    guard_response("MetadataResponse", guard::metadata_response, version, body)?;
+    guard_response(ApiKey::Metadata, version, body)?;
     let mut response: MetadataResponse = decode("MetadataResponse", body, version)?;
     response.topics.retain(|t| match &t.name {
         Some(name) => keep(name.0.as_str()),
@@ -44,12 +48,7 @@ pub fn filter_metadata_response(
 pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
     let body = &Bytes::copy_from_slice(body);
     let version = api_versions_body_version(version);
-    guard_response(
-        "ApiVersionsResponse",
-        guard::api_versions_response,
-        version,
-        body,
-    )?;
+    guard_response(ApiKey::ApiVersions, version, body)?;
     let mut response: ApiVersionsResponse = decode("ApiVersionsResponse", body, version)?;
     response.api_keys.retain_mut(|api| {
         let Ok(key) = ApiKey::try_from(api.api_key) else {
@@ -70,7 +69,7 @@ pub fn metadata_topic_ids(
     body: &[u8],
 ) -> Result<Vec<(String, [u8; 16])>, KafkaError> {
     let body = &Bytes::copy_from_slice(body);
-    guard_response("MetadataResponse", guard::metadata_response, version, body)?;
+    guard_response(ApiKey::Metadata, version, body)?;
     let response: MetadataResponse = decode("MetadataResponse", body, version)?;
     Ok(response
         .topics
@@ -101,4 +100,80 @@ pub fn disable_auto_create(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaEr
     }
     request.allow_auto_topic_creation = false;
     encode("MetadataRequest", &request, version)
+}
+
+/// A listing response without the resources `keep` says no to, for the requests whose
+/// [`RequestChecks::filters_response`](super::RequestChecks) is set — Kafka lists only what the
+/// caller may `Describe`:
+/// - Metadata: topics (as [`filter_metadata_response`]);
+/// - ListGroups: groups (`keep(Group, id)`); Kafka lists them all for cluster `Describe`;
+/// - ListTransactions: transactional ids;
+/// - DescribeTopicPartitions: topics; a pagination cursor pointing at a dropped topic is
+///   dropped too (the listing then ends there);
+/// - OffsetFetch for all of a group's topics: the topics.
+///
+/// `keep` gets the resource type and name; `version` is the request's. Returns the new body.
+pub fn filter_listing_response(
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+    keep: &mut dyn FnMut(ResourceType, &str) -> bool,
+) -> Result<Vec<u8>, KafkaError> {
+    let key = super::api(api_key, version)?;
+    let body = &Bytes::copy_from_slice(body);
+    match key {
+        ApiKey::Metadata => {
+            guard_response(key, version, body)?;
+            let mut r: MetadataResponse = decode("MetadataResponse", body, version)?;
+            r.topics.retain(|t| match &t.name {
+                Some(name) => keep(ResourceType::Topic, name.0.as_str()),
+                None => false,
+            });
+            encode("MetadataResponse", &r, version)
+        }
+        ApiKey::ListGroups => {
+            guard_response(key, version, body)?;
+            let mut r: ListGroupsResponse = decode("ListGroupsResponse", body, version)?;
+            r.groups
+                .retain(|g| keep(ResourceType::Group, g.group_id.0.as_str()));
+            encode("ListGroupsResponse", &r, version)
+        }
+        ApiKey::ListTransactions => {
+            guard_response(key, version, body)?;
+            let mut r: ListTransactionsResponse =
+                decode("ListTransactionsResponse", body, version)?;
+            r.transaction_states
+                .retain(|t| keep(ResourceType::TransactionalId, t.transactional_id.0.as_str()));
+            encode("ListTransactionsResponse", &r, version)
+        }
+        ApiKey::DescribeTopicPartitions => {
+            guard_response(key, version, body)?;
+            let mut r: DescribeTopicPartitionsResponse =
+                decode("DescribeTopicPartitionsResponse", body, version)?;
+            r.topics.retain(|t| match &t.name {
+                Some(name) => keep(ResourceType::Topic, name.0.as_str()),
+                None => false,
+            });
+            if let Some(cursor) = &r.next_cursor {
+                if !keep(ResourceType::Topic, cursor.topic_name.0.as_str()) {
+                    r.next_cursor = None;
+                }
+            }
+            encode("DescribeTopicPartitionsResponse", &r, version)
+        }
+        ApiKey::OffsetFetch => {
+            guard_response(key, version, body)?;
+            let mut r: OffsetFetchResponse = decode("OffsetFetchResponse", body, version)?;
+            r.topics
+                .retain(|t| keep(ResourceType::Topic, t.name.0.as_str()));
+            for g in &mut r.groups {
+                g.topics
+                    .retain(|t| keep(ResourceType::Topic, t.name.0.as_str()));
+            }
+            encode("OffsetFetchResponse", &r, version)
+        }
+        other => Err(KafkaError::NoListingFilter {
+            api: super::api_name(other),
+        }),
+    }
 }

@@ -28,6 +28,11 @@ proptest! {
     ) {
         let _ = filter_metadata_response(v, &body, &mut |_| true);
         let _ = metadata_topic_ids(v, &body);
+        for key in [3i16, 9, 16, 66, 75] {
+            let range = versions(ApiKey::try_from(key).unwrap());
+            let lv = range.start() + v % (range.end() - range.start() + 1);
+            let _ = filter_listing_response(key, lv, &body, &mut |_, _| false);
+        }
         let _ = clamp_api_versions(v, &body);
     }
 

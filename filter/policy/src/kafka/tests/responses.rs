@@ -191,3 +191,109 @@ fn disable_auto_create_at_every_version() {
         assert!(checks(ApiKey::Metadata, v, &out).auto_create.is_empty());
     }
 }
+
+/// `filter_listing_response` at every version of every listing it trims.
+#[test]
+fn filter_listing_response_at_every_version() {
+    let keep =
+        |rt: ResourceType, name: &str| !(name.starts_with("secret") && rt != ResourceType::Cluster);
+    for v in versions(ApiKey::ListGroups) {
+        let r = ListGroupsResponse::default().with_groups(vec![
+            list_groups_response::ListedGroup::default().with_group_id(gid("analytics")),
+            list_groups_response::ListedGroup::default().with_group_id(gid("secret-g")),
+        ]);
+        let mut seen = vec![];
+        let out = filter_listing_response(16, v, &enc(&r, v), &mut |rt, n| {
+            seen.push((rt, n.to_owned()));
+            keep(rt, n)
+        })
+        .unwrap();
+        assert_eq!(seen[1], (ResourceType::Group, "secret-g".to_owned()));
+        let back = ListGroupsResponse::decode(&mut Bytes::from(out), v).unwrap();
+        assert_eq!(
+            back.groups
+                .iter()
+                .map(|g| g.group_id.clone())
+                .collect::<Vec<_>>(),
+            vec![gid("analytics")]
+        );
+    }
+    for v in versions(ApiKey::ListTransactions) {
+        let r = ListTransactionsResponse::default().with_transaction_states(vec![
+            list_transactions_response::TransactionState::default()
+                .with_transactional_id(xid("secret-tx")),
+            list_transactions_response::TransactionState::default()
+                .with_transactional_id(xid("tx-orders")),
+        ]);
+        let out = filter_listing_response(66, v, &enc(&r, v), &mut |rt, n| {
+            assert_eq!(rt, ResourceType::TransactionalId);
+            keep(rt, n)
+        })
+        .unwrap();
+        let back = ListTransactionsResponse::decode(&mut Bytes::from(out), v).unwrap();
+        assert_eq!(back.transaction_states.len(), 1);
+        assert_eq!(
+            back.transaction_states[0].transactional_id,
+            xid("tx-orders")
+        );
+    }
+    for v in versions(ApiKey::DescribeTopicPartitions) {
+        let topic = |n: &str| {
+            describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
+                .with_name(Some(tn(n)))
+        };
+        let r = DescribeTopicPartitionsResponse::default()
+            .with_topics(vec![topic("orders.created"), topic("secret.salaries")])
+            .with_next_cursor(Some(
+                describe_topic_partitions_response::Cursor::default()
+                    .with_topic_name(tn("secret.x")),
+            ));
+        let out = filter_listing_response(75, v, &enc(&r, v), &mut |rt, n| keep(rt, n)).unwrap();
+        let back = DescribeTopicPartitionsResponse::decode(&mut Bytes::from(out), v).unwrap();
+        assert_eq!(back.topics.len(), 1);
+        assert_eq!(back.next_cursor, None);
+    }
+    for v in versions(ApiKey::OffsetFetch) {
+        let r = if v >= 8 {
+            OffsetFetchResponse::default().with_groups(vec![
+                offset_fetch_response::OffsetFetchResponseGroup::default()
+                    .with_group_id(gid("analytics"))
+                    .with_topics(vec![
+                        offset_fetch_response::OffsetFetchResponseTopics::default()
+                            .with_name(tn("orders.created")),
+                        offset_fetch_response::OffsetFetchResponseTopics::default()
+                            .with_name(tn("secret.salaries")),
+                    ]),
+            ])
+        } else {
+            OffsetFetchResponse::default().with_topics(vec![
+                offset_fetch_response::OffsetFetchResponseTopic::default()
+                    .with_name(tn("orders.created")),
+                offset_fetch_response::OffsetFetchResponseTopic::default()
+                    .with_name(tn("secret.salaries")),
+            ])
+        };
+        let out = filter_listing_response(9, v, &enc(&r, v), &mut |rt, n| keep(rt, n)).unwrap();
+        let back = OffsetFetchResponse::decode(&mut Bytes::from(out), v).unwrap();
+        let names: Vec<TopicName> = if v >= 8 {
+            back.groups[0]
+                .topics
+                .iter()
+                .map(|t| t.name.clone())
+                .collect()
+        } else {
+            back.topics.iter().map(|t| t.name.clone()).collect()
+        };
+        assert_eq!(names, vec![tn("orders.created")], "v{v}");
+    }
+    for v in versions(ApiKey::Metadata) {
+        let body = enc(&metadata_response(v), v);
+        let a = filter_listing_response(3, v, &body, &mut |rt, n| keep(rt, n)).unwrap();
+        let b = filter_metadata_response(v, &body, &mut |n| keep(ResourceType::Topic, n)).unwrap();
+        assert_eq!(a, b);
+    }
+    assert!(matches!(
+        filter_listing_response(0, 9, &[], &mut |_, _| true),
+        Err(KafkaError::NoListingFilter { .. })
+    ));
+}
