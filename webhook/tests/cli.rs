@@ -419,3 +419,32 @@ fn oci_packs_a_module_and_prints_the_digests() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_policy_from_the_cluster_renders_with_its_owner_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    let manifest = std::fs::read_to_string(fixture("orders.yaml"))
+        .unwrap()
+        .replace(
+            "  namespace: kafka\n",
+            "  namespace: kafka\n  uid: 0b6a3c8e-1f00-4000-8000-000000000042\n  generation: 3\n",
+        );
+    std::fs::write(&file, manifest).unwrap();
+    let out = meshka(&[
+        "render",
+        file.to_str().unwrap(),
+        "--json",
+        "--image-pull-policy",
+        "Always",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plugin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crd_schema::Schemas::load().assert_valid(&plugin, "WasmPlugin with an owner reference");
+    assert_eq!(
+        plugin["metadata"]["ownerReferences"],
+        serde_json::json!([{"apiVersion": "meshka.io/v1alpha1", "kind": "KafkaPolicy", "name": "orders",
+            "uid": "0b6a3c8e-1f00-4000-8000-000000000042", "controller": true, "blockOwnerDeletion": true}])
+    );
+    assert_eq!(plugin["spec"]["imagePullPolicy"], "Always");
+}
