@@ -413,32 +413,63 @@ fn the_chart_certificate_is_served_by_the_webhook() {
         .spawn()
         .unwrap();
     let ca = b64("ca.crt");
-    let result = tokio::runtime::Builder::new_current_thread()
+    // The validating webhook's route, with a policy the filter would refuse.
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "r-1", "operation": "CREATE", "name": "orders", "namespace": "kafka",
+            "kind": {"group": "meshka.io", "version": "v1alpha1", "kind": "KafkaPolicy"},
+            "resource": {"group": "meshka.io", "version": "v1alpha1", "resource": "kafkapolicies"},
+            "userInfo": {"username": "alice"},
+            "object": {"apiVersion": "meshka.io/v1alpha1", "kind": "KafkaPolicy",
+                "metadata": {"name": "orders", "namespace": "kafka"},
+                "spec": {"selector": {"matchLabels": {"app": "kafka"}},
+                    "authorization": {"rules": [{"action": "allow", "resources": [{"type": "topic", "name": "*"}], "operations": ["Read"]}]}}},
+        }
+    })
+    .to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(https_get(
-            port,
-            &ca,
-            "meshka-webhook.meshka-system.svc",
-            "/healthz",
-        ));
+        .unwrap();
+    let name = "meshka-webhook.meshka-system.svc";
+    let health = runtime.block_on(https_request(port, &ca, name, "GET", "/healthz", ""));
+    let validation = runtime.block_on(https_request(
+        port,
+        &ca,
+        name,
+        "POST",
+        "/validate-kafkapolicy",
+        &review,
+    ));
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
-    let response = result.unwrap_or_else(|e| {
+    let fail = |e: String| -> String {
         panic!(
             "{e}\nwebhook stderr:\n{}",
             String::from_utf8_lossy(&output.stderr)
         )
-    });
+    };
+    let response = health.unwrap_or_else(fail);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let response = validation.unwrap_or_else(fail);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["response"]["uid"], "r-1");
+    assert_eq!(body["response"]["allowed"], false);
+    assert_eq!(
+        body["response"]["status"]["message"],
+        "KafkaPolicy kafka/orders is invalid: spec.authorization.rules[0]: a rule needs at least one of principals, namespaces, serviceAccounts or users — write principals: [\"*\"] to match every caller"
+    );
 }
 
-async fn https_get(
+async fn https_request(
     port: u16,
     ca_pem: &[u8],
     server_name: &str,
+    method: &str,
     path: &str,
+    body: &str,
 ) -> Result<String, String> {
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -467,7 +498,8 @@ async fn https_get(
                     .map_err(|e| format!("TLS with the chart's CA failed: {e}"))?;
                 tls.write_all(
                     format!(
-                        "GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+                        "{method} {path} HTTP/1.1\r\nHost: {server_name}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
                     )
                     .as_bytes(),
                 )
