@@ -653,3 +653,62 @@ fn grafana_dashboard_queries_the_filters_metrics() {
         );
     }
 }
+
+/// The arguments and environment the chart gives the containers are the binary's.
+#[test]
+fn the_chart_runs_the_binary_with_arguments_it_accepts() {
+    let docs = render(&["--set", "webhook.config.drainDurationSeconds=50"]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = format!("{}/", dir.path().display());
+    std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+    let config = &find(&docs, "ConfigMap", "meshka-webhook-config")["data"]["config.yaml"];
+    std::fs::write(dir.path().join("config.yaml"), config.as_str().unwrap()).unwrap();
+    let data = &find(&docs, "Secret", "meshka-webhook-tls")["data"];
+    for key in ["tls.crt", "tls.key"] {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data[key].as_str().unwrap())
+            .unwrap();
+        std::fs::write(dir.path().join("tls").join(key), bytes).unwrap();
+    }
+
+    let container = |name: &str| {
+        find(&docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0].clone()
+    };
+    let run = |c: &Value, extra: &[&str]| {
+        let args: Vec<String> = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().replace("/etc/meshka/", &root))
+            .collect();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshka"));
+        cmd.args(&args)
+            .args(extra)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("RUST_BACKTRACE", "0");
+        for e in c["env"].as_array().unwrap() {
+            if let Some(v) = e["value"].as_str() {
+                cmd.env(e["name"].as_str().unwrap(), v);
+            }
+        }
+        cmd.output().unwrap()
+    };
+
+    let out = run(&container("meshka-webhook"), &["--print-config"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("drainDurationSeconds: 50"),
+        "the chart's webhook.config reaches the binary"
+    );
+
+    // Without a cluster the controller stops at connecting: its arguments were accepted.
+    let out = run(&container("meshka-controller"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("connecting to the Kubernetes API"),
+        "{stderr}"
+    );
+}
