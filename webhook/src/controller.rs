@@ -221,6 +221,10 @@ pub async fn reconcile(policy: Arc<KafkaPolicy>, ctx: Arc<Context>) -> Result<Ac
     let ns = policy
         .namespace()
         .ok_or_else(|| Error::NoNamespace { name: name.clone() })?;
+    if policy.metadata.deletion_timestamp.is_some() {
+        // The garbage collector removes the WasmPlugin with its owner: nothing to write.
+        return Ok(Action::await_change());
+    }
     let generation = policy.metadata.generation;
     let previous = policy.status.clone().unwrap_or_default();
     let plugin_name = wasm_plugin_name(&name);

@@ -314,3 +314,18 @@ async fn a_transition_keeps_unchanged_condition_times() {
     );
     assert_eq!(next.conditions[1].observed_generation, Some(3));
 }
+
+#[tokio::test]
+async fn a_policy_being_deleted_is_left_to_the_garbage_collector() {
+    let (ctx, handle) = context();
+    let mut p = (*policy(POLICY)).clone();
+    p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-01-02T03:04:05Z".parse().unwrap(),
+    ));
+    let server = serve(handle, vec![]);
+    assert_eq!(
+        reconcile(Arc::new(p), ctx).await.unwrap(),
+        Action::await_change()
+    );
+    no_more_requests(server).await;
+}
