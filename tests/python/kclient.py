@@ -12,6 +12,10 @@ import random
 import sys
 import time
 
+# tansu completes a group join only after about half the session timeout: a short one keeps
+# consumer-group tests fast (librdkafka's default of 45 s makes every join take ~20 s).
+SESSION_TIMEOUT_MS = 6000
+
 
 def payload(seed, i, size):
     rnd = random.Random(f"{seed}-{i}")
@@ -59,7 +63,8 @@ def produce_confluent(args, records):
 def consume_confluent(args, want):
     from confluent_kafka import Consumer
     c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False, "client.id": args.client_id})
+                  "enable.auto.commit": False, "client.id": args.client_id,
+                  "session.timeout.ms": SESSION_TIMEOUT_MS})
     c.subscribe([args.topic])
     got, errors = {}, []
     deadline = time.time() + args.timeout
@@ -97,7 +102,8 @@ def produce_kafka_python(args, records):
 def consume_kafka_python(args, want):
     from kafka import KafkaConsumer, TopicPartition
     c = KafkaConsumer(args.topic, bootstrap_servers=args.bootstrap, group_id=args.group, client_id=args.client_id,
-                      auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000)
+                      auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+                      session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=2000)
     got, errors = {}, []
     deadline = time.time() + args.timeout
     while len(got) < want and time.time() < deadline:
@@ -157,13 +163,123 @@ def load(args):
                       "seconds": round(elapsed, 2), "mb_per_s": round(delivered[0] * args.size / elapsed / 1e6, 2)}))
 
 
+def produce(args):
+    """Produce --count records; report deliveries and errors by name."""
+    delivered, errors = 0, {}
+    if args.lib == "confluent":
+        from confluent_kafka import Producer
+        p = Producer({"bootstrap.servers": args.bootstrap, "acks": str(args.acks), "client.id": args.client_id,
+                      "message.timeout.ms": 20000, "linger.ms": 5})
+
+        def cb(err, msg):
+            nonlocal delivered
+            if err is not None:
+                errors[err.name()] = errors.get(err.name(), 0) + 1
+            else:
+                delivered += 1
+        for i in range(args.count):
+            p.produce(args.topic, value=payload(args.topic, i, args.size), on_delivery=cb)
+            p.poll(0)
+        p.flush(30)
+    else:
+        from kafka import KafkaProducer
+        p = KafkaProducer(bootstrap_servers=args.bootstrap, acks=args.acks, client_id=args.client_id,
+                          max_block_ms=20000, request_timeout_ms=20000)
+        futures = [p.send(args.topic, value=payload(args.topic, i, args.size)) for i in range(args.count)]
+        for f in futures:
+            try:
+                f.get(timeout=30)
+                delivered += 1
+            except Exception as e:
+                name = type(e).__name__
+                errors[name] = errors.get(name, 0) + 1
+        p.close(timeout=5)
+    print(json.dumps({"lib": args.lib, "delivered": delivered, "errors": errors}))
+
+
+def consume(args):
+    """Consume from the beginning with a group until --count records or --timeout; report errors."""
+    got, errors = 0, {}
+    if args.lib == "confluent":
+        from confluent_kafka import Consumer
+        c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group, "auto.offset.reset": "earliest",
+                      "client.id": args.client_id, "enable.auto.commit": False,
+                      "session.timeout.ms": SESSION_TIMEOUT_MS})
+        c.subscribe([args.topic])
+        deadline = time.time() + args.timeout
+        while got < args.count and time.time() < deadline:
+            msg = c.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                name = msg.error().name()
+                errors[name] = errors.get(name, 0) + 1
+                if msg.error().fatal() or name.endswith("AUTHORIZATION_FAILED"):
+                    break
+                continue
+            got += 1
+        if got:
+            try:
+                c.commit(asynchronous=False)
+            except Exception as e:
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+        c.close()
+    else:
+        from kafka import KafkaConsumer
+        try:
+            c = KafkaConsumer(args.topic, bootstrap_servers=args.bootstrap, group_id=args.group, client_id=args.client_id,
+                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=int(args.timeout * 1000),
+                              session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=2000)
+            for _ in c:
+                got += 1
+                if got >= args.count:
+                    break
+            c.close()
+        except Exception as e:
+            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+    print(json.dumps({"lib": args.lib, "consumed": got, "errors": errors}))
+
+
+def topics(args):
+    """List the topics the cluster shows this client."""
+    if args.lib == "confluent":
+        from confluent_kafka.admin import AdminClient
+        md = AdminClient({"bootstrap.servers": args.bootstrap, "client.id": args.client_id}).list_topics(timeout=20)
+        listed = sorted(md.topics.keys())
+    else:
+        from kafka import KafkaConsumer
+        c = KafkaConsumer(bootstrap_servers=args.bootstrap, client_id=args.client_id)
+        listed = sorted(c.topics())
+        c.close()
+    print(json.dumps({"lib": args.lib, "topics": listed}))
+
+
+def produce_loop(args):
+    """One producer connection for --seconds, a record every --interval; per-record outcome with time."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id,
+                  "message.timeout.ms": 10000, "linger.ms": 0})
+    outcomes = []
+
+    def cb(err, msg):
+        outcomes.append([round(time.time() - start, 2), err.name() if err else "ok"])
+    start = time.time()
+    while time.time() - start < args.seconds:
+        p.produce(args.topic, value=b"tick", on_delivery=cb)
+        p.poll(args.interval)
+        sys.stdout.write(f"tick {round(time.time() - start, 2)}\n")
+        sys.stdout.flush()
+    p.flush(15)
+    print(json.dumps({"outcomes": outcomes}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("create", "roundtrip", "load"):
+    for name in ("create", "roundtrip", "load", "produce", "consume", "topics", "produce-loop"):
         s = sub.add_parser(name)
         s.add_argument("--bootstrap", required=True)
-        s.add_argument("--topic", required=True)
+        s.add_argument("--topic", required=name != "topics")
         s.add_argument("--client-id", default=f"meshka-{name}")
         if name == "create":
             s.add_argument("--partitions", type=int, default=3)
@@ -173,13 +289,27 @@ def main():
             s.add_argument("--size", type=int, default=1000)
             s.add_argument("--group", default="meshka-group")
             s.add_argument("--timeout", type=float, default=60)
+        if name in ("produce", "consume", "topics"):
+            s.add_argument("--lib", choices=["confluent", "kafka-python"], default="confluent")
+        if name == "produce":
+            s.add_argument("--count", type=int, default=10)
+            s.add_argument("--size", type=int, default=100)
+            s.add_argument("--acks", type=int, default=1)
+        if name == "consume":
+            s.add_argument("--count", type=int, default=10)
+            s.add_argument("--group", required=True)
+            s.add_argument("--timeout", type=float, default=20)
+        if name == "produce-loop":
+            s.add_argument("--seconds", type=float, default=10)
+            s.add_argument("--interval", type=float, default=0.2)
         if name == "load":
             s.add_argument("--seconds", type=float, default=30)
             s.add_argument("--size", type=int, default=1024)
             s.add_argument("--batch-size", type=int, default=0, help="librdkafka batch.size; 0 keeps its default (1 MB)")
             s.add_argument("--message-timeout-ms", type=int, default=60000)
     args = ap.parse_args()
-    {"create": create, "roundtrip": roundtrip, "load": load}[args.cmd](args)
+    {"create": create, "roundtrip": roundtrip, "load": load, "produce": produce, "consume": consume,
+     "topics": topics, "produce-loop": produce_loop}[args.cmd](args)
 
 
 if __name__ == "__main__":

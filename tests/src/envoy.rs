@@ -12,7 +12,8 @@ use crate::pki::CertFiles;
 pub fn meshka_stats_config() -> Value {
     json!({
         "stats_tags": [
-            {"tag_name": "kafka_api", "regex": "^wasmcustom\\.meshka\\.api\\.((.+?)\\.)(requests|responses|latency_us)$"},
+            {"tag_name": "kafka_api", "regex": "^wasmcustom\\.meshka\\.api\\.((.+?)\\.)(requests|responses|latency_us|allowed|denied)$"},
+            {"tag_name": "topic", "regex": "^wasmcustom\\.meshka\\.topic\\.((.+?)\\.)(requests|denied)$"},
             {"tag_name": "reason", "regex": "^wasmcustom\\.meshka\\.reason\\.((.+?)\\.)decode_errors$"}
         ],
         "histogram_bucket_settings": [{

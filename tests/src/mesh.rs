@@ -128,11 +128,19 @@ impl Mesh {
             .tempdir()
             .expect("create a temp dir");
         let d = dir.path();
+        let pod_mode = options.workloads.len() > 1;
+        let client_sidecar = free_port();
         let ports = Ports {
-            broker: free_port(),
+            // With pods, the root namespace is the broker's pod: the broker itself listens on the
+            // advertised address there, so admin clients in the root namespace reach it directly.
+            broker: if pod_mode {
+                client_sidecar
+            } else {
+                free_port()
+            },
             broker_sidecar: free_port(),
             broker_admin: free_port(),
-            client_sidecar: free_port(),
+            client_sidecar,
             client_admin: free_port(),
         };
         let ca = MeshCa::new(d);
@@ -141,7 +149,7 @@ impl Mesh {
         let ecds = d.join("meshka-ecds.json");
         let wasm = env::wasm();
         envoy::write_json(&ecds, &envoy::meshka_ecds(&wasm, &options.filter_config, 1));
-        let pods: Vec<Option<Pod>> = if options.workloads.len() > 1 {
+        let pods: Vec<Option<Pod>> = if pod_mode {
             options
                 .workloads
                 .iter()
@@ -241,7 +249,8 @@ impl Mesh {
         format!("127.0.0.1:{}", self.ports.client_sidecar)
     }
 
-    /// The broker itself, bypassing the mesh.
+    /// The broker itself, bypassing the mesh. With several workloads the root namespace is the
+    /// broker's pod, so clients there (admin tools) reach the broker for every request.
     pub fn broker_direct(&self) -> String {
         format!("127.0.0.1:{}", self.ports.broker)
     }

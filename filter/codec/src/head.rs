@@ -25,7 +25,10 @@ pub struct RequestHead<'a> {
     pub transactional_id: Option<&'a [u8]>,
     /// Produce only: the acks field.
     pub acks: Option<i16>,
-    /// Bytes of the frame (after the length prefix) this head spans.
+    /// Bytes of the frame (after the length prefix) the request header spans; the body follows.
+    pub header_len: usize,
+    /// Bytes of the frame (after the length prefix) this head spans (the header, and for
+    /// Produce the fields read from the body).
     pub len: usize,
 }
 
@@ -101,6 +104,7 @@ pub fn parse_request(seen: &[u8], frame_len: usize) -> Result<Option<RequestHead
         client_id,
         transactional_id: None,
         acks: None,
+        header_len: r.position(),
         len: 0,
     };
     if key == PRODUCE {

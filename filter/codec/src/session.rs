@@ -165,7 +165,7 @@ impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
     fn on_frame(&mut self, whole: &[u8]) -> Result<Vec<u8>, Error> {
         let head = parse_request(whole, whole.len())?
             .ok_or(Error::Internal("a whole frame without a head"))?;
-        let body = whole.get(head.len..).unwrap_or_default();
+        let body = whole.get(head.header_len..).unwrap_or_default();
         match self.hooks.on_request(&head, body)? {
             Verdict::Forward(rewrite) => {
                 if head.expects_response() {
@@ -178,7 +178,7 @@ impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
                     self.in_flight.push(self.pending(&head, rewrite))?;
                 }
                 let header = whole
-                    .get(..head.len)
+                    .get(..head.header_len)
                     .ok_or(Error::Internal("a head longer than its frame"))?;
                 Ok(frame(&[header, new_body.as_slice()].concat()))
             }

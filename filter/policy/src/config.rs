@@ -27,6 +27,11 @@ pub struct FilterConfig {
     pub failure_mode: FailureMode,
     /// Log one line per connection at open (with the peer's identity) and close.
     pub log_connections: bool,
+    /// Every denial is logged as one JSON line; also log every Nth allowed request (0: none).
+    pub log_allowed_every: u32,
+    /// Most distinct topics that get their own per-topic metrics; the rest are counted under
+    /// the topic `_other`, so a client cannot blow up the proxy's stats.
+    pub max_topic_metrics: u32,
     /// Per-topic authorization (see AUTHORIZATION.md). Validated here; the filter refuses a
     /// configuration with rules it does not enforce yet rather than pass traffic it should deny.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +57,8 @@ impl Default for FilterConfig {
             max_hold_bytes: 16 * 1024 * 1024,
             failure_mode: FailureMode::Closed,
             log_connections: true,
+            log_allowed_every: 0,
+            max_topic_metrics: 100,
             authorization: None,
         }
     }

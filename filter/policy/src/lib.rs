@@ -3,3 +3,4 @@
 pub mod authz;
 pub mod config;
 pub mod kafka;
+pub mod enforce;

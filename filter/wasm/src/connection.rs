@@ -5,14 +5,20 @@ use std::time::UNIX_EPOCH;
 
 use log::{info, warn};
 use meshka_codec::edit::Piece;
-use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session};
+use meshka_codec::head::RequestHead;
+use meshka_codec::inflight::{Pending, Rewrite};
+use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session, Verdict};
+use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
+use meshka_policy::enforce::{DecisionRecord, Enforcer};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, StreamContext};
 use proxy_wasm::types::{Action, BufferType, PeerType};
 
+use crate::active;
 use crate::host_source::HostSource;
 use crate::metrics;
+use crate::topic_ids::SharedTopicIds;
 
 /// Client → broker or broker → client.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +34,7 @@ pub struct Connection {
     /// The mTLS peer's SPIFFE ID, read on the first downstream bytes (TLS is not finished when
     /// the connection opens).
     peer: Option<String>,
+    principal: Principal,
     identified: bool,
     /// Set when decoding failed and the configuration says fail open: bytes pass uninspected.
     bypass: bool,
@@ -35,6 +42,7 @@ pub struct Connection {
     closing: bool,
     requests: u64,
     responses: u64,
+    decisions: u64,
 }
 
 fn limits(config: &FilterConfig) -> Limits {
@@ -65,11 +73,13 @@ impl Connection {
             session: Session::new(limits(&config)),
             config,
             peer: None,
+            principal: Principal::anonymous(),
             identified: false,
             bypass: false,
             closing: false,
             requests: 0,
             responses: 0,
+            decisions: 0,
         }
     }
 
@@ -91,9 +101,23 @@ impl Connection {
         }
         let mut src = HostSource::new(buffer, size);
         let now = now_ns();
+        // The configuration in force now, not the one this connection opened with: policy
+        // changes reach open connections at their next request.
+        let active = active::current();
+        let mut records = Vec::new();
+        let mut topic_ids = SharedTopicIds;
         let mut hooks = ConnectionHooks {
             requests: &mut self.requests,
             responses: &mut self.responses,
+            enforcer: active
+                .as_ref()
+                .and_then(|a| a.policy.as_ref())
+                .map(|policy| Enforcer {
+                    policy,
+                    principal: &self.principal,
+                    topic_ids: &mut topic_ids,
+                    records: &mut records,
+                }),
         };
         let mut out = Output::default();
         let result = match direction {
@@ -111,10 +135,33 @@ impl Connection {
                 apply(&mut src, buffer, size, &out)
             }
         });
+        drop(hooks);
         metrics::bytes(matches!(direction, Direction::Request), size, src.copied);
+        if !records.is_empty() {
+            let config = active.as_ref().map_or(self.config.as_ref(), |a| &a.config);
+            let (topic_cap, allowed_every) = (config.max_topic_metrics, config.log_allowed_every);
+            self.report(&records, topic_cap, allowed_every);
+        }
         match result {
             Ok(()) => Action::Continue,
             Err(e) => self.fail(direction, buffer, size, &e),
+        }
+    }
+
+    /// Logs and counts decisions.
+    fn report(&mut self, records: &[DecisionRecord], topic_cap: u32, allowed_every: u32) {
+        for record in records {
+            metrics::decision(record, topic_cap);
+            self.decisions += 1;
+            let sampled = allowed_every > 0 && self.decisions % u64::from(allowed_every) == 0;
+            if !record.allowed || sampled {
+                let line = serde_json::to_string(record).unwrap_or_default();
+                if record.allowed {
+                    info!("meshka: decision connection={} {line}", self.id);
+                } else {
+                    warn!("meshka: decision connection={} {line}", self.id);
+                }
+            }
         }
     }
 
@@ -172,15 +219,31 @@ fn apply(src: &mut HostSource, buffer: BufferType, size: usize, out: &Output) ->
         .map_err(|_| Error::Internal("Envoy refused a buffer write"))
 }
 
-/// The connection's observations: counts and metrics.
+/// The connection's decisions (when a policy is in force) and observations.
 struct ConnectionHooks<'a> {
     requests: &'a mut u64,
     responses: &'a mut u64,
+    enforcer: Option<Enforcer<'a>>,
 }
 
 impl Hooks for ConnectionHooks<'_> {
     fn inspect_requests(&self) -> bool {
-        false
+        self.enforcer.is_some()
+    }
+
+    fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
+        match &mut self.enforcer {
+            Some(e) => e.on_request(head, body),
+            None => Ok(Verdict::Forward(Rewrite::None)),
+        }
+    }
+
+    fn on_response(&mut self, request: &Pending, tag: u32, body: &[u8]) -> Result<Vec<u8>, Error> {
+        match &mut self.enforcer {
+            Some(e) => e.on_response(request, tag, body),
+            // The policy was removed while this response was on its way: nothing to rewrite.
+            None => Ok(body.to_vec()),
+        }
     }
 
     fn request_seen(&mut self, event: RequestEvent<'_>) {
@@ -206,6 +269,7 @@ impl StreamContext for Connection {
         if !self.identified {
             self.identified = true;
             self.peer = property(vec!["connection", "uri_san_peer_certificate"]);
+            self.principal = Principal::new(self.peer.as_deref(), None);
             if self.config.log_connections {
                 let source = property(vec!["source", "address"]).unwrap_or_default();
                 info!(

@@ -4,10 +4,12 @@
 //! Everything here is host glue: reading and writing Envoy's buffers, properties, metrics and
 //! logs. Host callbacks never panic; a failure is logged, counted and turned into a decision.
 
+mod active;
 mod connection;
 mod host_source;
 mod metrics;
 mod root;
+mod topic_ids;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

@@ -16,13 +16,20 @@ struct ApiMetrics {
     requests: Option<u32>,
     responses: Option<u32>,
     latency_us: Option<u32>,
+    allowed: Option<u32>,
+    denied: Option<u32>,
 }
 
 #[derive(Default)]
 struct Registry {
     by_api: HashMap<i16, ApiMetrics>,
     by_name: HashMap<String, Option<u32>>,
+    /// Topics with their own metrics (bounded by `maxTopicMetrics`).
+    topics: HashMap<String, (Option<u32>, Option<u32>)>,
 }
+
+/// Where topics beyond `maxTopicMetrics` are counted.
+const OTHER_TOPICS: &str = "_other";
 
 thread_local! {
     // A Wasm VM is single-threaded; each Envoy worker has its own VM and so its own registry.
@@ -50,6 +57,8 @@ fn api_metrics(api: Api) -> ApiMetrics {
                     MetricType::Histogram,
                     &format!("meshka.api.{name}.latency_us"),
                 ),
+                allowed: define(MetricType::Counter, &format!("meshka.api.{name}.allowed")),
+                denied: define(MetricType::Counter, &format!("meshka.api.{name}.denied")),
             }
         })
     })
@@ -131,4 +140,47 @@ pub fn passed_undecoded() {
         named(MetricType::Counter, "meshka.connections.passed_undecoded"),
         1,
     );
+}
+
+fn topic_metrics(topic: &str, cap: u32) -> (Option<u32>, Option<u32>) {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(ids) = r.topics.get(topic) {
+            return *ids;
+        }
+        let name = if r.topics.len() < cap as usize {
+            topic
+        } else {
+            OTHER_TOPICS
+        };
+        if let Some(ids) = r.topics.get(name) {
+            return *ids;
+        }
+        let ids = (
+            define(
+                MetricType::Counter,
+                &format!("meshka.topic.{name}.requests"),
+            ),
+            define(MetricType::Counter, &format!("meshka.topic.{name}.denied")),
+        );
+        r.topics.insert(name.to_string(), ids);
+        ids
+    })
+}
+
+/// Counts a decision by api and by topic.
+pub fn decision(record: &meshka_policy::enforce::DecisionRecord, topic_cap: u32) {
+    if let Some(api) = meshka_codec::api::Api::from_key(record.api_key) {
+        let m = api_metrics(api);
+        add(if record.allowed { m.allowed } else { m.denied }, 1);
+    }
+    for check in &record.checks {
+        if check.resource == meshka_policy::authz::ResourceType::Topic {
+            let (requests, denied) = topic_metrics(&check.name, topic_cap);
+            add(requests, 1);
+            if !check.allowed {
+                add(denied, 1);
+            }
+        }
+    }
 }

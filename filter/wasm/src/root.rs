@@ -7,6 +7,7 @@ use meshka_policy::config::FilterConfig;
 use proxy_wasm::traits::{Context, RootContext, StreamContext};
 use proxy_wasm::types::ContextType;
 
+use crate::active;
 use crate::connection::Connection;
 
 #[derive(Default)]
@@ -31,17 +32,31 @@ impl RootContext for Root {
             }
         };
         match FilterConfig::from_json(&bytes) {
-            Ok(config) if config.authorization.is_some() => {
-                // Accepting rules without enforcing them would let through what they deny.
-                error!(
-                    "meshka: rejected configuration: authorization: this filter build does not enforce authorization rules yet; remove the authorization section or deploy a filter that enforces it"
-                );
-                false
-            }
             Ok(config) => {
+                let policy = match config
+                    .authorization
+                    .as_ref()
+                    .map(|a| a.compile())
+                    .transpose()
+                {
+                    Ok(policy) => policy,
+                    Err(e) => {
+                        error!("meshka: rejected configuration: {e}");
+                        return false;
+                    }
+                };
+                let generation = active::publish(config.clone(), policy);
                 info!(
-                    "meshka: configured: maxFrameBytes={} maxHeaderBytes={} maxInFlight={} failureMode={:?}",
-                    config.max_frame_bytes, config.max_header_bytes, config.max_in_flight, config.failure_mode
+                    "meshka: configured: generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={}",
+                    config.max_frame_bytes,
+                    config.max_header_bytes,
+                    config.max_in_flight,
+                    config.max_hold_bytes,
+                    config.failure_mode,
+                    config.authorization.as_ref().map_or_else(
+                        || "off".to_string(),
+                        |a| format!("{:?} with {} rules", a.mode, a.rules.len())
+                    )
                 );
                 self.config = Some(Rc::new(config));
                 true

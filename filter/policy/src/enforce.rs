@@ -1,0 +1,268 @@
+//! Authorization applied to one connection's requests and responses: the policy's decisions
+//! turned into the codec's verdicts, plus the records the host logs and counts.
+
+use meshka_codec::head::RequestHead;
+use meshka_codec::inflight::{Pending, Rewrite};
+use meshka_codec::{Error, Verdict};
+use serde::Serialize;
+
+use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
+use crate::kafka::{self, Check, Resource};
+
+/// Response rewrite tags (see [`Rewrite::Transform`]).
+pub const CLAMP_API_VERSIONS: u32 = 1;
+pub const FILTER_METADATA: u32 = 2;
+
+const API_VERSIONS: i16 = 18;
+const SASL_HANDSHAKE: i16 = 17;
+const SASL_AUTHENTICATE: i16 = 36;
+const METADATA: i16 = 3;
+
+/// The outcome of one check, for logs and per-topic metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRecord {
+    #[serde(rename = "type")]
+    pub resource: ResourceType,
+    pub name: String,
+    pub operation: Operation,
+    pub allowed: bool,
+    /// The rule that decided (index in `authorization.rules`), or `None` for the default.
+    pub rule: Option<usize>,
+}
+
+/// One request's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionRecord {
+    #[serde(skip)]
+    pub api_key: i16,
+    pub api: &'static str,
+    pub version: i16,
+    pub correlation_id: i32,
+    pub principal: String,
+    /// Whether the request went to the broker.
+    pub forwarded: bool,
+    /// Whether every check allowed it (in audit mode a request can be forwarded and not allowed).
+    pub allowed: bool,
+    pub audit: bool,
+    pub checks: Vec<CheckRecord>,
+    /// Why the request could not be checked at all, when that is why it was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Topic names by topic id, learned from the broker's Metadata responses: requests that name
+/// topics by id (Fetch v13+, Produce v13) are authorized on the name.
+pub trait TopicIds {
+    fn name(&self, id: &[u8; 16]) -> Option<String>;
+    fn learn(&mut self, id: [u8; 16], name: &str);
+}
+
+impl TopicIds for std::collections::HashMap<[u8; 16], String> {
+    fn name(&self, id: &[u8; 16]) -> Option<String> {
+        self.get(id).cloned()
+    }
+    fn learn(&mut self, id: [u8; 16], name: &str) {
+        self.insert(id, name.to_string());
+    }
+}
+
+/// Decides the requests of one connection.
+pub struct Enforcer<'a> {
+    pub policy: &'a CompiledPolicy,
+    pub principal: &'a Principal,
+    pub topic_ids: &'a mut dyn TopicIds,
+    /// Every decided request, for the host to log and count.
+    pub records: &'a mut Vec<DecisionRecord>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Enforcer<'_> {
+    fn permits(
+        &self,
+        resource: ResourceType,
+        name: &str,
+        operation: Operation,
+    ) -> (bool, Option<usize>) {
+        let d = self
+            .policy
+            .decide(self.principal, resource, name, operation);
+        (d.permits(), d.rule)
+    }
+
+    fn check(&self, check: &Check) -> CheckRecord {
+        let name = match &check.name {
+            Resource::Name(name) => Some(name.clone()),
+            Resource::TopicId(id) => self.topic_ids.name(id),
+        };
+        let (name, allowed, rule) = match name {
+            Some(name) => {
+                let d = self
+                    .policy
+                    .decide(self.principal, check.resource, &name, check.operation);
+                (name, d.allowed, d.rule)
+            }
+            // A topic id the filter cannot name must never get past a name rule.
+            None => match &check.name {
+                Resource::TopicId(id) => (format!("unknown-id:{}", hex(id)), false, None),
+                Resource::Name(n) => (n.clone(), false, None),
+            },
+        };
+        CheckRecord {
+            resource: check.resource,
+            name,
+            operation: check.operation,
+            allowed,
+            rule,
+        }
+    }
+
+    fn audit(&self) -> bool {
+        self.policy.mode() == crate::authz::Mode::Audit
+    }
+
+    /// Decides a whole request (`body` follows its header).
+    pub fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
+        let key = head.api.key();
+        match key {
+            API_VERSIONS => return Ok(Verdict::Forward(Rewrite::Transform(CLAMP_API_VERSIONS))),
+            SASL_HANDSHAKE | SASL_AUTHENTICATE => return Ok(Verdict::Forward(Rewrite::None)),
+            _ => {}
+        }
+        let mut record = DecisionRecord {
+            api_key: key,
+            api: head.api.name(),
+            version: head.api_version,
+            correlation_id: head.correlation_id,
+            principal: self.principal.to_string(),
+            forwarded: false,
+            allowed: false,
+            audit: self.audit(),
+            checks: Vec::new(),
+            error: None,
+        };
+        let needs = match kafka::request_checks(key, head.api_version, body) {
+            Ok(needs) => needs,
+            Err(e) => {
+                // An api the table does not cover is denied, never waved through.
+                record.error = Some(e.to_string());
+                return self.finish(head, body, record, Verdict::Forward(Rewrite::None));
+            }
+        };
+        let cluster_ok = needs
+            .cluster_alternative
+            .is_some_and(|op| self.permits(ResourceType::Cluster, CLUSTER_NAME, op).0);
+        for check in &needs.checks {
+            let mut rec = self.check(check);
+            if cluster_ok {
+                rec.allowed = true;
+            }
+            record.checks.push(rec);
+        }
+        record.allowed = record.checks.iter().all(|c| c.allowed);
+        let mut verdict = Verdict::Forward(Rewrite::None);
+        if key == METADATA {
+            // Every Metadata response is read: it trims all-topics listings and teaches the
+            // filter the topic ids that later requests use instead of names.
+            verdict = Verdict::Forward(Rewrite::Transform(FILTER_METADATA));
+        } else if needs.filters_response
+            && !self
+                .permits(ResourceType::Cluster, CLUSTER_NAME, Operation::Describe)
+                .0
+        {
+            // Listings the filter cannot trim yet are answered only for callers that may see
+            // everything (Describe on the cluster), as Kafka does for them.
+            record.checks.push(CheckRecord {
+                resource: ResourceType::Cluster,
+                name: CLUSTER_NAME.into(),
+                operation: Operation::Describe,
+                allowed: false,
+                rule: None,
+            });
+            record.allowed = false;
+        }
+        if record.allowed && !needs.auto_create.is_empty() && !cluster_ok {
+            let refused: Vec<CheckRecord> = needs
+                .auto_create
+                .iter()
+                .map(|c| self.check(c))
+                .filter(|c| !c.allowed)
+                .collect();
+            if !refused.is_empty() && head.api_version < 4 {
+                // Before v4 Metadata always auto-creates: refuse it the way Kafka does.
+                record.checks.extend(refused);
+                record.allowed = false;
+            } else if !refused.is_empty() && !self.audit() {
+                // Topics this caller may not create must not appear as a side effect.
+                let body = kafka::disable_auto_create(head.api_version, body)
+                    .map_err(|e| Error::Denied(format!("Metadata: {e}")))?;
+                verdict = Verdict::ForwardRewritten(body, Rewrite::Transform(FILTER_METADATA));
+            }
+        }
+        self.finish(head, body, record, verdict)
+    }
+
+    fn finish(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        mut record: DecisionRecord,
+        allowed: Verdict,
+    ) -> Result<Verdict, Error> {
+        let verdict = if record.allowed && record.error.is_none() || self.audit() {
+            record.forwarded = true;
+            allowed
+        } else if !head.expects_response() {
+            Verdict::Drop
+        } else {
+            let response =
+                kafka::deny_response(head.api.key(), head.api_version, head.correlation_id, body)
+                    .map_err(|e| {
+                    Error::Denied(format!(
+                        "{} v{} was denied but {e}",
+                        head.api.name(),
+                        head.api_version
+                    ))
+                })?;
+            Verdict::Deny(response)
+        };
+        if record.error.is_some() && !self.audit() {
+            record.allowed = false;
+        }
+        self.records.push(record);
+        Ok(verdict)
+    }
+
+    /// Rewrites a response whose request asked for it.
+    pub fn on_response(
+        &mut self,
+        request: &Pending,
+        tag: u32,
+        body: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let result = match tag {
+            CLAMP_API_VERSIONS => kafka::clamp_api_versions(request.api_version, body),
+            FILTER_METADATA => {
+                if let Ok(ids) = kafka::metadata_topic_ids(request.api_version, body) {
+                    for (name, id) in ids {
+                        self.topic_ids.learn(id, &name);
+                    }
+                }
+                let (policy, principal) = (self.policy, self.principal);
+                kafka::filter_metadata_response(request.api_version, body, &mut |topic| {
+                    policy
+                        .decide(principal, ResourceType::Topic, topic, Operation::Describe)
+                        .permits()
+                })
+            }
+            _ => return Err(Error::Internal("unknown response rewrite")),
+        };
+        result
+            .map_err(|e| Error::Denied(format!("rewriting a {} response: {e}", request.api.name())))
+    }
+}
+
+#[cfg(test)]
+mod tests;

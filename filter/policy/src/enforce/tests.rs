@@ -1,0 +1,450 @@
+//! The enforcer through a real codec session: frames encoded by `kafka-protocol` in, what the
+//! broker and the client would receive out.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use meshka_codec::edit::Output;
+use meshka_codec::head::RequestHead;
+use meshka_codec::inflight::Pending;
+use meshka_codec::session::substitute_request;
+use meshka_codec::{Error, Hooks, Limits, Session, Verdict};
+
+use super::*;
+use crate::authz::AuthorizationPolicy;
+
+const LIMITS: Limits = Limits {
+    max_frame_bytes: 1 << 20,
+    max_header_bytes: 4096,
+    max_in_flight: 64,
+    max_hold_bytes: 1 << 20,
+};
+
+fn policy(mode: &str) -> CompiledPolicy {
+    let json = format!(
+        r#"{{"mode": "{mode}", "rules": [
+            {{"action": "allow", "serviceAccounts": ["shop/orders"], "operations": ["Write"],
+              "resources": [{{"type": "topic", "name": "orders.", "patternType": "prefixed"}}]}},
+            {{"action": "allow", "serviceAccounts": ["shop/orders"], "operations": ["Read"],
+              "resources": [{{"type": "topic", "name": "payments"}}]}}
+        ]}}"#
+    );
+    serde_json::from_str::<AuthorizationPolicy>(&json)
+        .unwrap()
+        .compile()
+        .unwrap()
+}
+
+fn orders() -> Principal {
+    Principal::new(Some("spiffe://cluster.local/ns/shop/sa/orders"), None)
+}
+
+struct Adapter<'a>(Enforcer<'a>);
+
+impl Hooks for Adapter<'_> {
+    fn inspect_requests(&self) -> bool {
+        true
+    }
+    fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
+        self.0.on_request(head, body)
+    }
+    fn on_response(&mut self, request: &Pending, tag: u32, body: &[u8]) -> Result<Vec<u8>, Error> {
+        self.0.on_response(request, tag, body)
+    }
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    meshka_codec::edit::frame(body)
+}
+
+fn request<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("test")))
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    frame(&buf)
+}
+
+fn response<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, header_version)
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    frame(&buf)
+}
+
+fn produce(topic: &str, acks: i16) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(Bytes::from_static(b"records")))])])
+}
+
+/// Sends `stream` one way through `session`, returns what came out.
+fn pass(session: &mut Session, hooks: &mut dyn Hooks, stream: &[u8], responses: bool) -> Vec<u8> {
+    let mut out = Output::default();
+    let mut src = stream;
+    if responses {
+        session
+            .on_response_data(&mut src, 0, hooks, &mut out)
+            .unwrap();
+    } else {
+        session
+            .on_request_data(&mut src, 0, hooks, &mut out)
+            .unwrap();
+    }
+    out.render(stream).unwrap()
+}
+
+fn decode_response<T: Decodable>(key: ApiKey, version: i16, frame: &[u8]) -> (i32, T) {
+    let mut b = Bytes::copy_from_slice(&frame[4..]);
+    let header = ResponseHeader::decode(&mut b, key.response_header_version(version)).unwrap();
+    (header.correlation_id, T::decode(&mut b, version).unwrap())
+}
+
+#[test]
+fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let v = 9;
+    let allowed = request(ApiKey::Produce, v, 1, &produce("orders.created", 1));
+    let denied = request(ApiKey::Produce, v, 2, &produce("payments", 1));
+    let dropped = request(ApiKey::Produce, v, 3, &produce("payments", 0));
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &[allowed.clone(), denied, dropped].concat(),
+        false,
+    );
+    assert_eq!(
+        sent,
+        [allowed, substitute_request(2)].concat(),
+        "the broker sees the allowed produce and a harmless ApiVersions"
+    );
+
+    let ok = response(ApiKey::Produce, v, 1, &ProduceResponse::default());
+    let swapped = response(ApiKey::ApiVersions, 0, 2, &ApiVersionsResponse::default());
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &[ok.clone(), swapped].concat(),
+        true,
+    );
+    assert_eq!(&back[..ok.len()], &ok[..]);
+    let (cid, denial): (i32, ProduceResponse) =
+        decode_response(ApiKey::Produce, v, &back[ok.len()..]);
+    assert_eq!(cid, 2);
+    let codes: Vec<i16> = denial
+        .responses
+        .iter()
+        .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code))
+        .collect();
+    assert_eq!(codes, vec![29]);
+
+    drop(hooks);
+    let summary: Vec<(bool, bool)> = records.iter().map(|r| (r.allowed, r.forwarded)).collect();
+    assert_eq!(summary, vec![(true, true), (false, false), (false, false)]);
+    assert_eq!(records[1].checks[0].name, "payments");
+    let line = serde_json::to_string(&records[1]).unwrap();
+    assert!(
+        line.contains("\"principal\":\"spiffe://cluster.local/ns/shop/sa/orders\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn audit_mode_forwards_and_records_the_would_be_denial() {
+    let (policy, principal) = (policy("audit"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let denied = request(ApiKey::Produce, 9, 7, &produce("payments", 1));
+    assert_eq!(pass(&mut session, &mut hooks, &denied, false), denied);
+    drop(hooks);
+    assert_eq!(
+        (records[0].allowed, records[0].forwarded, records[0].audit),
+        (false, true, true)
+    );
+}
+
+#[test]
+fn metadata_for_all_topics_hides_what_may_not_be_described() {
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let v = 12;
+    let all = request(
+        ApiKey::Metadata,
+        v,
+        5,
+        &MetadataRequest::default().with_topics(None),
+    );
+    assert_eq!(pass(&mut session, &mut hooks, &all, false), all);
+    let topic = |n: &str| {
+        MetadataResponseTopic::default().with_name(Some(TopicName(StrBytes::from_string(n.into()))))
+    };
+    let listing = MetadataResponse::default().with_topics(vec![
+        topic("orders.created"),
+        topic("payments"),
+        topic("secrets"),
+    ]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Metadata, v, 5, &listing),
+        true,
+    );
+    let (cid, filtered): (i32, MetadataResponse) = decode_response(ApiKey::Metadata, v, &back);
+    assert_eq!(cid, 5);
+    let names: Vec<String> = filtered
+        .topics
+        .iter()
+        .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+        .collect();
+    assert_eq!(names, vec!["orders.created", "payments"]);
+}
+
+#[test]
+fn naming_a_topic_that_may_not_be_described_is_denied() {
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let named = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_static_str("secrets"))))]));
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Metadata, 12, 9, &named),
+        false,
+    );
+    assert_eq!(sent, substitute_request(9));
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 9, &ApiVersionsResponse::default()),
+        true,
+    );
+    let (_, denial): (i32, MetadataResponse) = decode_response(ApiKey::Metadata, 12, &back);
+    assert_eq!(
+        denial
+            .topics
+            .iter()
+            .map(|t| t.error_code)
+            .collect::<Vec<_>>(),
+        vec![29]
+    );
+}
+
+#[test]
+fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    // orders may Write (so Describe) orders.new, but not Create it.
+    let named = MetadataRequest::default()
+        .with_allow_auto_topic_creation(true)
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
+            TopicName(StrBytes::from_static_str("orders.new")),
+        ))]));
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Metadata, 12, 4, &named),
+        false,
+    );
+    let mut b = Bytes::copy_from_slice(&sent[4..]);
+    RequestHeader::decode(&mut b, 2).unwrap();
+    let forwarded = MetadataRequest::decode(&mut b, 12).unwrap();
+    assert!(!forwarded.allow_auto_topic_creation);
+    assert_eq!(forwarded.topics, named.topics);
+}
+
+#[test]
+fn api_versions_are_clamped_to_what_the_filter_decodes() {
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let req = request(
+        ApiKey::ApiVersions,
+        3,
+        1,
+        &kafka_protocol::messages::ApiVersionsRequest::default(),
+    );
+    pass(&mut session, &mut hooks, &req, false);
+    let offered = ApiVersionsResponse::default().with_api_keys(vec![
+        ApiVersion::default()
+            .with_api_key(0)
+            .with_min_version(0)
+            .with_max_version(99),
+        ApiVersion::default()
+            .with_api_key(1000)
+            .with_min_version(0)
+            .with_max_version(1),
+    ]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 3, 1, &offered),
+        true,
+    );
+    let mut b = Bytes::copy_from_slice(&back[4..]);
+    ResponseHeader::decode(&mut b, 0).unwrap();
+    let clamped = ApiVersionsResponse::decode(&mut b, 3).unwrap();
+    let keys: Vec<(i16, i16)> = clamped
+        .api_keys
+        .iter()
+        .map(|k| (k.api_key, k.max_version))
+        .collect();
+    assert_eq!(keys, vec![(0, ApiKey::Produce.valid_versions().max)]);
+}
+
+#[test]
+fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
+    use kafka_protocol::messages::fetch_request::FetchTopic;
+    use kafka_protocol::messages::FetchRequest;
+    let (policy, principal) = (policy("enforce"), orders());
+    let mut records = Vec::new();
+    let mut ids = std::collections::HashMap::new();
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &principal,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let (payments, secrets, unknown) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    let topic = |n: &str, id: [u8; 16]| {
+        MetadataResponseTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_string(n.into()))))
+            .with_topic_id(uuid::Uuid::from_bytes(id))
+    };
+    let all = request(
+        ApiKey::Metadata,
+        12,
+        1,
+        &MetadataRequest::default().with_topics(None),
+    );
+    pass(&mut session, &mut hooks, &all, false);
+    let listing = MetadataResponse::default()
+        .with_topics(vec![topic("payments", payments), topic("secrets", secrets)]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Metadata, 12, 1, &listing),
+        true,
+    );
+    let (_, shown): (i32, MetadataResponse) = decode_response(ApiKey::Metadata, 12, &back);
+    assert_eq!(
+        shown.topics.len(),
+        1,
+        "secrets is hidden, yet its id was learned"
+    );
+
+    let fetch = |cid: i32, id: [u8; 16]| {
+        request(
+            ApiKey::Fetch,
+            16,
+            cid,
+            &FetchRequest::default()
+                .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+                .with_topics(vec![
+                    FetchTopic::default().with_topic_id(uuid::Uuid::from_bytes(id))
+                ]),
+        )
+    };
+    let readable = fetch(2, payments);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &readable, false),
+        readable,
+        "payments may be read by id"
+    );
+    assert_eq!(
+        pass(&mut session, &mut hooks, &fetch(3, secrets), false),
+        substitute_request(3),
+        "an id is no way around a name rule"
+    );
+    assert_eq!(
+        pass(&mut session, &mut hooks, &fetch(4, unknown), false),
+        substitute_request(4),
+        "an unknown id is denied"
+    );
+    drop(hooks);
+    let names: Vec<&str> = records
+        .iter()
+        .skip(1)
+        .map(|r| r.checks[0].name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "payments",
+            "secrets",
+            "unknown-id:03030303030303030303030303030303"
+        ]
+    );
+}
