@@ -18,6 +18,7 @@ mod deny;
 #[rustfmt::skip]
 mod guard;
 mod responses;
+mod split;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use responses::{
     clamp_api_versions, disable_auto_create, filter_listing_response, filter_metadata_response,
     metadata_topic_ids,
 };
+pub use split::{merge_response, split_request, Denied, Split};
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
 

@@ -114,6 +114,16 @@ fn deny(
     frame(key, version, correlation_id, &body)
 }
 
+/// The error response body for a request whose checks failed at `failed`.
+pub(crate) fn deny_body_for(
+    key: ApiKey,
+    v: i16,
+    body: &Bytes,
+    failed: ResourceType,
+) -> Result<Vec<u8>, KafkaError> {
+    deny_body(key, v, body, Failed(Some(failed)))
+}
+
 /// Length prefix + response header + body.
 pub(crate) fn frame(
     key: ApiKey,

@@ -17,9 +17,18 @@ import sys
 from pathlib import Path
 
 SRC = Path(sys.argv[1])
-# The responses the kafka module rewrites.
+# The responses the kafka module rewrites or merges denials into.
 RESPONSES = [
     "api_versions_response.rs",
+    "create_topics_response.rs",
+    "delete_groups_response.rs",
+    "delete_records_response.rs",
+    "delete_topics_response.rs",
+    "describe_groups_response.rs",
+    "fetch_response.rs",
+    "list_offsets_response.rs",
+    "offset_commit_response.rs",
+    "produce_response.rs",
     "describe_topic_partitions_response.rs",
     "list_groups_response.rs",
     "list_transactions_response.rs",

@@ -224,6 +224,15 @@ pub(crate) fn request(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> 
 pub(crate) fn response(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {
     match key {
         ApiKey::ApiVersions => api_versions_response::check_ApiVersionsResponse(buf, version),
+        ApiKey::CreateTopics => create_topics_response::check_CreateTopicsResponse(buf, version),
+        ApiKey::DeleteGroups => delete_groups_response::check_DeleteGroupsResponse(buf, version),
+        ApiKey::DeleteRecords => delete_records_response::check_DeleteRecordsResponse(buf, version),
+        ApiKey::DeleteTopics => delete_topics_response::check_DeleteTopicsResponse(buf, version),
+        ApiKey::DescribeGroups => describe_groups_response::check_DescribeGroupsResponse(buf, version),
+        ApiKey::Fetch => fetch_response::check_FetchResponse(buf, version),
+        ApiKey::ListOffsets => list_offsets_response::check_ListOffsetsResponse(buf, version),
+        ApiKey::OffsetCommit => offset_commit_response::check_OffsetCommitResponse(buf, version),
+        ApiKey::Produce => produce_response::check_ProduceResponse(buf, version),
         ApiKey::DescribeTopicPartitions => describe_topic_partitions_response::check_DescribeTopicPartitionsResponse(buf, version),
         ApiKey::ListGroups => list_groups_response::check_ListGroupsResponse(buf, version),
         ApiKey::ListTransactions => list_transactions_response::check_ListTransactionsResponse(buf, version),
@@ -5662,6 +5671,1128 @@ mod api_versions_response {
         };
         let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
         if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod create_topics_response {
+    use super::prelude::*;
+
+    pub(super) fn check_CreatableTopicConfigs(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 7 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let value: Option<StrBytes> = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let read_only: bool = if version >= 5 {
+            types::Boolean.decode(buf)?
+        } else {
+            false
+        };
+        let config_source: i8 = if version >= 5 {
+            types::Int8.decode(buf)?
+        } else {
+            -1
+        };
+        let is_sensitive: bool = if version >= 5 {
+            types::Boolean.decode(buf)?
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_CreatableTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 7 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let topic_id: Uuid = if version >= 7 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let mut topic_config_error_code: i16 = 0;
+        let num_partitions: i32 = if version >= 5 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let replication_factor: i16 = if version >= 5 {
+            types::Int16.decode(buf)?
+        } else {
+            -1
+        };
+        let configs: () = if version >= 5 {
+            guard_array(buf, true, |buf| check_CreatableTopicConfigs(buf, version))?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        topic_config_error_code = types::Int16.decode(buf)?;
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_CreateTopicsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 7 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = if version >= 5 {
+            guard_array(buf, true, |buf| check_CreatableTopicResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_CreatableTopicResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod delete_groups_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DeletableGroupResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let group_id: GroupId = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DeleteGroupsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let results: () = if version >= 2 {
+            guard_array(buf, true, |buf| check_DeletableGroupResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DeletableGroupResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod delete_records_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DeleteRecordsPartitionResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let low_watermark: i64 = types::Int64.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DeleteRecordsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = if version >= 2 {
+            guard_array(buf, true, |buf| check_DeleteRecordsTopicResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DeleteRecordsTopicResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DeleteRecordsTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let partitions: () = if version >= 2 {
+            guard_array(buf, true, |buf| check_DeleteRecordsPartitionResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DeleteRecordsPartitionResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod delete_topics_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DeletableTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: Option<TopicName> = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let topic_id: Uuid = if version >= 6 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DeleteTopicsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let responses: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_DeletableTopicResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DeletableTopicResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod describe_groups_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DescribeGroupsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = if version >= 1 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let groups: () = if version >= 5 {
+            guard_array(buf, true, |buf| check_DescribedGroup(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DescribedGroup(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribedGroup(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 6 {
+            types::CompactString.decode(buf)?
+        } else {
+            None
+        };
+        let group_id: GroupId = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let group_state: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let protocol_type: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let protocol_data: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let members: () = if version >= 5 {
+            guard_array(buf, true, |buf| check_DescribedGroupMember(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DescribedGroupMember(buf, version))?
+        };
+        let authorized_operations: i32 = if version >= 3 {
+            types::Int32.decode(buf)?
+        } else {
+            -2147483648
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribedGroupMember(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let member_id: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let group_instance_id: Option<StrBytes> = if version >= 4 {
+            if version >= 5 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            None
+        };
+        let client_id: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let client_host: StrBytes = if version >= 5 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let member_metadata: Bytes = if version >= 5 {
+            types::CompactBytes.decode(buf)?
+        } else {
+            types::Bytes.decode(buf)?
+        };
+        let member_assignment: Bytes = if version >= 5 {
+            types::CompactBytes.decode(buf)?
+        } else {
+            types::Bytes.decode(buf)?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 5 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod fetch_response {
+    use super::prelude::*;
+
+    pub(super) fn check_AbortedTransaction(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let producer_id: ProducerId = types::Int64.decode(buf)?;
+        let first_offset: i64 = types::Int64.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_EpochEndOffset(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let epoch: i32 = if version >= 12 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let end_offset: i64 = if version >= 12 {
+            types::Int64.decode(buf)?
+        } else {
+            -1
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_FetchResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = if version >= 7 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let session_id: i32 = if version >= 7 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let responses: () = if version >= 12 {
+            guard_array(buf, true, |buf| check_FetchableTopicResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_FetchableTopicResponse(buf, version))?
+        };
+        let mut node_endpoints: () = Default::default();
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        if version >= 16 {
+                            node_endpoints =
+                                guard_array(buf, true, |buf| check_NodeEndpoint(buf, version))?;
+                        } else {
+                            bail!("Tag {} is not valid for version {}", tag, version);
+                        }
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_FetchableTopicResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic: TopicName = if version <= 12 {
+            if version >= 12 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let topic_id: Uuid = if version >= 13 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let partitions: () = if version >= 12 {
+            guard_array(buf, true, |buf| check_PartitionData(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_PartitionData(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_LeaderIdAndEpoch(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let leader_id: BrokerId = if version >= 12 {
+            types::Int32.decode(buf)?
+        } else {
+            (-1).into()
+        };
+        let leader_epoch: i32 = if version >= 12 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_NodeEndpoint(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let node_id: BrokerId = if version >= 16 {
+            types::Int32.decode(buf)?
+        } else {
+            (0).into()
+        };
+        let host: StrBytes = if version >= 16 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let port: i32 = if version >= 16 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let rack: Option<StrBytes> = if version >= 16 {
+            types::CompactString.decode(buf)?
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_PartitionData(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let high_watermark: i64 = types::Int64.decode(buf)?;
+        let last_stable_offset: i64 = types::Int64.decode(buf)?;
+        let log_start_offset: i64 = if version >= 5 {
+            types::Int64.decode(buf)?
+        } else {
+            -1
+        };
+        let mut diverging_epoch: () = Default::default();
+        let mut current_leader: () = Default::default();
+        let mut snapshot_id: () = Default::default();
+        let aborted_transactions: () = if version >= 12 {
+            guard_array(buf, true, |buf| check_AbortedTransaction(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_AbortedTransaction(buf, version))?
+        };
+        let preferred_read_replica: BrokerId = if version >= 11 {
+            types::Int32.decode(buf)?
+        } else {
+            (-1).into()
+        };
+        let records: Option<Bytes> = if version >= 12 {
+            types::CompactBytes.decode(buf)?
+        } else {
+            types::Bytes.decode(buf)?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        diverging_epoch = check_EpochEndOffset(buf, version)?;
+                    }
+                    1 => {
+                        current_leader = check_LeaderIdAndEpoch(buf, version)?;
+                    }
+                    2 => {
+                        snapshot_id = check_SnapshotId(buf, version)?;
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_SnapshotId(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 4 || version > 18 {
+            bail!("specified version not supported by this message type");
+        }
+        let end_offset: i64 = types::Int64.decode(buf)?;
+        let epoch: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 12 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod list_offsets_response {
+    use super::prelude::*;
+
+    pub(super) fn check_ListOffsetsPartitionResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let timestamp: i64 = types::Int64.decode(buf)?;
+        let offset: i64 = types::Int64.decode(buf)?;
+        let leader_epoch: i32 = if version >= 4 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ListOffsetsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = if version >= 2 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let topics: () = if version >= 6 {
+            guard_array(buf, true, |buf| check_ListOffsetsTopicResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_ListOffsetsTopicResponse(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ListOffsetsTopicResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 6 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let partitions: () = if version >= 6 {
+            guard_array(buf, true, |buf| check_ListOffsetsPartitionResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_ListOffsetsPartitionResponse(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 6 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod offset_commit_response {
+    use super::prelude::*;
+
+    pub(super) fn check_OffsetCommitResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = if version >= 3 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let topics: () = if version >= 8 {
+            guard_array(buf, true, |buf| check_OffsetCommitResponseTopic(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_OffsetCommitResponseTopic(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 8 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetCommitResponsePartition(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 8 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetCommitResponseTopic(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 10 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version <= 9 {
+            if version >= 8 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let topic_id: Uuid = if version >= 10 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let partitions: () = if version >= 8 {
+            guard_array(buf, true, |buf| check_OffsetCommitResponsePartition(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_OffsetCommitResponsePartition(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 8 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod produce_response {
+    use super::prelude::*;
+
+    pub(super) fn check_BatchIndexAndErrorMessage(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let batch_index: i32 = if version >= 8 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let batch_index_error_message: Option<StrBytes> = if version >= 8 {
+            if version >= 9 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_LeaderIdAndEpoch(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let leader_id: BrokerId = if version >= 10 {
+            types::Int32.decode(buf)?
+        } else {
+            (-1).into()
+        };
+        let leader_epoch: i32 = if version >= 10 {
+            types::Int32.decode(buf)?
+        } else {
+            -1
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_NodeEndpoint(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let node_id: BrokerId = if version >= 10 {
+            types::Int32.decode(buf)?
+        } else {
+            (0).into()
+        };
+        let host: StrBytes = if version >= 10 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let port: i32 = if version >= 10 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let rack: Option<StrBytes> = if version >= 10 {
+            types::CompactString.decode(buf)?
+        } else {
+            None
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_PartitionProduceResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let base_offset: i64 = types::Int64.decode(buf)?;
+        let log_append_time_ms: i64 = types::Int64.decode(buf)?;
+        let log_start_offset: i64 = if version >= 5 {
+            types::Int64.decode(buf)?
+        } else {
+            -1
+        };
+        let record_errors: () = if version >= 8 {
+            if version >= 9 {
+                guard_array(buf, true, |buf| check_BatchIndexAndErrorMessage(buf, version))?
+            } else {
+                guard_array(buf, false, |buf| check_BatchIndexAndErrorMessage(buf, version))?
+            }
+        } else {
+            Default::default()
+        };
+        let error_message: Option<StrBytes> = if version >= 8 {
+            if version >= 9 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            None
+        };
+        let mut current_leader: () = Default::default();
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        if version >= 10 {
+                            current_leader = check_LeaderIdAndEpoch(buf, version)?;
+                        } else {
+                            bail!("Tag {} is not valid for version {}", tag, version);
+                        }
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ProduceResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let responses: () = if version >= 9 {
+            guard_array(buf, true, |buf| check_TopicProduceResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_TopicProduceResponse(buf, version))?
+        };
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let mut node_endpoints: () = Default::default();
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                match tag {
+                    0 => {
+                        if version >= 10 {
+                            node_endpoints =
+                                guard_array(buf, true, |buf| check_NodeEndpoint(buf, version))?;
+                        } else {
+                            bail!("Tag {} is not valid for version {}", tag, version);
+                        }
+                    }
+                    _ => {
+                        let unknown_value = take(buf, size as usize)?;
+                        unknown_tagged_fields.insert(tag as i32, unknown_value);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicProduceResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 3 || version > 13 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version <= 12 {
+            if version >= 9 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let topic_id: Uuid = if version >= 13 {
+            types::Uuid.decode(buf)?
+        } else {
+            Uuid::nil()
+        };
+        let partition_responses: () = if version >= 9 {
+            guard_array(buf, true, |buf| check_PartitionProduceResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_PartitionProduceResponse(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 9 {
             let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
             for _ in 0..num_tagged_fields {
                 let tag: u32 = types::UnsignedVarInt.decode(buf)?;

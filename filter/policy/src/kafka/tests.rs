@@ -325,3 +325,4 @@ mod apis;
 mod garbage;
 mod long_tail;
 mod responses;
+mod split;

@@ -178,6 +178,34 @@ proptest! {
         }
         let _ = request_checks(key as i16, v, &body);
         let _ = deny_response(key as i16, v, 1, &body);
+        let _ = split_request(key as i16, v, &body, &mut |c| matches!(&c.name, Resource::Name(n) if n == "orders"));
+    }
+
+    #[test]
+    fn merging_into_garbled_responses_never_panics(
+        (key, v) in prop::sample::select(vec![
+            (0i16, 3i16), (0, 9), (0, 13), (1, 4), (1, 12), (1, 16), (3, 1), (3, 9), (3, 12), (2, 7),
+            (8, 8), (19, 5), (20, 6), (21, 2), (15, 5), (42, 2),
+        ]),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        // A real denied part for the api (no resources), merged into random bytes.
+        let k = ApiKey::try_from(key).unwrap();
+        let request = match k {
+            ApiKey::Produce => enc(&ProduceRequest::default(), v),
+            ApiKey::Fetch => enc(&FetchRequest::default(), v),
+            ApiKey::Metadata => enc(&MetadataRequest::default().with_allow_auto_topic_creation(v < 4), v),
+            ApiKey::ListOffsets => enc(&ListOffsetsRequest::default(), v),
+            ApiKey::OffsetCommit => enc(&OffsetCommitRequest::default(), v),
+            ApiKey::CreateTopics => enc(&CreateTopicsRequest::default(), v),
+            ApiKey::DeleteTopics => enc(&DeleteTopicsRequest::default(), v),
+            ApiKey::DeleteRecords => enc(&DeleteRecordsRequest::default(), v),
+            ApiKey::DescribeGroups => enc(&DescribeGroupsRequest::default(), v),
+            _ => enc(&DeleteGroupsRequest::default(), v),
+        };
+        let response = crate::kafka::deny::deny_body_for(k, v, &Bytes::from(request), ResourceType::Topic).unwrap();
+        let denied = Denied { key: k, version: v, response: Bytes::from(response) };
+        let _ = merge_response(&denied, &body);
     }
 
     #[test]
