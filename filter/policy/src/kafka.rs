@@ -7,11 +7,18 @@
 //! - [`deny_response`] builds the whole response frame a broker sends when every resource of the
 //!   request is denied: the authorization error on every partition, topic, group or
 //!   transactional id the response carries, and on its top-level error code.
-//! - [`filter_metadata_response`] drops topics from an all-topics Metadata response;
-//!   [`clamp_api_versions`] limits an ApiVersions response to what `kafka-protocol` decodes.
+//! - [`deny_response_for`] does the same when the outer checks passed and a later one failed;
+//!   [`split_request`] / [`merge_response`] forward the allowed part of a partly denied request
+//!   and merge the denied part's errors into the broker's response.
+//! - [`filter_metadata_response`] / [`filter_listing_response`] drop what the caller may not
+//!   describe from listings; [`clamp_api_versions`] limits an ApiVersions response to what
+//!   `kafka-protocol` decodes; [`metadata_topic_ids`] feeds the filter's id → name map;
+//!   [`disable_auto_create`] turns off Metadata auto-creation.
 //!
 //! Everything decodes and encodes with `kafka-protocol` 0.18; nothing here panics on bad input:
-//! every problem is a [`KafkaError`].
+//! every problem is a [`KafkaError`]. Every body is first walked by a guard generated from
+//! kafka-protocol's own decoders (`kafka/guard.rs`), because kafka-protocol 0.18 pre-allocates
+//! arrays by the count on the wire and would abort the VM on a few hostile bytes.
 
 mod checks;
 mod deny;
