@@ -264,9 +264,16 @@ def produce_loop(args):
     def cb(err, msg):
         outcomes.append([round(time.time() - start, 2), err.name() if err else "ok"])
     start = time.time()
+    from confluent_kafka import KafkaException
     while time.time() - start < args.seconds:
-        p.produce(args.topic, value=b"tick", on_delivery=cb)
-        p.poll(args.interval)
+        try:
+            p.produce(args.topic, value=b"tick", on_delivery=cb)
+        except KafkaException as e:
+            # librdkafka refuses at once a topic its metadata already marks as unauthorized.
+            outcomes.append([round(time.time() - start, 2), e.args[0].name()])
+        p.poll(0)
+        time.sleep(args.interval)
+        p.poll(0)
         sys.stdout.write(f"tick {round(time.time() - start, 2)}\n")
         sys.stdout.flush()
     p.flush(15)
