@@ -37,8 +37,8 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for};
 pub use responses::{
-    clamp_api_versions, disable_auto_create, filter_listing_response, filter_metadata_response,
-    metadata_topic_ids,
+    clamp_api_versions, disable_auto_create, disable_fetch_session, filter_listing_response,
+    filter_metadata_response, metadata_topic_ids,
 };
 pub use split::{merge_response, split_request, Denied, Split};
 
@@ -137,6 +137,12 @@ pub struct RequestChecks {
     pub any_topic_write_alternative: bool,
     /// Produce with `acks=0`: the broker sends no response, so a denial cannot be answered.
     pub no_response: bool,
+    /// A consumer Fetch (v7+) that opens or continues a fetch session. Incremental fetches
+    /// name only the partitions that changed, so the checks above would miss the session's
+    /// other partitions (Kafka's broker re-authorizes them all on every fetch): a revoked topic
+    /// would keep flowing. Rewrite such requests with [`disable_fetch_session`] — every fetch
+    /// then names all its partitions.
+    pub fetch_session: bool,
 }
 
 impl RequestChecks {

@@ -135,6 +135,7 @@ pub fn request_checks(
             if replica >= 0 {
                 rc.push(Check::cluster(ClusterAction));
             } else {
+                rc.fetch_session = v >= 7 && !(r.session_id == 0 && r.session_epoch == -1);
                 for t in &r.topics {
                     rc.push(topic_ref(v, 13, &t.topic, &t.topic_id, Read));
                 }

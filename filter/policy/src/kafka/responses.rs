@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeTopicPartitionsResponse, ListGroupsResponse,
+    ApiKey, ApiVersionsResponse, DescribeTopicPartitionsResponse, FetchRequest, ListGroupsResponse,
     ListTransactionsResponse, MetadataRequest, MetadataResponse, OffsetFetchResponse,
 };
 
@@ -176,4 +176,20 @@ pub fn filter_listing_response(
             api: super::api_name(other),
         }),
     }
+}
+
+/// A Fetch request (body after its header) without a fetch session: session id 0 and epoch −1
+/// (a full, sessionless fetch; the broker answers with session id 0, and clients go on sending
+/// full fetches), no forgotten topics. Every fetch then names every partition it wants, so
+/// every fetch is authorized on all of them. Returns the new body.
+pub fn disable_fetch_session(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    let body = &Bytes::copy_from_slice(body);
+    guard_request(ApiKey::Fetch, version, body)?;
+    let mut request: FetchRequest = decode("FetchRequest", body, version)?;
+    if version >= 7 {
+        request.session_id = 0;
+        request.session_epoch = -1;
+        request.forgotten_topics_data.clear();
+    }
+    encode("FetchRequest", &request, version)
 }

@@ -19,6 +19,12 @@ proptest! {
     ) {
         let _ = request_checks(key as i16, v, &body);
         let _ = deny_response(key as i16, v, 1, &body);
+        if key == ApiKey::Fetch {
+            let _ = disable_fetch_session(v, &body);
+        }
+        if key == ApiKey::Metadata {
+            let _ = disable_auto_create(v, &body);
+        }
     }
 
     #[test]

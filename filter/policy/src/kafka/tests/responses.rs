@@ -297,3 +297,46 @@ fn filter_listing_response_at_every_version() {
         Err(KafkaError::NoListingFilter { .. })
     ));
 }
+
+#[test]
+fn fetch_sessions_are_flagged_and_disabled_at_every_version() {
+    for v in versions(ApiKey::Fetch) {
+        let topics = vec![fetch_request::FetchTopic::default()
+            .with_topic(if v < 13 {
+                tn("orders")
+            } else {
+                TopicName::default()
+            })
+            .with_topic_id(if v >= 13 { uuid(ID_A) } else { uuid([0; 16]) })
+            .with_partitions(vec![fetch_request::FetchPartition::default()])];
+        // A client opening a session (id 0, epoch 0), then an incremental fetch naming nothing.
+        let open = FetchRequest::default().with_topics(topics.clone());
+        let open = if v >= 7 {
+            open.with_session_id(0).with_session_epoch(0)
+        } else {
+            open
+        };
+        let incremental = if v >= 7 {
+            FetchRequest::default()
+                .with_session_id(77)
+                .with_session_epoch(3)
+        } else {
+            FetchRequest::default()
+        };
+        for r in [&open, &incremental] {
+            let body = enc(r, v);
+            assert_eq!(
+                checks(ApiKey::Fetch, v, &body).fetch_session,
+                v >= 7,
+                "v{v}"
+            );
+            let out = disable_fetch_session(v, &body).unwrap();
+            let back = FetchRequest::decode(&mut Bytes::from(out.clone()), v).unwrap();
+            assert_eq!(back.topics, r.topics);
+            if v >= 7 {
+                assert_eq!((back.session_id, back.session_epoch), (0, -1));
+            }
+            assert!(!checks(ApiKey::Fetch, v, &out).fetch_session);
+        }
+    }
+}
