@@ -6,7 +6,7 @@
 
 use meshka_policy::authz::{Operation, Principal, ResourceType, CLUSTER_NAME};
 
-use crate::crd::validate::{check, display_name, parse_manifests};
+use crate::crd::validate::{check, display_name, overlap_message, overlapping, parse_manifests};
 use crate::crd::{wasm_plugin, FilterImage};
 
 /// The process exit codes of the command line.
@@ -88,6 +88,16 @@ pub fn validate(text: &str, source: &str) -> Outcome {
                 out.stderr.push_str(&format!("{source}: {e}\n"));
                 out.code = ExitCode::Invalid;
             }
+        }
+    }
+    for policy in &policies {
+        let names = overlapping(policy, &policies);
+        if !names.is_empty() {
+            out.stderr.push_str(&format!(
+                "{source}: warning: {}: {}\n",
+                display_name(&policy.metadata),
+                overlap_message(&names)
+            ));
         }
     }
     out

@@ -1,7 +1,10 @@
 //! The KafkaPolicy controller: for every policy it server-side-applies one Istio `WasmPlugin`
 //! (field manager [`FIELD_MANAGER`], owner reference to the policy so that deleting the policy
-//! deletes the plugin), and reports `status` (observedGeneration, `Ready` and `Invalid`
-//! conditions) and Events on the policy.
+//! deletes the plugin), and reports `status` (observedGeneration, `Ready`, `Invalid` and
+//! `Overlapping` conditions) and Events on the policy.
+//!
+//! `Overlapping=True` (and a Warning event) says that another KafkaPolicy selects some of the
+//! same pods on a common port: each policy is its own filter, so a request must pass both.
 //!
 //! An invalid policy never reaches a WasmPlugin: the controller reports it (`Invalid=True`,
 //! a Warning event naming every field) and leaves the WasmPlugin of the last valid generation,
@@ -17,6 +20,7 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -24,7 +28,7 @@ use serde_json::json;
 pub mod leader;
 
 use crate::crd::render::{wasm_plugin_name, MANAGED_BY};
-use crate::crd::validate::Error as PolicyError;
+use crate::crd::validate::{overlap_message, overlapping, Error as PolicyError};
 use crate::crd::{wasm_plugin, Condition, FilterImage, KafkaPolicy, KafkaPolicyStatus};
 
 /// The one field manager of everything the controller writes.
@@ -86,6 +90,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// The current time as RFC 3339 (replaceable in tests).
     pub clock: Box<dyn Fn() -> String + Send + Sync>,
+    /// Every KafkaPolicy the controller watches (to find policies that select the same pods).
+    pub policies: Store<KafkaPolicy>,
 }
 
 impl Context {
@@ -99,6 +105,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             image,
+            policies: reflector::store().0,
             clock: Box::new(|| {
                 k8s_openapi::jiff::Timestamp::now()
                     .round(k8s_openapi::jiff::Unit::Second)
@@ -297,6 +304,23 @@ pub async fn reconcile(policy: Arc<KafkaPolicy>, ctx: Arc<Context>) -> Result<Ac
         return Err(error);
     }
 
+    let others = ctx.policies.state();
+    let overlaps = overlapping(&policy, others.iter().map(|p| p.as_ref()));
+    let overlap = if overlaps.is_empty() {
+        condition(
+            "Overlapping",
+            false,
+            "Disjoint",
+            "no other KafkaPolicy selects these pods on these ports".into(),
+        )
+    } else {
+        condition(
+            "Overlapping",
+            true,
+            "SharedPods",
+            overlap_message(&overlaps),
+        )
+    };
     let status = next_status(
         &previous,
         generation,
@@ -311,6 +335,7 @@ pub async fn reconcile(policy: Arc<KafkaPolicy>, ctx: Arc<Context>) -> Result<Ac
                 ),
             ),
             condition("Invalid", false, "Valid", "the policy is valid".into()),
+            overlap,
         ],
         Some(plugin_name.clone()),
         &now,
@@ -329,6 +354,20 @@ pub async fn reconcile(policy: Arc<KafkaPolicy>, ctx: Arc<Context>) -> Result<Ac
             ),
         )
         .await;
+        let was_overlapping = previous
+            .condition("Overlapping")
+            .is_some_and(|c| c.status == "True" && c.message == overlap_message(&overlaps));
+        if !overlaps.is_empty() && !was_overlapping {
+            publish(
+                &ctx,
+                &policy,
+                EventType::Warning,
+                "Overlapping",
+                "Validate",
+                overlap_message(&overlaps),
+            )
+            .await;
+        }
     }
     Ok(Action::requeue(RESYNC))
 }
@@ -415,14 +454,15 @@ pub async fn run(client: Client, image: FilterImage, options: Options) -> Result
     };
     let resource = wasm_plugin_resource();
     let plugins: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let ctx = Arc::new(Context::new(client, image, options.instance));
-    let controller = Controller::new(policies, watcher::Config::default())
-        .owns_with(
-            plugins,
-            resource,
-            watcher::Config::default()
-                .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
-        )
+    let controller = Controller::new(policies, watcher::Config::default()).owns_with(
+        plugins,
+        resource,
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
+    );
+    let mut context = Context::new(client, image, options.instance);
+    context.policies = controller.store();
+    let ctx = Arc::new(context);
+    let controller = controller
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -158,8 +158,9 @@ pub struct KafkaPolicyStatus {
     /// The `metadata.generation` the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (the WasmPlugin carries this generation) and `Invalid` (the policy was refused,
-    /// the message names every field with a problem).
+    /// `Ready` (the WasmPlugin carries this generation), `Invalid` (the policy was refused,
+    /// the message names every field with a problem) and `Overlapping` (another policy selects
+    /// some of the same pods and ports: a request must be allowed by both).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -172,12 +173,13 @@ pub struct KafkaPolicyStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// `Ready` or `Invalid`.
+    /// `Ready`, `Invalid` or `Overlapping`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
     pub status: String,
-    /// A PascalCase reason (`Applied`, `InvalidPolicy`, `ApplyFailed`, `Valid`).
+    /// A PascalCase reason (`Applied`, `InvalidPolicy`, `ApplyFailed`, `Valid`, `SharedPods`,
+    /// `Disjoint`).
     pub reason: String,
     /// Details for humans.
     #[serde(default)]

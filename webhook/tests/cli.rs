@@ -448,3 +448,22 @@ fn a_policy_from_the_cluster_renders_with_its_owner_reference() {
     );
     assert_eq!(plugin["spec"]["imagePullPolicy"], "Always");
 }
+
+#[test]
+fn validate_warns_about_policies_sharing_brokers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.yaml");
+    let one = std::fs::read_to_string(fixture("orders.yaml")).unwrap();
+    let two = one.replace("name: orders\n", "name: billing\n");
+    std::fs::write(&file, format!("{one}---\n{two}")).unwrap();
+    let out = meshka(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: kafka/orders: also selected, on a common port, by kafka/billing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: kafka/billing: also selected, on a common port, by kafka/orders")
+    );
+}

@@ -133,6 +133,9 @@ fn ready_status() -> Value {
              "lastTransitionTime": "2026-01-02T03:04:05Z", "observedGeneration": 2},
             {"type": "Invalid", "status": "False", "reason": "Valid", "message": "the policy is valid",
              "lastTransitionTime": "2026-01-02T03:04:05Z", "observedGeneration": 2},
+            {"type": "Overlapping", "status": "False", "reason": "Disjoint",
+             "message": "no other KafkaPolicy selects these pods on these ports",
+             "lastTransitionTime": "2026-01-02T03:04:05Z", "observedGeneration": 2},
         ],
         "wasmPlugin": "meshka-orders",
     })
@@ -327,5 +330,64 @@ async fn a_policy_being_deleted_is_left_to_the_garbage_collector() {
         reconcile(Arc::new(p), ctx).await.unwrap(),
         Action::await_change()
     );
+    no_more_requests(server).await;
+}
+
+#[tokio::test]
+async fn a_policy_sharing_pods_with_another_is_flagged() {
+    let (ctx, handle) = context();
+    let p = policy(POLICY);
+    let mut other = (*policy(POLICY)).clone();
+    other.metadata.name = Some("billing".into());
+    other.metadata.uid = Some("9d0c6b1e-0000-4000-8000-000000000002".into());
+    let (store, mut writer) = kube::runtime::reflector::store::<KafkaPolicy>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply((*p).clone()));
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(other));
+    let mut ctx = Arc::into_inner(ctx).unwrap();
+    ctx.policies = store;
+    let ctx = Arc::new(ctx);
+    let plugin = crate::crd::wasm_plugin(&p, &image()).unwrap();
+    let event = || json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null});
+    let server = serve(
+        handle,
+        vec![
+            exact(
+                Method::PATCH,
+                "/apis/extensions.istio.io/v1alpha1/namespaces/kafka/wasmplugins/meshka-orders?&force=true&fieldManager=meshka-controller",
+                plugin.clone(),
+                200,
+                plugin,
+            ),
+            Expect {
+                method: Method::PATCH,
+                path: "/apis/meshka.io/v1alpha1/namespaces/kafka/kafkapolicies/orders/status?&force=true&fieldManager=meshka-controller",
+                check: Box::new(|body| {
+                    let c = &body["status"]["conditions"][2];
+                    assert_eq!(c["type"], "Overlapping");
+                    assert_eq!(c["status"], "True");
+                    assert_eq!(c["reason"], "SharedPods");
+                    assert!(c["message"].as_str().unwrap().starts_with("also selected, on a common port, by kafka/billing: "), "{c}");
+                    assert_eq!(body["status"]["conditions"][0]["status"], "True", "still applied");
+                }),
+                status: 200,
+                reply: policy_reply(json!({})),
+            },
+            Expect {
+                method: Method::POST,
+                path: "/apis/events.k8s.io/v1/namespaces/kafka/events?",
+                check: event_check("Normal", "Applied", "applied for generation 2"),
+                status: 201,
+                reply: event(),
+            },
+            Expect {
+                method: Method::POST,
+                path: "/apis/events.k8s.io/v1/namespaces/kafka/events?",
+                check: event_check("Warning", "Overlapping", "merge them into one policy"),
+                status: 201,
+                reply: event(),
+            },
+        ],
+    );
+    reconcile(p, ctx).await.unwrap();
     no_more_requests(server).await;
 }

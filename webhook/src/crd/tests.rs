@@ -212,3 +212,32 @@ fn crd_is_structural_enough() {
         serde_json::json!(["FAIL_CLOSE", "FAIL_OPEN"])
     );
 }
+
+#[test]
+fn overlapping_policies_are_found() {
+    use super::validate::{overlapping, overlaps};
+    let a = sample();
+    let mut b = sample();
+    b.metadata.name = Some("billing".into());
+    assert!(overlaps(&a, &b));
+    assert_eq!(overlapping(&a, [&a, &b]), ["kafka/billing"]);
+    // A narrower selector still selects some of the same pods.
+    b.spec
+        .selector
+        .match_labels
+        .insert("app".into(), "kafka-eu".into());
+    assert!(overlaps(&a, &b) && overlaps(&b, &a));
+    // Contradicting labels, other ports or another namespace: disjoint.
+    let mut c = b.clone();
+    c.spec
+        .selector
+        .match_labels
+        .insert("meshka.io/kafka-role".into(), "controller".into());
+    assert!(!overlaps(&a, &c));
+    let mut d = b.clone();
+    d.spec.ports = vec![9093];
+    assert!(!overlaps(&a, &d));
+    let mut e = b.clone();
+    e.metadata.namespace = Some("other".into());
+    assert!(!overlaps(&a, &e));
+}

@@ -348,3 +348,47 @@ fn is_dns_subdomain(s: &str) -> bool {
                 && !label.ends_with('-')
         })
 }
+
+/// Whether `a` and `b` can select the same pod and port: the same namespace, label selectors
+/// that do not contradict each other (no label required with two different values), and a
+/// common port. Each policy is its own filter in the chain, so a request to such a pod must
+/// be allowed by both.
+pub fn overlaps(a: &KafkaPolicy, b: &KafkaPolicy) -> bool {
+    let same_namespace = a.metadata.namespace == b.metadata.namespace;
+    let compatible = a
+        .spec
+        .selector
+        .match_labels
+        .iter()
+        .all(|(k, v)| b.spec.selector.match_labels.get(k).is_none_or(|w| w == v));
+    let common_port = a.spec.ports.iter().any(|p| b.spec.ports.contains(p));
+    same_namespace && compatible && common_port
+}
+
+/// `namespace/name` of every policy in `others` (other than `policy` itself) that
+/// [`overlaps`] it, sorted.
+pub fn overlapping<'a>(
+    policy: &KafkaPolicy,
+    others: impl IntoIterator<Item = &'a KafkaPolicy>,
+) -> Vec<String> {
+    let mut names: Vec<String> = others
+        .into_iter()
+        .filter(|o| {
+            !(o.metadata.name == policy.metadata.name
+                && o.metadata.namespace == policy.metadata.namespace)
+        })
+        .filter(|o| overlaps(policy, o))
+        .map(|o| display_name(&o.metadata))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The explanation of an overlap, for conditions, Events and `meshka validate`.
+pub fn overlap_message(names: &[String]) -> String {
+    format!(
+        "also selected, on a common port, by {}: each KafkaPolicy is its own filter, so a request must be allowed by every one of them (with defaultAction deny, each denies what only the other allows); merge them into one policy, or make their selectors or ports disjoint",
+        names.join(", ")
+    )
+}
