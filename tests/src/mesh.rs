@@ -255,6 +255,14 @@ impl Mesh {
         format!("127.0.0.1:{}", self.ports.broker)
     }
 
+    /// Keeps the logs and configs after the mesh stops (the demo shows where).
+    pub fn keep_logs(&mut self) -> PathBuf {
+        match self.dir.take() {
+            Some(dir) => dir.keep(),
+            None => PathBuf::new(),
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.as_ref().map_or(Path::new("."), |d| d.path())
     }
