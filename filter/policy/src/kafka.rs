@@ -35,7 +35,7 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 pub use checks::request_checks;
-pub use deny::{deny_response, deny_response_for};
+pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
 pub use responses::{
     clamp_api_versions, disable_auto_create, disable_fetch_session, filter_listing_response,
     filter_metadata_response, metadata_topic_ids,

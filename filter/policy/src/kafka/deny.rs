@@ -23,11 +23,14 @@ const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
 const GROUP: i16 = GROUP_AUTHORIZATION_FAILED;
 const CLUSTER: i16 = CLUSTER_AUTHORIZATION_FAILED;
 const TXN: i16 = TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+/// `UNKNOWN_TOPIC_ID`.
+pub const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// Kafka's message for an error code, as brokers put it in `error_message` fields.
 fn message(code: i16) -> StrBytes {
     StrBytes::from_static_str(match code {
         TOPIC => "Topic authorization failed.",
+        UNKNOWN_TOPIC_ID => "This server does not host this topic ID.",
         GROUP => "Group authorization failed.",
         TXN => "Transactional Id authorization failed.",
         _ => "Cluster authorization failed.",
@@ -43,18 +46,56 @@ fn msg_from(version: i16, from: i16, code: i16) -> Option<StrBytes> {
 /// transactional id, a group, topics): the broker stops at the first failing level and answers
 /// every resource below it with that level's error.
 #[derive(Debug, Clone, Copy)]
-struct Failed(Option<ResourceType>);
+struct Failed {
+    level: Option<ResourceType>,
+    /// The code topics get: 29, or e.g. 100 (`UNKNOWN_TOPIC_ID`) from `deny_response_with_code`.
+    topic_code: i16,
+}
 
 impl Failed {
+    fn at(level: Option<ResourceType>) -> Failed {
+        Failed {
+            level,
+            topic_code: TOPIC,
+        }
+    }
+
     /// The error code for an api whose levels are `levels`, outermost first: the failed level
     /// when it is one of them, else the outermost.
     fn code(self, levels: &[ResourceType]) -> i16 {
-        let level = match self.0 {
+        let level = match self.level {
             Some(rt) if levels.contains(&rt) => Some(rt),
             _ => levels.first().copied(),
         };
-        level.map_or(CLUSTER, error_code)
+        match level {
+            Some(ResourceType::Topic) => self.topic_code,
+            Some(rt) => error_code(rt),
+            None => CLUSTER,
+        }
     }
+
+    /// The code for topics.
+    fn topic(self) -> i16 {
+        self.topic_code
+    }
+}
+
+/// Like [`deny_response`], with `topic_code` on every topic instead of 29
+/// (`TOPIC_AUTHORIZATION_FAILED`): e.g. 100 (`UNKNOWN_TOPIC_ID`) for a request naming topic ids
+/// the filter could not resolve, as the broker answers ids it does not know. Other resources keep
+/// their authorization errors.
+pub fn deny_response_with_code(
+    api_key: i16,
+    version: i16,
+    correlation_id: i32,
+    request_body: &[u8],
+    topic_code: i16,
+) -> Result<Vec<u8>, KafkaError> {
+    let f = Failed {
+        level: Some(Topic),
+        topic_code,
+    };
+    deny(api_key, version, correlation_id, request_body, f)
 }
 
 /// Like [`deny_response`], for a request whose checks passed up to the first failing check on a
@@ -74,7 +115,7 @@ pub fn deny_response_for(
         version,
         correlation_id,
         request_body,
-        Failed(Some(failed)),
+        Failed::at(Some(failed)),
     )
 }
 
@@ -87,7 +128,13 @@ pub fn deny_response(
     correlation_id: i32,
     request_body: &[u8],
 ) -> Result<Vec<u8>, KafkaError> {
-    deny(api_key, version, correlation_id, request_body, Failed(None))
+    deny(
+        api_key,
+        version,
+        correlation_id,
+        request_body,
+        Failed::at(None),
+    )
 }
 
 fn deny(
@@ -121,7 +168,7 @@ pub(crate) fn deny_body_for(
     body: &Bytes,
     failed: ResourceType,
 ) -> Result<Vec<u8>, KafkaError> {
-    deny_body(key, v, body, Failed(Some(failed)))
+    deny_body(key, v, body, Failed::at(Some(failed)))
 }
 
 /// Length prefix + response header + body.
@@ -165,7 +212,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             let code = if r.transactional_id.is_some() {
                 f.code(&[TransactionalId, Topic])
             } else {
-                TOPIC
+                f.topic()
             };
             let responses = r
                 .topic_data
@@ -206,7 +253,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                         .map(|p| {
                             fetch_response::PartitionData::default()
                                 .with_partition_index(p.partition)
-                                .with_error_code(TOPIC)
+                                .with_error_code(f.topic())
                                 .with_high_watermark(-1)
                                 .with_last_stable_offset(-1)
                                 .with_log_start_offset(-1)
@@ -237,7 +284,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                         .map(|p| {
                             list_offsets_response::ListOffsetsPartitionResponse::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(TOPIC)
+                                .with_error_code(f.topic())
                                 .with_timestamp(-1)
                                 .with_offset(-1)
                         })
@@ -261,7 +308,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                 .flatten()
                 .map(|t| {
                     metadata_response::MetadataResponseTopic::default()
-                        .with_error_code(TOPIC)
+                        .with_error_code(f.topic())
                         .with_name(t.name.clone())
                         .with_topic_id(t.topic_id)
                 })
@@ -483,8 +530,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                 .map(|t| {
                     create_topics_response::CreatableTopicResult::default()
                         .with_name(topic_name(&t.name))
-                        .with_error_code(TOPIC)
-                        .with_error_message(msg_from(v, 1, TOPIC))
+                        .with_error_code(f.topic())
+                        .with_error_message(msg_from(v, 1, f.topic()))
                 })
                 .collect();
             encode(
@@ -502,8 +549,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                         delete_topics_response::DeletableTopicResult::default()
                             .with_name(t.name.clone())
                             .with_topic_id(t.topic_id)
-                            .with_error_code(TOPIC)
-                            .with_error_message(Some(message(TOPIC)))
+                            .with_error_code(f.topic())
+                            .with_error_message(Some(message(f.topic())))
                     })
                     .collect()
             } else {
@@ -512,8 +559,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                     .map(|t| {
                         delete_topics_response::DeletableTopicResult::default()
                             .with_name(Some(topic_name(t)))
-                            .with_error_code(TOPIC)
-                            .with_error_message(msg_from(v, 5, TOPIC))
+                            .with_error_code(f.topic())
+                            .with_error_message(msg_from(v, 5, f.topic()))
                     })
                     .collect()
             };
@@ -536,7 +583,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                             delete_records_response::DeleteRecordsPartitionResult::default()
                                 .with_partition_index(p.partition_index)
                                 .with_low_watermark(-1)
-                                .with_error_code(TOPIC)
+                                .with_error_code(f.topic())
                         })
                         .collect();
                     delete_records_response::DeleteRecordsTopicResult::default()
@@ -578,7 +625,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                         .map(|p| {
                             offset_for_leader_epoch_response::EpochEndOffset::default()
                                 .with_partition(p.partition)
-                                .with_error_code(TOPIC)
+                                .with_error_code(f.topic())
                                 .with_leader_epoch(-1)
                                 .with_end_offset(-1)
                         })
@@ -866,8 +913,8 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                 .map(|t| {
                     create_partitions_response::CreatePartitionsTopicResult::default()
                         .with_name(topic_name(&t.name))
-                        .with_error_code(TOPIC)
-                        .with_error_message(Some(message(TOPIC)))
+                        .with_error_code(f.topic())
+                        .with_error_message(Some(message(f.topic())))
                 })
                 .collect();
             encode(
@@ -1074,8 +1121,8 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                         .map(|&p| {
                             describe_producers_response::PartitionResponse::default()
                                 .with_partition_index(p)
-                                .with_error_code(TOPIC)
-                                .with_error_message(Some(message(TOPIC)))
+                                .with_error_code(f.topic())
+                                .with_error_message(Some(message(f.topic())))
                         })
                         .collect();
                     describe_producers_response::TopicResponse::default()
@@ -1152,7 +1199,7 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                 .map(|t| {
                     describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
                         .with_name(Some(topic_name(&t.name)))
-                        .with_error_code(TOPIC)
+                        .with_error_code(f.topic())
                 })
                 .collect();
             encode(

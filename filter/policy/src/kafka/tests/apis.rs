@@ -961,3 +961,47 @@ fn deny_for_the_failed_level() {
     let r: OffsetDeleteResponse = deny(ApiKey::OffsetDelete, 0, &body);
     assert_eq!((r.error_code, r.topics.len()), (30, 0));
 }
+
+/// Topic ids the filter cannot resolve are answered with UNKNOWN_TOPIC_ID, as the broker does.
+#[test]
+fn unknown_topic_ids() {
+    let frame_body = |frame: Vec<u8>, key: ApiKey, v: i16| {
+        let mut buf = Bytes::from(frame);
+        buf.advance(4);
+        ResponseHeader::decode(&mut buf, key.response_header_version(v)).unwrap();
+        buf
+    };
+    for v in 13..=decodable_max(ApiKey::Fetch) {
+        let r = FetchRequest::default().with_topics(vec![fetch_request::FetchTopic::default()
+            .with_topic_id(uuid(ID_A))
+            .with_partitions(vec![
+                fetch_request::FetchPartition::default().with_partition(2)
+            ])]);
+        let frame = deny_response_with_code(1, v, 5, &enc(&r, v), UNKNOWN_TOPIC_ID).unwrap();
+        let resp = FetchResponse::decode(&mut frame_body(frame, ApiKey::Fetch, v), v).unwrap();
+        assert_eq!(resp.responses[0].topic_id, uuid(ID_A));
+        assert_eq!(resp.responses[0].partitions[0].error_code, 100);
+    }
+    let r = ProduceRequest::default()
+        .with_transactional_id(Some(xid("tx")))
+        .with_topic_data(vec![produce_request::TopicProduceData::default()
+            .with_topic_id(uuid(ID_B))
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default(),
+            ])]);
+    let frame = deny_response_with_code(0, 13, 5, &enc(&r, 13), UNKNOWN_TOPIC_ID).unwrap();
+    let resp = ProduceResponse::decode(&mut frame_body(frame, ApiKey::Produce, 13), 13).unwrap();
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 100);
+    for v in 10..=decodable_max(ApiKey::Metadata) {
+        let r = MetadataRequest::default()
+            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+            )
+            .with_name(None)
+            .with_topic_id(uuid(ID_A))]))
+            .with_allow_auto_topic_creation(false);
+        let frame = deny_response_with_code(3, v, 5, &enc(&r, v), UNKNOWN_TOPIC_ID).unwrap();
+        let resp =
+            MetadataResponse::decode(&mut frame_body(frame, ApiKey::Metadata, v), v).unwrap();
+        assert_eq!(resp.topics[0].error_code, 100);
+    }
+}
