@@ -232,6 +232,25 @@ impl Visit for EveryVersion {
                 Ok(_) => {
                     let _: R::Response = deny(key, v, &body);
                     self.denials += 1;
+                    // The scoped and coded denials decode too.
+                    let hv = key.response_header_version(v);
+                    let mut frames =
+                        vec![deny_response_with_code(R::KEY, v, 1, &body, 100).unwrap()];
+                    for rt in [
+                        ResourceType::Topic,
+                        ResourceType::Group,
+                        ResourceType::TransactionalId,
+                        ResourceType::Cluster,
+                    ] {
+                        frames.push(deny_response_for(R::KEY, v, 1, &body, rt).unwrap());
+                    }
+                    for frame in frames {
+                        let mut buf = Bytes::from(frame);
+                        buf.advance(4);
+                        ResponseHeader::decode(&mut buf, hv).unwrap();
+                        R::Response::decode(&mut buf, v)
+                            .unwrap_or_else(|e| panic!("{key:?} v{v}: {e:#}"));
+                    }
                 }
                 Err(KafkaError::NoDenyResponse { .. }) => {}
                 Err(e) => panic!("{key:?} v{v}: {e}"),
