@@ -146,9 +146,21 @@ pub struct FilterLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_in_flight: Option<u32>,
+    /// Largest frame the filter reads whole to decide or rewrite it (at least 1024; default
+    /// 16777216). Raise it when producers send larger batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024))]
+    pub max_hold_bytes: Option<u32>,
     /// Log a line per connection at open and close (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_connections: Option<bool>,
+    /// Every denial is logged; also log every Nth allowed request (default 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_allowed_every: Option<u32>,
+    /// Most distinct topics with their own metrics; the others count as `_other` (bounds the
+    /// sidecar's stats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_topic_metrics: Option<u32>,
 }
 
 /// What the controller observed and did.

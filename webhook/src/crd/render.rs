@@ -98,8 +98,17 @@ pub fn plugin_config(spec: &KafkaPolicySpec) -> Value {
         if let Some(v) = limits.max_in_flight {
             config.insert("maxInFlight".into(), v.into());
         }
+        if let Some(v) = limits.max_hold_bytes {
+            config.insert("maxHoldBytes".into(), v.into());
+        }
         if let Some(v) = limits.log_connections {
             config.insert("logConnections".into(), v.into());
+        }
+        if let Some(v) = limits.log_allowed_every {
+            config.insert("logAllowedEvery".into(), v.into());
+        }
+        if let Some(v) = limits.max_topic_metrics {
+            config.insert("maxTopicMetrics".into(), v.into());
         }
     }
     config.insert(

@@ -241,3 +241,52 @@ fn overlapping_policies_are_found() {
     e.metadata.namespace = Some("other".into());
     assert!(!overlaps(&a, &e));
 }
+
+/// Every setting of the filter's configuration can be given in a KafkaPolicy: `spec.limits`
+/// holds all of them but `failureMode` (from `spec.failStrategy`) and `authorization`.
+#[test]
+fn limits_cover_every_filter_setting() {
+    let filter =
+        serde_json::to_value(schemars::schema_for!(meshka_policy::config::FilterConfig)).unwrap();
+    let limits = serde_json::to_value(schemars::schema_for!(FilterLimits)).unwrap();
+    let keys = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let mut expected = keys(&filter);
+    expected.remove("failureMode");
+    expected.remove("authorization");
+    assert_eq!(
+        keys(&limits),
+        expected,
+        "add the new filter setting to FilterLimits and render::plugin_config"
+    );
+
+    let all = FilterLimits {
+        max_frame_bytes: Some(2048),
+        max_header_bytes: Some(128),
+        max_in_flight: Some(5),
+        max_hold_bytes: Some(4096),
+        log_connections: Some(false),
+        log_allowed_every: Some(100),
+        max_topic_metrics: Some(50),
+    };
+    let mut spec = sample().spec;
+    spec.limits = Some(all);
+    let config = plugin_config(&spec);
+    let parsed =
+        meshka_policy::config::FilterConfig::from_json(config.to_string().as_bytes()).unwrap();
+    assert_eq!(parsed.max_hold_bytes, 4096);
+    assert_eq!(parsed.log_allowed_every, 100);
+    assert_eq!(parsed.max_topic_metrics, 50);
+    assert!(!parsed.log_connections);
+    assert_eq!(
+        keys(&serde_json::json!({"properties": config})),
+        keys(&filter),
+        "every setting rendered"
+    );
+}
