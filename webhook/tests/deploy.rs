@@ -712,3 +712,40 @@ fn the_chart_runs_the_binary_with_arguments_it_accepts() {
         "{stderr}"
     );
 }
+
+/// The decisions istio/README.md shows for the sample policy.
+#[test]
+fn the_readme_decisions_hold_for_the_sample_policy() {
+    let policy = workspace().join("istio/kafkapolicy.yaml");
+    let explain = |principal: &str, resource: &str, operation: &str| {
+        Command::new(env!("CARGO_BIN_EXE_meshka"))
+            .arg("explain")
+            .arg(&policy)
+            .args([
+                "--principal",
+                principal,
+                "--resource",
+                resource,
+                "--operation",
+                operation,
+            ])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    let orders = "spiffe://cluster.local/ns/shop/sa/orders";
+    let invoicer = "spiffe://cluster.local/ns/billing/sa/invoicer";
+    let broker = "spiffe://cluster.local/ns/kafka/sa/kafka-broker";
+    assert_eq!(explain(orders, "topic:orders.eu", "Write"), Some(0));
+    assert_eq!(explain(invoicer, "topic:orders.eu", "Write"), Some(3));
+    assert_eq!(explain(invoicer, "topic:orders.eu", "Read"), Some(0));
+    assert_eq!(explain(invoicer, "group:billing", "Read"), Some(0));
+    assert_eq!(explain(orders, "topic:orders.eu", "Delete"), Some(3));
+    assert_eq!(explain(orders, "cluster", "IdempotentWrite"), Some(0));
+    assert_eq!(explain(broker, "cluster", "ClusterAction"), Some(0));
+    assert_eq!(
+        explain("User:ANONYMOUS", "topic:orders.eu", "Read"),
+        Some(3)
+    );
+}
