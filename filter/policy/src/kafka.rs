@@ -219,6 +219,17 @@ pub(crate) fn api_name(key: ApiKey) -> String {
 /// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
 /// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
 /// abort on such a request (see `kafka/guard.rs`).
+/// Decodes a request body after the guard checked it is safe to hand to `kafka-protocol`.
+pub fn decode_guarded_request<T: Decodable>(
+    key: ApiKey,
+    version: i16,
+    body: &[u8],
+) -> Result<T, KafkaError> {
+    let body = Bytes::copy_from_slice(body);
+    guard_request(key, version, &body)?;
+    decode("request", &body, version)
+}
+
 pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
     let mut buf = body.clone();
     guard::request(key, &mut buf, version).map_err(|e| KafkaError::Decode {

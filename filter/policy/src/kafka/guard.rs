@@ -224,14 +224,21 @@ pub(crate) fn request(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> 
 pub(crate) fn response(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {
     match key {
         ApiKey::ApiVersions => api_versions_response::check_ApiVersionsResponse(buf, version),
+        ApiKey::ConsumerGroupDescribe => consumer_group_describe_response::check_ConsumerGroupDescribeResponse(buf, version),
+        ApiKey::CreatePartitions => create_partitions_response::check_CreatePartitionsResponse(buf, version),
         ApiKey::CreateTopics => create_topics_response::check_CreateTopicsResponse(buf, version),
         ApiKey::DeleteGroups => delete_groups_response::check_DeleteGroupsResponse(buf, version),
         ApiKey::DeleteRecords => delete_records_response::check_DeleteRecordsResponse(buf, version),
         ApiKey::DeleteTopics => delete_topics_response::check_DeleteTopicsResponse(buf, version),
         ApiKey::DescribeGroups => describe_groups_response::check_DescribeGroupsResponse(buf, version),
+        ApiKey::DescribeProducers => describe_producers_response::check_DescribeProducersResponse(buf, version),
+        ApiKey::DescribeTransactions => describe_transactions_response::check_DescribeTransactionsResponse(buf, version),
         ApiKey::Fetch => fetch_response::check_FetchResponse(buf, version),
         ApiKey::ListOffsets => list_offsets_response::check_ListOffsetsResponse(buf, version),
         ApiKey::OffsetCommit => offset_commit_response::check_OffsetCommitResponse(buf, version),
+        ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch_response::check_OffsetForLeaderEpochResponse(buf, version),
+        ApiKey::ShareGroupDescribe => share_group_describe_response::check_ShareGroupDescribeResponse(buf, version),
+        ApiKey::TxnOffsetCommit => txn_offset_commit_response::check_TxnOffsetCommitResponse(buf, version),
         ApiKey::Produce => produce_response::check_ProduceResponse(buf, version),
         ApiKey::DescribeTopicPartitions => describe_topic_partitions_response::check_DescribeTopicPartitionsResponse(buf, version),
         ApiKey::ListGroups => list_groups_response::check_ListGroupsResponse(buf, version),
@@ -5684,6 +5691,172 @@ mod api_versions_response {
 }
 
 #[rustfmt::skip]
+mod consumer_group_describe_response {
+    use super::prelude::*;
+
+    pub(super) fn check_Assignment(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_partitions: () = guard_array(buf, true, |buf| check_TopicPartitions(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ConsumerGroupDescribeResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let groups: () = guard_array(buf, true, |buf| check_DescribedGroup(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribedGroup(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let group_id: GroupId = types::CompactString.decode(buf)?;
+        let group_state: StrBytes = types::CompactString.decode(buf)?;
+        let group_epoch: i32 = types::Int32.decode(buf)?;
+        let assignment_epoch: i32 = types::Int32.decode(buf)?;
+        let assignor_name: StrBytes = types::CompactString.decode(buf)?;
+        let members: () = guard_array(buf, true, |buf| check_Member(buf, version))?;
+        let authorized_operations: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_Member(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let member_id: StrBytes = types::CompactString.decode(buf)?;
+        let instance_id: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let rack_id: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let member_epoch: i32 = types::Int32.decode(buf)?;
+        let client_id: StrBytes = types::CompactString.decode(buf)?;
+        let client_host: StrBytes = types::CompactString.decode(buf)?;
+        let subscribed_topic_names: () = guard_array(buf, true, |buf| { let _: TopicName = types::CompactString.decode(buf)?; Ok(()) })?;
+        let subscribed_topic_regex: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let assignment: () = check_Assignment(buf, version)?;
+        let target_assignment: () = check_Assignment(buf, version)?;
+        let member_type: i8 = if version >= 1 {
+            types::Int8.decode(buf)?
+        } else {
+            -1
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicPartitions(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_id: Uuid = types::Uuid.decode(buf)?;
+        let topic_name: TopicName = types::CompactString.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| { let _: i32 = types::Int32.decode(buf)?; Ok(()) })?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod create_partitions_response {
+    use super::prelude::*;
+
+    pub(super) fn check_CreatePartitionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 3 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let results: () = if version >= 2 {
+            guard_array(buf, true, |buf| check_CreatePartitionsTopicResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_CreatePartitionsTopicResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_CreatePartitionsTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 3 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
 mod create_topics_response {
     use super::prelude::*;
 
@@ -6133,6 +6306,147 @@ mod describe_groups_response {
 }
 
 #[rustfmt::skip]
+mod describe_producers_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DescribeProducersResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = guard_array(buf, true, |buf| check_TopicResponse(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_PartitionResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let active_producers: () = guard_array(buf, true, |buf| check_ProducerState(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ProducerState(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let producer_id: ProducerId = types::Int64.decode(buf)?;
+        let producer_epoch: i32 = types::Int32.decode(buf)?;
+        let last_sequence: i32 = types::Int32.decode(buf)?;
+        let last_timestamp: i64 = types::Int64.decode(buf)?;
+        let coordinator_epoch: i32 = types::Int32.decode(buf)?;
+        let current_txn_start_offset: i64 = types::Int64.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = types::CompactString.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| check_PartitionResponse(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod describe_transactions_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DescribeTransactionsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let transaction_states: () = guard_array(buf, true, |buf| check_TransactionState(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicData(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic: TopicName = types::CompactString.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| { let _: i32 = types::Int32.decode(buf)?; Ok(()) })?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TransactionState(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let transactional_id: TransactionalId = types::CompactString.decode(buf)?;
+        let transaction_state: StrBytes = types::CompactString.decode(buf)?;
+        let transaction_timeout_ms: i32 = types::Int32.decode(buf)?;
+        let transaction_start_time_ms: i64 = types::Int64.decode(buf)?;
+        let producer_id: ProducerId = types::Int64.decode(buf)?;
+        let producer_epoch: i16 = types::Int16.decode(buf)?;
+        let topics: () = guard_array(buf, true, |buf| check_TopicData(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
 mod fetch_response {
     use super::prelude::*;
 
@@ -6565,6 +6879,258 @@ mod offset_commit_response {
         };
         let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
         if version >= 8 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod offset_for_leader_epoch_response {
+    use super::prelude::*;
+
+    pub(super) fn check_EpochEndOffset(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let partition: i32 = types::Int32.decode(buf)?;
+        let leader_epoch: i32 = types::Int32.decode(buf)?;
+        let end_offset: i64 = types::Int64.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetForLeaderEpochResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_OffsetForLeaderTopicResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_OffsetForLeaderTopicResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetForLeaderTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 2 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic: TopicName = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let partitions: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_EpochEndOffset(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_EpochEndOffset(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod share_group_describe_response {
+    use super::prelude::*;
+
+    pub(super) fn check_Assignment(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_partitions: () = guard_array(buf, true, |buf| check_TopicPartitions(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribedGroup(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let group_id: GroupId = types::CompactString.decode(buf)?;
+        let group_state: StrBytes = types::CompactString.decode(buf)?;
+        let group_epoch: i32 = types::Int32.decode(buf)?;
+        let assignment_epoch: i32 = types::Int32.decode(buf)?;
+        let assignor_name: StrBytes = types::CompactString.decode(buf)?;
+        let members: () = guard_array(buf, true, |buf| check_Member(buf, version))?;
+        let authorized_operations: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_Member(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let member_id: StrBytes = types::CompactString.decode(buf)?;
+        let rack_id: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let member_epoch: i32 = types::Int32.decode(buf)?;
+        let client_id: StrBytes = types::CompactString.decode(buf)?;
+        let client_host: StrBytes = types::CompactString.decode(buf)?;
+        let subscribed_topic_names: () = guard_array(buf, true, |buf| { let _: TopicName = types::CompactString.decode(buf)?; Ok(()) })?;
+        let assignment: () = check_Assignment(buf, version)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ShareGroupDescribeResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let groups: () = guard_array(buf, true, |buf| check_DescribedGroup(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicPartitions(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_id: Uuid = types::Uuid.decode(buf)?;
+        let topic_name: TopicName = types::CompactString.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| { let _: i32 = types::Int32.decode(buf)?; Ok(()) })?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod txn_offset_commit_response {
+    use super::prelude::*;
+
+    pub(super) fn check_TxnOffsetCommitResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = if version >= 3 {
+            guard_array(buf, true, |buf| check_TxnOffsetCommitResponseTopic(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_TxnOffsetCommitResponseTopic(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TxnOffsetCommitResponsePartition(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TxnOffsetCommitResponseTopic(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let partitions: () = if version >= 3 {
+            guard_array(buf, true, |buf| check_TxnOffsetCommitResponsePartition(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_TxnOffsetCommitResponsePartition(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
             let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
             for _ in 0..num_tagged_fields {
                 let tag: u32 = types::UnsignedVarInt.decode(buf)?;

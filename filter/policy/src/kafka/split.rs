@@ -40,9 +40,11 @@ pub struct Denied {
 
 /// Splits a request (body after its header) by `denied`, which says whether a check of
 /// [`request_checks`] is denied (answer `false` for checks a `cluster_alternative` covers).
-/// Splits Produce, Fetch, Metadata, ListOffsets, OffsetCommit, CreateTopics, DeleteTopics,
-/// DeleteRecords, DescribeGroups and DeleteGroups by topic (or group); every other api is
-/// all-or-nothing. Metadata v1+ is split even when every named topic is denied, so the client
+/// Splits by topic: Produce, Fetch, Metadata, ListOffsets, OffsetCommit, OffsetFetch (v0–7),
+/// TxnOffsetCommit, OffsetForLeaderEpoch, CreateTopics, DeleteTopics, DeleteRecords,
+/// CreatePartitions, DescribeProducers, DescribeTopicPartitions; by group: DescribeGroups,
+/// DeleteGroups, ConsumerGroupDescribe, ShareGroupDescribe; by transactional id:
+/// DescribeTransactions. Every other api is all-or-nothing. Metadata v1+ is split even when every named topic is denied, so the client
 /// still gets the brokers.
 pub fn split_request(
     api_key: i16,
@@ -98,8 +100,18 @@ fn item_type(key: ApiKey) -> Option<ResourceType> {
         | ApiKey::OffsetCommit
         | ApiKey::CreateTopics
         | ApiKey::DeleteTopics
-        | ApiKey::DeleteRecords => Some(ResourceType::Topic),
-        ApiKey::DescribeGroups | ApiKey::DeleteGroups => Some(ResourceType::Group),
+        | ApiKey::DeleteRecords
+        | ApiKey::OffsetFetch
+        | ApiKey::TxnOffsetCommit
+        | ApiKey::OffsetForLeaderEpoch
+        | ApiKey::CreatePartitions
+        | ApiKey::DescribeProducers
+        | ApiKey::DescribeTopicPartitions => Some(ResourceType::Topic),
+        ApiKey::DescribeGroups
+        | ApiKey::DeleteGroups
+        | ApiKey::ConsumerGroupDescribe
+        | ApiKey::ShareGroupDescribe => Some(ResourceType::Group),
+        ApiKey::DescribeTransactions => Some(ResourceType::TransactionalId),
         _ => None,
     }
 }
@@ -221,6 +233,79 @@ fn split(
             |t| topic(t, Operation::Delete),
             false
         ),
+        ApiKey::TxnOffsetCommit => by!(
+            TxnOffsetCommitRequest,
+            topics,
+            |t| topic(&t.name, Operation::Read),
+            false
+        ),
+        ApiKey::OffsetForLeaderEpoch => by!(
+            OffsetForLeaderEpochRequest,
+            topics,
+            |t| topic(&t.topic, Operation::Describe),
+            false
+        ),
+        ApiKey::CreatePartitions => by!(
+            CreatePartitionsRequest,
+            topics,
+            |t| topic(&t.name, Operation::Alter),
+            false
+        ),
+        ApiKey::DescribeProducers => by!(
+            DescribeProducersRequest,
+            topics,
+            |t| topic(&t.name, Operation::Read),
+            false
+        ),
+        // An empty list asks for every topic: never forward one.
+        ApiKey::DescribeTopicPartitions => by!(
+            DescribeTopicPartitionsRequest,
+            topics,
+            |t| topic(&t.name, Operation::Describe),
+            false
+        ),
+        ApiKey::ConsumerGroupDescribe => by!(
+            ConsumerGroupDescribeRequest,
+            group_ids,
+            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Describe),
+            false
+        ),
+        ApiKey::ShareGroupDescribe => by!(
+            ShareGroupDescribeRequest,
+            group_ids,
+            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Describe),
+            false
+        ),
+        ApiKey::DescribeTransactions => by!(
+            DescribeTransactionsRequest,
+            transactional_ids,
+            |x| Check::named(
+                ResourceType::TransactionalId,
+                x.0.as_str(),
+                Operation::Describe
+            ),
+            false
+        ),
+        // v8+ names topics per group: all or nothing.
+        ApiKey::OffsetFetch if v >= 8 => Ok(None),
+        ApiKey::OffsetFetch => {
+            let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
+            let Some(topics) = &r.topics else {
+                return Ok(None);
+            };
+            let (allowed, refused) = partition(topics, &mut |t| {
+                denied(&topic(&t.name, Operation::Describe))
+            });
+            if allowed.is_empty() {
+                return Ok(None);
+            }
+            let a = r.clone().with_topics(Some(allowed));
+            let d = r.with_topics(Some(refused));
+            Ok(Some((
+                encode("OffsetFetchRequest", &a, v)?,
+                encode("OffsetFetchRequest", &d, v)?,
+            )))
+        }
         ApiKey::Metadata => {
             let r: MetadataRequest = decode("MetadataRequest", body, v)?;
             let Some(topics) = &r.topics else {
@@ -274,6 +359,15 @@ pub fn merge_response(denied: &Denied, body: &[u8]) -> Result<Vec<u8>, KafkaErro
         ApiKey::DeleteRecords => merge!(DeleteRecordsResponse, topics),
         ApiKey::DescribeGroups => merge!(DescribeGroupsResponse, groups),
         ApiKey::DeleteGroups => merge!(DeleteGroupsResponse, results),
+        ApiKey::OffsetFetch => merge!(OffsetFetchResponse, topics),
+        ApiKey::TxnOffsetCommit => merge!(TxnOffsetCommitResponse, topics),
+        ApiKey::OffsetForLeaderEpoch => merge!(OffsetForLeaderEpochResponse, topics),
+        ApiKey::CreatePartitions => merge!(CreatePartitionsResponse, results),
+        ApiKey::DescribeProducers => merge!(DescribeProducersResponse, topics),
+        ApiKey::DescribeTopicPartitions => merge!(DescribeTopicPartitionsResponse, topics),
+        ApiKey::ConsumerGroupDescribe => merge!(ConsumerGroupDescribeResponse, groups),
+        ApiKey::ShareGroupDescribe => merge!(ShareGroupDescribeResponse, groups),
+        ApiKey::DescribeTransactions => merge!(DescribeTransactionsResponse, transaction_states),
         other => Err(KafkaError::NoDenyResponse {
             api: api_name(other),
         }),

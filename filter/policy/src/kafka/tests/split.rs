@@ -390,3 +390,206 @@ fn every_splittable_api_merges_at_every_version() {
         assert_eq!(m.results[0].error_code, 30);
     }
 }
+
+#[test]
+fn more_splittable_apis_at_every_version() {
+    fn partial(key: ApiKey, v: i16, body: Vec<u8>) -> (Vec<u8>, Denied) {
+        match split_request(key as i16, v, &body, &mut secret).unwrap() {
+            Split::Partial { body, denied } => (body, denied),
+            other => panic!("{key:?} v{v}: {other:?}"),
+        }
+    }
+    for v in versions(ApiKey::OffsetFetch) {
+        let r = OffsetFetchRequest::default()
+            .with_group_id(gid("g"))
+            .with_topics(Some(vec![
+                offset_fetch_request::OffsetFetchRequestTopic::default().with_name(tn("orders")),
+                offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(tn("secret.x"))
+                    .with_partition_indexes(vec![1]),
+            ]));
+        if v >= 8 {
+            let r = OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(gid("g"))
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(tn("secret.x")),
+                    ])),
+            ]);
+            assert_eq!(
+                split_request(9, v, &enc(&r, v), &mut secret).unwrap(),
+                Split::DenyAll {
+                    failed: ResourceType::Topic
+                }
+            );
+            continue;
+        }
+        let (body, denied) = partial(ApiKey::OffsetFetch, v, enc(&r, v));
+        assert_eq!(
+            OffsetFetchRequest::decode(&mut Bytes::from(body), v)
+                .unwrap()
+                .topics
+                .unwrap()
+                .len(),
+            1
+        );
+        let m = OffsetFetchResponse::decode(
+            &mut Bytes::from(
+                merge_response(&denied, &enc(&OffsetFetchResponse::default(), v)).unwrap(),
+            ),
+            v,
+        )
+        .unwrap();
+        assert_eq!(m.topics[0].partitions[0].error_code, 29, "v{v}");
+        assert_eq!(m.error_code, 0);
+    }
+    for v in versions(ApiKey::TxnOffsetCommit) {
+        let r = TxnOffsetCommitRequest::default()
+            .with_transactional_id(xid("tx"))
+            .with_group_id(gid("g"))
+            .with_topics(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(tn("orders")),
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(tn("secret.x"))
+                    .with_partitions(vec![
+                        txn_offset_commit_request::TxnOffsetCommitRequestPartition::default(),
+                    ]),
+            ]);
+        let (_, denied) = partial(ApiKey::TxnOffsetCommit, v, enc(&r, v));
+        let m = TxnOffsetCommitResponse::decode(
+            &mut Bytes::from(
+                merge_response(&denied, &enc(&TxnOffsetCommitResponse::default(), v)).unwrap(),
+            ),
+            v,
+        )
+        .unwrap();
+        assert_eq!(m.topics[0].partitions[0].error_code, 29);
+    }
+    for v in versions(ApiKey::OffsetForLeaderEpoch) {
+        let r = OffsetForLeaderEpochRequest::default().with_topics(vec![
+            offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                .with_topic(tn("orders")),
+            offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                .with_topic(tn("secret.x"))
+                .with_partitions(vec![
+                    offset_for_leader_epoch_request::OffsetForLeaderPartition::default(),
+                ]),
+        ]);
+        let (_, denied) = partial(ApiKey::OffsetForLeaderEpoch, v, enc(&r, v));
+        let m = OffsetForLeaderEpochResponse::decode(
+            &mut Bytes::from(
+                merge_response(&denied, &enc(&OffsetForLeaderEpochResponse::default(), v)).unwrap(),
+            ),
+            v,
+        )
+        .unwrap();
+        assert_eq!(m.topics[0].partitions[0].error_code, 29);
+    }
+    for v in versions(ApiKey::CreatePartitions) {
+        let r = CreatePartitionsRequest::default().with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default().with_name(tn("orders")),
+            create_partitions_request::CreatePartitionsTopic::default().with_name(tn("secret.x")),
+        ]);
+        let (_, denied) = partial(ApiKey::CreatePartitions, v, enc(&r, v));
+        let m = CreatePartitionsResponse::decode(
+            &mut Bytes::from(
+                merge_response(&denied, &enc(&CreatePartitionsResponse::default(), v)).unwrap(),
+            ),
+            v,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.results[0].name.clone(), m.results[0].error_code),
+            (tn("secret.x"), 29)
+        );
+    }
+    let r = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(tn("secret.x"))
+            .with_partition_indexes(vec![0]),
+        describe_producers_request::TopicRequest::default().with_name(tn("orders")),
+    ]);
+    let (_, denied) = partial(ApiKey::DescribeProducers, 0, enc(&r, 0));
+    let m = DescribeProducersResponse::decode(
+        &mut Bytes::from(
+            merge_response(&denied, &enc(&DescribeProducersResponse::default(), 0)).unwrap(),
+        ),
+        0,
+    )
+    .unwrap();
+    assert_eq!(m.topics[0].partitions[0].error_code, 29);
+    // DescribeTopicPartitions: every named topic denied would leave an empty list, which means
+    // all topics: denied instead.
+    let r = DescribeTopicPartitionsRequest::default().with_topics(vec![
+        describe_topic_partitions_request::TopicRequest::default().with_name(tn("secret.x")),
+    ]);
+    assert_eq!(
+        split_request(75, 0, &enc(&r, 0), &mut secret).unwrap(),
+        Split::DenyAll {
+            failed: ResourceType::Topic
+        }
+    );
+    let r = r.with_topics(vec![
+        describe_topic_partitions_request::TopicRequest::default().with_name(tn("secret.x")),
+        describe_topic_partitions_request::TopicRequest::default().with_name(tn("orders")),
+    ]);
+    let (_, denied) = partial(ApiKey::DescribeTopicPartitions, 0, enc(&r, 0));
+    let m = DescribeTopicPartitionsResponse::decode(
+        &mut Bytes::from(
+            merge_response(
+                &denied,
+                &enc(&DescribeTopicPartitionsResponse::default(), 0),
+            )
+            .unwrap(),
+        ),
+        0,
+    )
+    .unwrap();
+    assert_eq!(m.topics[0].error_code, 29);
+    for v in versions(ApiKey::ConsumerGroupDescribe) {
+        let r =
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![gid("g"), gid("secret-g")]);
+        let (_, denied) = partial(ApiKey::ConsumerGroupDescribe, v, enc(&r, v));
+        let m = ConsumerGroupDescribeResponse::decode(
+            &mut Bytes::from(
+                merge_response(&denied, &enc(&ConsumerGroupDescribeResponse::default(), v))
+                    .unwrap(),
+            ),
+            v,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.groups[0].group_id.clone(), m.groups[0].error_code),
+            (gid("secret-g"), 30)
+        );
+    }
+    let r = ShareGroupDescribeRequest::default().with_group_ids(vec![gid("g"), gid("secret-g")]);
+    let (_, denied) = partial(ApiKey::ShareGroupDescribe, 1, enc(&r, 1));
+    let m = ShareGroupDescribeResponse::decode(
+        &mut Bytes::from(
+            merge_response(&denied, &enc(&ShareGroupDescribeResponse::default(), 1)).unwrap(),
+        ),
+        1,
+    )
+    .unwrap();
+    assert_eq!(m.groups[0].error_code, 30);
+    let r = DescribeTransactionsRequest::default()
+        .with_transactional_ids(vec![xid("tx"), xid("secret-tx")]);
+    let (_, denied) = partial(ApiKey::DescribeTransactions, 0, enc(&r, 0));
+    let m = DescribeTransactionsResponse::decode(
+        &mut Bytes::from(
+            merge_response(&denied, &enc(&DescribeTransactionsResponse::default(), 0)).unwrap(),
+        ),
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            m.transaction_states[0].transactional_id.clone(),
+            m.transaction_states[0].error_code
+        ),
+        (xid("secret-tx"), 53)
+    );
+}
