@@ -234,7 +234,7 @@ pub fn render(text: &str, source: &str, image: &FilterImage, format: Format) -> 
         Ok(p) => p,
         Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
     };
-    let mut plugins = Vec::new();
+    let mut plugins: Vec<serde_json::Value> = Vec::new();
     let mut errors = String::new();
     for policy in &policies {
         match wasm_plugin(policy, image) {
@@ -252,31 +252,34 @@ pub fn render(text: &str, source: &str, image: &FilterImage, format: Format) -> 
             code: ExitCode::Invalid,
         };
     }
-    let stdout = match format {
+    let serialized = match format {
         Format::Json => {
-            let value = if plugins.len() == 1 {
-                plugins.pop().unwrap_or_default()
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": plugins})
+            let value = match plugins.as_slice() {
+                [one] => one.clone(),
+                _ => serde_json::json!({"apiVersion": "v1", "kind": "List", "items": plugins}),
             };
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            )
+            serde_json::to_string_pretty(&value)
+                .map(|s| format!("{s}\n"))
+                .map_err(|e| e.to_string())
         }
-        Format::Text => {
-            let mut s = String::new();
-            for p in &plugins {
-                s.push_str("---\n");
-                s.push_str(&serde_yaml::to_string(p).unwrap_or_default());
-            }
-            s
-        }
+        Format::Text => plugins
+            .iter()
+            .map(|p| serde_yaml::to_string(p).map(|y| format!("---\n{y}")))
+            .collect::<Result<String, _>>()
+            .map_err(|e| e.to_string()),
     };
-    Outcome {
-        stdout,
-        stderr: String::new(),
-        code: ExitCode::Success,
+    match serialized {
+        Ok(stdout) => Outcome {
+            stdout,
+            stderr: String::new(),
+            code: ExitCode::Success,
+        },
+        // Never print a partial manifest that a pipeline would apply.
+        Err(e) => Outcome::failed(
+            ExitCode::Invalid,
+            source,
+            format!("could not serialize the WasmPlugin: {e}"),
+        ),
     }
 }
 
