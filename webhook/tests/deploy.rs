@@ -749,3 +749,26 @@ fn the_readme_decisions_hold_for_the_sample_policy() {
         Some(3)
     );
 }
+
+/// GitOps installs without the controller, or without the validating webhook, stay valid.
+#[test]
+fn optional_parts_can_be_left_out() {
+    let docs = render(&[
+        "--set",
+        "controller.enabled=false",
+        "--set",
+        "webhook.validating.enabled=false",
+    ]);
+    assert!(!docs.iter().any(|d| d["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("controller")));
+    assert!(!docs
+        .iter()
+        .any(|d| d["kind"] == "ValidatingWebhookConfiguration"));
+    assert!(docs
+        .iter()
+        .any(|d| d["kind"] == "MutatingWebhookConfiguration"));
+    let log = kubernetes_validate(&docs, "helm template (webhook only)");
+    assert!(!log.contains("Couldn't find schema"), "{log}");
+}
