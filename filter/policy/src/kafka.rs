@@ -216,10 +216,8 @@ pub(crate) fn api_name(key: ApiKey) -> String {
     format!("{key:?}")
 }
 
-/// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
-/// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
-/// abort on such a request (see `kafka/guard.rs`).
-/// Decodes a request body after the guard checked it is safe to hand to `kafka-protocol`.
+/// Decodes a request body with `kafka-protocol` after the guard checked it is safe to (see
+/// `guard_request`). Use it, never `Decodable::decode` directly, for bytes from the network.
 pub fn decode_guarded_request<T: Decodable>(
     key: ApiKey,
     version: i16,
@@ -230,6 +228,9 @@ pub fn decode_guarded_request<T: Decodable>(
     decode("request", &body, version)
 }
 
+/// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
+/// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
+/// abort on such a request (see `kafka/guard.rs`).
 pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
     let mut buf = body.clone();
     guard::request(key, &mut buf, version).map_err(|e| KafkaError::Decode {
