@@ -6,12 +6,17 @@ use meshka_codec::inflight::{Pending, Rewrite};
 use meshka_codec::{Error, Verdict};
 use serde::Serialize;
 
+use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
+
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
 use crate::kafka::{self, Check, Resource};
+use crate::sasl::Exchange;
 
 /// Response rewrite tags (see [`Rewrite::Transform`]).
 pub const CLAMP_API_VERSIONS: u32 = 1;
 pub const FILTER_METADATA: u32 = 2;
+/// Not a rewrite: the SaslAuthenticate response is read to learn whether the user is in.
+pub const SASL_RESULT: u32 = 3;
 
 const API_VERSIONS: i16 = 18;
 const SASL_HANDSHAKE: i16 = 17;
@@ -69,7 +74,10 @@ impl TopicIds for std::collections::HashMap<[u8; 16], String> {
 /// Decides the requests of one connection.
 pub struct Enforcer<'a> {
     pub policy: &'a CompiledPolicy,
-    pub principal: &'a Principal,
+    /// The connection's principal; a successful SASL exchange sets its user.
+    pub principal: &'a mut Principal,
+    /// The connection's SASL exchange, followed to learn the user it authenticates.
+    pub sasl: &'a mut Exchange,
     pub topic_ids: &'a mut dyn TopicIds,
     /// Every decided request, for the host to log and count.
     pub records: &'a mut Vec<DecisionRecord>,
@@ -128,7 +136,25 @@ impl Enforcer<'_> {
         let key = head.api.key();
         match key {
             API_VERSIONS => return Ok(Verdict::Forward(Rewrite::Transform(CLAMP_API_VERSIONS))),
-            SASL_HANDSHAKE | SASL_AUTHENTICATE => return Ok(Verdict::Forward(Rewrite::None)),
+            SASL_HANDSHAKE => {
+                let request: SaslHandshakeRequest =
+                    decode_request(ApiKey::SaslHandshake, head.api_version, body)?;
+                if head.api_version == 0 {
+                    // v0 is followed by raw SASL tokens without Kafka framing the filter could
+                    // authorize; every current client uses v1.
+                    return Err(Error::Denied(
+                        "SaslHandshake v0 (raw SASL tokens) is not supported: use a client that speaks SaslHandshake v1".into(),
+                    ));
+                }
+                self.sasl.handshake(request.mechanism.as_str());
+                return Ok(Verdict::Forward(Rewrite::None));
+            }
+            SASL_AUTHENTICATE => {
+                let request: SaslAuthenticateRequest =
+                    decode_request(ApiKey::SaslAuthenticate, head.api_version, body)?;
+                self.sasl.message(&request.auth_bytes);
+                return Ok(Verdict::Forward(Rewrite::Transform(SASL_RESULT)));
+            }
             _ => {}
         }
         let mut record = DecisionRecord {
@@ -250,18 +276,42 @@ impl Enforcer<'_> {
                         self.topic_ids.learn(id, &name);
                     }
                 }
-                let (policy, principal) = (self.policy, self.principal);
+                let (policy, principal) = (self.policy, &*self.principal);
                 kafka::filter_metadata_response(request.api_version, body, &mut |topic| {
                     policy
                         .decide(principal, ResourceType::Topic, topic, Operation::Describe)
                         .permits()
                 })
             }
+            SASL_RESULT => {
+                // The error code leads the body at every version; nothing else is needed.
+                let code = body
+                    .first_chunk::<2>()
+                    .map(|c| i16::from_be_bytes(*c))
+                    .ok_or(Error::Truncated {
+                        what: "SaslAuthenticate response",
+                        len: body.len(),
+                    })?;
+                if let Some(user) = self.sasl.answer(code) {
+                    *self.principal = self.principal.clone().with_sasl_user(&user);
+                }
+                return Ok(body.to_vec());
+            }
             _ => return Err(Error::Internal("unknown response rewrite")),
         };
         result
             .map_err(|e| Error::Denied(format!("rewriting a {} response: {e}", request.api.name())))
     }
+}
+
+/// Decodes a request body the filter must read, refusing what it cannot.
+fn decode_request<T: kafka_protocol::protocol::Decodable>(
+    key: ApiKey,
+    version: i16,
+    body: &[u8],
+) -> Result<T, Error> {
+    kafka::decode_guarded_request(key, version, body)
+        .map_err(|e| Error::Denied(format!("reading a {key:?} v{version} request: {e}")))
 }
 
 #[cfg(test)]

@@ -2,5 +2,6 @@
 
 pub mod authz;
 pub mod config;
-pub mod kafka;
 pub mod enforce;
+pub mod kafka;
+pub mod sasl;

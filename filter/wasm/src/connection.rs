@@ -11,6 +11,7 @@ use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Se
 use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
 use meshka_policy::enforce::{DecisionRecord, Enforcer};
+use meshka_policy::sasl::Exchange;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, StreamContext};
 use proxy_wasm::types::{Action, BufferType, PeerType};
@@ -35,6 +36,8 @@ pub struct Connection {
     /// the connection opens).
     peer: Option<String>,
     principal: Principal,
+    /// The SASL exchange on this connection, followed to learn its user.
+    sasl: Exchange,
     identified: bool,
     /// Set when decoding failed and the configuration says fail open: bytes pass uninspected.
     bypass: bool,
@@ -74,6 +77,7 @@ impl Connection {
             config,
             peer: None,
             principal: Principal::anonymous(),
+            sasl: Exchange::default(),
             identified: false,
             bypass: false,
             closing: false,
@@ -114,7 +118,8 @@ impl Connection {
                 .and_then(|a| a.policy.as_ref())
                 .map(|policy| Enforcer {
                     policy,
-                    principal: &self.principal,
+                    principal: &mut self.principal,
+                    sasl: &mut self.sasl,
                     topic_ids: &mut topic_ids,
                     records: &mut records,
                 }),
@@ -135,7 +140,6 @@ impl Connection {
                 apply(&mut src, buffer, size, &out)
             }
         });
-        drop(hooks);
         metrics::bytes(matches!(direction, Direction::Request), size, src.copied);
         if !records.is_empty() {
             let config = active.as_ref().map_or(self.config.as_ref(), |a| &a.config);
@@ -153,7 +157,7 @@ impl Connection {
         for record in records {
             metrics::decision(record, topic_cap);
             self.decisions += 1;
-            let sampled = allowed_every > 0 && self.decisions % u64::from(allowed_every) == 0;
+            let sampled = allowed_every > 0 && self.decisions.is_multiple_of(u64::from(allowed_every));
             if !record.allowed || sampled {
                 let line = serde_json::to_string(record).unwrap_or_default();
                 if record.allowed {

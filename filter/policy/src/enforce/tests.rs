@@ -126,12 +126,14 @@ fn decode_response<T: Decodable>(key: ApiKey, version: i16, frame: &[u8]) -> (i3
 
 #[test]
 fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -171,7 +173,6 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
         .collect();
     assert_eq!(codes, vec![29]);
 
-    drop(hooks);
     let summary: Vec<(bool, bool)> = records.iter().map(|r| (r.allowed, r.forwarded)).collect();
     assert_eq!(summary, vec![(true, true), (false, false), (false, false)]);
     assert_eq!(records[1].checks[0].name, "payments");
@@ -184,19 +185,20 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
 
 #[test]
 fn audit_mode_forwards_and_records_the_would_be_denial() {
-    let (policy, principal) = (policy("audit"), orders());
+    let (policy, mut principal) = (policy("audit"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
     let denied = request(ApiKey::Produce, 9, 7, &produce("payments", 1));
     assert_eq!(pass(&mut session, &mut hooks, &denied, false), denied);
-    drop(hooks);
     assert_eq!(
         (records[0].allowed, records[0].forwarded, records[0].audit),
         (false, true, true)
@@ -205,12 +207,14 @@ fn audit_mode_forwards_and_records_the_would_be_denial() {
 
 #[test]
 fn metadata_for_all_topics_hides_what_may_not_be_described() {
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -249,12 +253,14 @@ fn metadata_for_all_topics_hides_what_may_not_be_described() {
 
 #[test]
 fn naming_a_topic_that_may_not_be_described_is_denied() {
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -287,12 +293,14 @@ fn naming_a_topic_that_may_not_be_described_is_denied() {
 
 #[test]
 fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -319,12 +327,14 @@ fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
 #[test]
 fn api_versions_are_clamped_to_what_the_filter_decodes() {
     use kafka_protocol::messages::api_versions_response::ApiVersion;
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -367,12 +377,14 @@ fn api_versions_are_clamped_to_what_the_filter_decodes() {
 fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
     use kafka_protocol::messages::fetch_request::FetchTopic;
     use kafka_protocol::messages::FetchRequest;
-    let (policy, principal) = (policy("enforce"), orders());
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let mut sasl = crate::sasl::Exchange::default();
     let mut records = Vec::new();
     let mut ids = std::collections::HashMap::new();
     let mut hooks = Adapter(Enforcer {
         policy: &policy,
-        principal: &principal,
+        principal: &mut principal,
+        sasl: &mut sasl,
         topic_ids: &mut ids,
         records: &mut records,
     });
@@ -433,7 +445,6 @@ fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
         substitute_request(4),
         "an unknown id is denied"
     );
-    drop(hooks);
     let names: Vec<&str> = records
         .iter()
         .skip(1)
@@ -447,4 +458,104 @@ fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
             "unknown-id:03030303030303030303030303030303"
         ]
     );
+}
+
+#[test]
+fn a_sasl_user_counts_once_the_broker_accepted_it() {
+    use kafka_protocol::messages::{
+        SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+        SaslHandshakeResponse,
+    };
+    let policy: CompiledPolicy = serde_json::from_str::<AuthorizationPolicy>(
+        r#"{"rules": [{"action": "allow", "users": ["User:alice"], "operations": ["Write"], "resources": [{"type": "topic", "name": "ledger"}]}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let (mut principal, mut sasl, mut ids, mut records) = (
+        Principal::anonymous(),
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let exchange =
+        |session: &mut Session, hooks: &mut Adapter<'_>, cid: i32, password: &str, code: i16| {
+            let hs = request(
+                ApiKey::SaslHandshake,
+                1,
+                cid,
+                &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+            );
+            assert_eq!(pass(session, hooks, &hs, false), hs);
+            pass(
+                session,
+                hooks,
+                &response(
+                    ApiKey::SaslHandshake,
+                    1,
+                    cid,
+                    &SaslHandshakeResponse::default(),
+                ),
+                true,
+            );
+            let token = Bytes::from(format!("\0alice\0{password}").into_bytes());
+            let auth = request(
+                ApiKey::SaslAuthenticate,
+                2,
+                cid + 1,
+                &SaslAuthenticateRequest::default().with_auth_bytes(token),
+            );
+            assert_eq!(pass(session, hooks, &auth, false), auth);
+            let answer = response(
+                ApiKey::SaslAuthenticate,
+                2,
+                cid + 1,
+                &SaslAuthenticateResponse::default().with_error_code(code),
+            );
+            assert_eq!(
+                pass(session, hooks, &answer, true),
+                answer,
+                "the answer reaches the client unchanged"
+            );
+        };
+    let ledger = |cid| request(ApiKey::Produce, 9, cid, &produce("ledger", 1));
+    assert_eq!(
+        pass(&mut session, &mut hooks, &ledger(1), false),
+        substitute_request(1),
+        "anonymous may not write"
+    );
+    pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 1, &ApiVersionsResponse::default()),
+        true,
+    );
+    exchange(&mut session, &mut hooks, 2, "wrong", 58);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &ledger(4), false),
+        substitute_request(4),
+        "a failed exchange changes nothing"
+    );
+    pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 4, &ApiVersionsResponse::default()),
+        true,
+    );
+    exchange(&mut session, &mut hooks, 5, "right", 0);
+    let allowed = ledger(7);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &allowed, false),
+        allowed,
+        "alice may write once the broker accepted her"
+    );
+    assert_eq!(principal.sasl_user.as_deref(), Some("alice"));
 }
