@@ -44,8 +44,8 @@ pub struct Denied {
 /// TxnOffsetCommit, OffsetForLeaderEpoch, CreateTopics, DeleteTopics, DeleteRecords,
 /// CreatePartitions, DescribeProducers, DescribeTopicPartitions; by group: DescribeGroups,
 /// DeleteGroups, ConsumerGroupDescribe, ShareGroupDescribe; by transactional id:
-/// DescribeTransactions. Every other api is all-or-nothing. Metadata v1+ is split even when every named topic is denied, so the client
-/// still gets the brokers.
+/// DescribeTransactions. Every other api is all-or-nothing. Metadata v1+ is split even when
+/// every named topic is denied, so the client still gets the brokers.
 pub fn split_request(
     api_key: i16,
     version: i16,
@@ -72,7 +72,7 @@ pub fn split_request(
     if !any_item {
         return Ok(Split::Unchanged);
     }
-    // Only consumer fetches are split (a follower fetch has no topic checks).
+    // (A follower fetch has only the cluster check: it never gets here.)
     let body = &Bytes::copy_from_slice(body);
     guard_request(key, version, body)?;
     let parts = split(key, version, body, denied)?;
