@@ -157,7 +157,8 @@ impl Connection {
         for record in records {
             metrics::decision(record, topic_cap);
             self.decisions += 1;
-            let sampled = allowed_every > 0 && self.decisions.is_multiple_of(u64::from(allowed_every));
+            let sampled =
+                allowed_every > 0 && self.decisions.is_multiple_of(u64::from(allowed_every));
             if !record.allowed || sampled {
                 let line = serde_json::to_string(record).unwrap_or_default();
                 if record.allowed {
