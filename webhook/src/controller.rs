@@ -4,7 +4,8 @@
 //! `Overlapping` conditions) and Events on the policy.
 //!
 //! `Overlapping=True` (and a Warning event) says that another KafkaPolicy selects some of the
-//! same pods on a common port: each policy is its own filter, so a request must pass both.
+//! same pods on a common port: each policy is its own filter, so a request must pass both. A
+//! change to one policy reconciles the others of its namespace, so that theirs follows.
 //!
 //! An invalid policy never reaches a WasmPlugin: the controller reports it (`Invalid=True`,
 //! a Warning event naming every field) and leaves the WasmPlugin of the last valid generation,
@@ -372,6 +373,18 @@ pub async fn reconcile(policy: Arc<KafkaPolicy>, ctx: Arc<Context>) -> Result<Ac
     Ok(Action::requeue(RESYNC))
 }
 
+/// The other policies of `changed`'s namespace, to reconcile when `changed` changes.
+pub fn peers_of(
+    changed: &KafkaPolicy,
+    all: &[Arc<KafkaPolicy>],
+) -> Vec<kube::runtime::reflector::ObjectRef<KafkaPolicy>> {
+    all.iter()
+        .filter(|p| p.metadata.namespace == changed.metadata.namespace)
+        .filter(|p| p.metadata.name != changed.metadata.name)
+        .map(|p| kube::runtime::reflector::ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
 /// After a failed reconciliation: log it and retry later.
 pub fn error_policy(policy: Arc<KafkaPolicy>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(policy = %policy.name_any(), namespace = ?policy.namespace(), error = %error, "reconciliation failed; retrying");
@@ -454,13 +467,25 @@ pub async fn run(client: Client, image: FilterImage, options: Options) -> Result
     };
     let resource = wasm_plugin_resource();
     let plugins: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let controller = Controller::new(policies, watcher::Config::default()).owns_with(
-        plugins,
-        resource,
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
-    );
+    let controller = Controller::new(policies, watcher::Config::default());
+    let store = controller.store();
+    let peers = store.clone();
+    let controller = controller
+        .owns_with(
+            plugins,
+            resource,
+            watcher::Config::default()
+                .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}")),
+        )
+        // A policy that appears, changes or goes away may start or stop overlapping the
+        // others of its namespace: reconcile them too, so their Overlapping condition follows.
+        .watches(
+            Api::<KafkaPolicy>::all(client.clone()),
+            watcher::Config::default(),
+            move |changed: KafkaPolicy| peers_of(&changed, &peers.state()),
+        );
     let mut context = Context::new(client, image, options.instance);
-    context.policies = controller.store();
+    context.policies = store;
     let ctx = Arc::new(context);
     let controller = controller
         .shutdown_on_signal()

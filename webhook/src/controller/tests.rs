@@ -391,3 +391,23 @@ async fn a_policy_sharing_pods_with_another_is_flagged() {
     reconcile(p, ctx).await.unwrap();
     no_more_requests(server).await;
 }
+
+#[test]
+fn a_change_reconciles_the_other_policies_of_its_namespace() {
+    let named = |ns: &str, name: &str| {
+        let mut p = (*policy(POLICY)).clone();
+        p.metadata.namespace = Some(ns.into());
+        p.metadata.name = Some(name.into());
+        Arc::new(p)
+    };
+    let all = vec![
+        named("kafka", "orders"),
+        named("kafka", "billing"),
+        named("other", "billing"),
+    ];
+    let peers: Vec<String> = peers_of(&all[0], &all)
+        .into_iter()
+        .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+        .collect();
+    assert_eq!(peers, ["kafka/billing"]);
+}
