@@ -286,3 +286,71 @@ fn guard_rs_is_regenerated_unchanged() {
         "guard.rs differs from generate_guard.py's output: regenerate it (see its header)"
     );
 }
+
+/// The guard walks exactly as kafka-protocol decodes: for mutated requests of every api and
+/// version, whenever kafka-protocol would decode a body, the guard lets it through (no request
+/// the broker accepts is refused by the guard). Bodies the guard refuses for an array count are
+/// not handed to kafka-protocol (that is what would abort).
+#[test]
+fn the_guard_never_refuses_what_kafka_protocol_decodes() {
+    struct Diff {
+        rng: u64,
+        compared: usize,
+    }
+    impl Diff {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+    impl Visit for Diff {
+        fn visit<R: Request + Default>(&mut self) {
+            let key = ApiKey::try_from(R::KEY).unwrap();
+            for v in versions(key) {
+                let base = enc(&R::default(), v);
+                for _ in 0..300 {
+                    let mut body = base.clone();
+                    // Overwrite up to 4 bytes, sometimes append some.
+                    for _ in 0..(1 + self.next() % 4) {
+                        if body.is_empty() {
+                            break;
+                        }
+                        let at = (self.next() as usize) % body.len();
+                        let edge = [0u8, 1, 2, 0x7f, 0x80, 0xff];
+                        body[at] = if self.next() % 2 == 0 {
+                            edge[(self.next() % 6) as usize]
+                        } else {
+                            self.next() as u8
+                        };
+                    }
+                    for _ in 0..(self.next() % 3) {
+                        body.push(self.next() as u8);
+                    }
+                    let bytes = Bytes::from(body);
+                    let guard = crate::kafka::guard_request(key, v, &bytes);
+                    let Err(e) = guard else { continue };
+                    if e.to_string().contains("claims") {
+                        continue;
+                    }
+                    self.compared += 1;
+                    let decoded = R::decode(&mut bytes.clone(), v);
+                    assert!(
+                        decoded.is_err(),
+                        "{key:?} v{v}: the guard refused ({e}) what kafka-protocol decodes: {:02x?}",
+                        &bytes[..]
+                    );
+                }
+            }
+        }
+    }
+    let mut d = Diff {
+        rng: 0x9e37_79b9_7f4a_7c15,
+        compared: 0,
+    };
+    all_apis(&mut d);
+    eprintln!("{} guard refusals compared with kafka-protocol", d.compared);
+    assert!(d.compared > 1000);
+}
