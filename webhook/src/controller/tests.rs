@@ -411,3 +411,45 @@ fn a_change_reconciles_the_other_policies_of_its_namespace() {
         .collect();
     assert_eq!(peers, ["kafka/billing"]);
 }
+
+#[tokio::test]
+async fn run_says_to_install_the_crd_when_it_is_missing() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let server = tokio::spawn(async move {
+        let (request, send) = handle.next_request().await.unwrap();
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(
+            request.uri().to_string(),
+            "/apis/meshka.io/v1alpha1/kafkapolicies?&limit=1"
+        );
+        send.send_response(
+            Response::builder()
+                .status(404)
+                .body(Body::from(
+                    br#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,"message":"the server could not find the requested resource"}"#.to_vec(),
+                ))
+                .unwrap(),
+        );
+    });
+    let error = run(client, image(), Options::default()).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("install the CRD: kubectl apply -f deploy/crds/"),
+        "{error}"
+    );
+    server.await.unwrap();
+
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let bad = FilterImage {
+        url: "ghcr.io/meshka/meshka-filter:0.1.0".into(),
+        ..image()
+    };
+    let error = run(client, bad, Options::default()).await.unwrap_err();
+    assert!(
+        error.to_string().contains("must start with oci://"),
+        "{error}"
+    );
+}
