@@ -17,6 +17,7 @@ pub const CLAMP_API_VERSIONS: u32 = 1;
 pub const FILTER_METADATA: u32 = 2;
 /// Not a rewrite: the SaslAuthenticate response is read to learn whether the user is in.
 pub const SASL_RESULT: u32 = 3;
+pub const FILTER_LISTING: u32 = 4;
 
 const API_VERSIONS: i16 = 18;
 const SASL_HANDSHAKE: i16 = 17;
@@ -193,21 +194,16 @@ impl Enforcer<'_> {
             // Every Metadata response is read: it trims all-topics listings and teaches the
             // filter the topic ids that later requests use instead of names.
             verdict = Verdict::Forward(Rewrite::Transform(FILTER_METADATA));
-        } else if needs.filters_response
-            && !self
-                .permits(ResourceType::Cluster, CLUSTER_NAME, Operation::Describe)
-                .0
-        {
-            // Listings the filter cannot trim yet are answered only for callers that may see
-            // everything (Describe on the cluster), as Kafka does for them.
-            record.checks.push(CheckRecord {
-                resource: ResourceType::Cluster,
-                name: CLUSTER_NAME.into(),
-                operation: Operation::Describe,
-                allowed: false,
-                rule: None,
-            });
-            record.allowed = false;
+        } else if needs.filters_response {
+            // Listings (ListGroups, ListTransactions, DescribeTopicPartitions, OffsetFetch of
+            // all topics) show only what the caller may describe, as Kafka does.
+            verdict = Verdict::Forward(Rewrite::Transform(FILTER_LISTING));
+        } else if needs.fetch_session && record.allowed && !self.audit() {
+            // An incremental fetch names only changed partitions; without the session every
+            // fetch names all of them, so a revoked topic stops at the next fetch.
+            let body = kafka::disable_fetch_session(head.api_version, body)
+                .map_err(|e| Error::Denied(format!("Fetch: {e}")))?;
+            verdict = Verdict::ForwardRewritten(body, Rewrite::None);
         }
         if record.allowed && !needs.auto_create.is_empty() && !cluster_ok {
             let refused: Vec<CheckRecord> = needs
@@ -282,6 +278,19 @@ impl Enforcer<'_> {
                         .decide(principal, ResourceType::Topic, topic, Operation::Describe)
                         .permits()
                 })
+            }
+            FILTER_LISTING => {
+                let (policy, principal) = (self.policy, &*self.principal);
+                kafka::filter_listing_response(
+                    request.api.key(),
+                    request.api_version,
+                    body,
+                    &mut |kind, name| {
+                        policy
+                            .decide(principal, kind, name, Operation::Describe)
+                            .permits()
+                    },
+                )
             }
             SASL_RESULT => {
                 // The error code leads the body at every version; nothing else is needed.

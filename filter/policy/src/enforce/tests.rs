@@ -32,7 +32,7 @@ fn policy(mode: &str) -> CompiledPolicy {
             {{"action": "allow", "serviceAccounts": ["shop/orders"], "operations": ["Write"],
               "resources": [{{"type": "topic", "name": "orders.", "patternType": "prefixed"}}]}},
             {{"action": "allow", "serviceAccounts": ["shop/orders"], "operations": ["Read"],
-              "resources": [{{"type": "topic", "name": "payments"}}]}}
+              "resources": [{{"type": "topic", "name": "payments"}}, {{"type": "group", "name": "orders-", "patternType": "prefixed"}}]}}
         ]}}"#
     );
     serde_json::from_str::<AuthorizationPolicy>(&json)
@@ -558,4 +558,77 @@ fn a_sasl_user_counts_once_the_broker_accepted_it() {
         "alice may write once the broker accepted her"
     );
     assert_eq!(principal.sasl_user.as_deref(), Some("alice"));
+}
+
+#[test]
+fn list_groups_shows_only_groups_the_caller_may_describe() {
+    use kafka_protocol::messages::list_groups_response::ListedGroup;
+    use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let (mut sasl, mut ids, mut records) = (
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let list = request(ApiKey::ListGroups, 4, 3, &ListGroupsRequest::default());
+    assert_eq!(pass(&mut session, &mut hooks, &list, false), list);
+    let group =
+        |g: &str| ListedGroup::default().with_group_id(GroupId(StrBytes::from_string(g.into())));
+    let all = ListGroupsResponse::default()
+        .with_groups(vec![group("orders-billing"), group("analytics-daily")]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ListGroups, 4, 3, &all),
+        true,
+    );
+    let (_, shown): (i32, ListGroupsResponse) = decode_response(ApiKey::ListGroups, 4, &back);
+    let names: Vec<&str> = shown.groups.iter().map(|g| g.group_id.0.as_str()).collect();
+    assert_eq!(names, vec!["orders-billing"]);
+}
+
+#[test]
+fn fetch_sessions_are_turned_into_full_fetches() {
+    use kafka_protocol::messages::fetch_request::FetchTopic;
+    use kafka_protocol::messages::{BrokerId, FetchRequest};
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let (mut sasl, mut ids, mut records) = (
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let incremental = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_session_id(77)
+        .with_session_epoch(3)
+        .with_topics(vec![
+            FetchTopic::default().with_topic(TopicName(StrBytes::from_static_str("payments")))
+        ]);
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Fetch, 12, 8, &incremental),
+        false,
+    );
+    let mut b = Bytes::copy_from_slice(&sent[4..]);
+    RequestHeader::decode(&mut b, 2).unwrap();
+    let forwarded = FetchRequest::decode(&mut b, 12).unwrap();
+    assert_eq!((forwarded.session_id, forwarded.session_epoch), (0, -1));
+    assert_eq!(forwarded.topics, incremental.topics);
 }
