@@ -57,3 +57,13 @@ $(WASM): $(FILTER_SRCS)
 		/usr/bin/cargo build -p meshka-filter --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort; \
 	fi
 	@ls -l $@ | awk '{printf "filter: %s (%d bytes)\n", $$NF, $$5}'
+
+# The filter as an OCI image layout in the format Istio pulls for oci:// WasmPlugin URLs; prints
+# the image digest to put in WasmPlugin.spec.sha256.
+OCI := target/oci
+oci: $(WASM)
+	cargo run -q -p meshka-webhook --bin meshka -- oci --wasm $(WASM) --out $(OCI)
+
+bench-webhook:
+	cargo build --release -p meshka-webhook --bins --examples
+	target/release/examples/bench
