@@ -69,7 +69,9 @@ fn review(object: &serde_json::Value, i: usize) -> Vec<u8> {
 fn bodies() -> Vec<Vec<u8>> {
     let dir = std::env::var_os("MESHKA_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/kubernetes")
+        });
     let files = [
         "bitnami-kafka/default/DERIVED-pod-kafka-controller-0.yaml",
         "confluent-cp-helm-charts/default/DERIVED-pod-confluent-cp-kafka-0.yaml",

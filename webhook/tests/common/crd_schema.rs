@@ -1,5 +1,5 @@
 //! Validation of custom resources against the `openAPIV3Schema` of their CRDs (Istio's from
-//! `../shared/schemas`, meshka's own from `deploy/crds`), made strict: an object schema without
+//! `tests/fixtures/istio`, meshka's own from `deploy/crds`), made strict: an object schema without
 //! `x-kubernetes-preserve-unknown-fields` accepts no unknown field, so a misspelt field fails
 //! here instead of being pruned silently by the API server.
 
@@ -18,11 +18,11 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Istio's CRDs: `$MESHKA_ISTIO_CRDS`, else `<workspace>/../shared/schemas/istio-crd-all.gen.yaml`.
+/// Istio's CRDs: `$MESHKA_ISTIO_CRDS`, else `<workspace>/tests/fixtures/istio/istio-crd-all.gen.yaml`.
 pub fn istio_crds_path() -> PathBuf {
     std::env::var_os("MESHKA_ISTIO_CRDS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/schemas/istio-crd-all.gen.yaml"))
+        .unwrap_or_else(|| workspace().join("tests/fixtures/istio/istio-crd-all.gen.yaml"))
 }
 
 /// Every YAML document of `text` as JSON (empty documents skipped).

@@ -1,4 +1,4 @@
-//! The shared fixtures (../shared/fixtures, or $MESHKA_FIXTURES): every Pod and Service, plus
+//! The fixtures (tests/fixtures/kubernetes, or $MESHKA_FIXTURES): every Pod and Service, plus
 //! the Pods that Jobs would create, and helpers to wrap them into AdmissionReviews and to
 //! validate results with kubernetes-validate.
 
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 pub fn fixtures_dir() -> PathBuf {
     match std::env::var_os("MESHKA_FIXTURES") {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/kubernetes"),
     }
 }
 
