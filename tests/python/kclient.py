@@ -3,7 +3,7 @@
 Subcommands print one JSON summary line last; the Rust tests assert on it.
   create     create a topic (confluent-kafka AdminClient)
   roundtrip  produce records, consume them back with a consumer group, compare byte for byte
-  load       produce at maximum rate for a while with librdkafka's pipelining
+  load       produce at maximum rate (or at --rate) for a while with librdkafka's pipelining
 """
 import argparse
 import hashlib
@@ -135,32 +135,67 @@ def roundtrip(args):
 
 
 def load(args):
+    """Produce 1 KiB-ish records for --seconds: as fast as librdkafka takes them, or at --rate records/s.
+
+    Reports throughput and per-record produce latency (librdkafka's produce() → acknowledgement,
+    Message.latency()) percentiles in milliseconds.
+    """
     from confluent_kafka import Producer
     conf = {"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id,
             "message.timeout.ms": args.message_timeout_ms}
     if args.batch_size:
         conf["batch.size"] = args.batch_size
+    if args.linger_ms is not None:
+        conf["linger.ms"] = args.linger_ms
     p = Producer(conf)
     value = payload("load", 0, args.size)
-    sent, delivered, errors = 0, [0], {}
+    sent, delivered, errors, latencies = 0, [0], {}, []
 
     def cb(err, msg):
         if err is not None:
             errors[str(err.name())] = errors.get(str(err.name()), 0) + 1
         else:
             delivered[0] += 1
+            lat = msg.latency()
+            if lat is not None and lat >= 0:
+                latencies.append(lat)
     start = time.time()
-    while time.time() - start < args.seconds:
-        try:
-            p.produce(args.topic, value=value, on_delivery=cb)
-            sent += 1
-        except BufferError:
-            p.poll(0.01)
-        p.poll(0)
+    if args.rate:
+        # Paced: record i is due at start + i / rate; sleep until the next one is due.
+        interval = 1.0 / args.rate
+        while True:
+            now = time.time()
+            if now - start >= args.seconds:
+                break
+            due = start + sent * interval
+            if now < due:
+                p.poll(min(due - now, 0.01))
+                continue
+            try:
+                p.produce(args.topic, value=value, on_delivery=cb)
+                sent += 1
+            except BufferError:
+                p.poll(0.01)
+            p.poll(0)
+    else:
+        while time.time() - start < args.seconds:
+            try:
+                p.produce(args.topic, value=value, on_delivery=cb)
+                sent += 1
+            except BufferError:
+                p.poll(0.01)
+            p.poll(0)
     remaining = p.flush(args.message_timeout_ms / 1000 + 10)
     elapsed = time.time() - start
+    latencies.sort()
+
+    def pct(q):
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 3)
     print(json.dumps({"sent": sent, "delivered": delivered[0], "errors": errors, "undelivered": remaining,
-                      "seconds": round(elapsed, 2), "mb_per_s": round(delivered[0] * args.size / elapsed / 1e6, 2)}))
+                      "seconds": round(elapsed, 2), "mb_per_s": round(delivered[0] * args.size / elapsed / 1e6, 2),
+                      "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)}}))
 
 
 def produce(args):
@@ -314,6 +349,8 @@ def main():
             s.add_argument("--size", type=int, default=1024)
             s.add_argument("--batch-size", type=int, default=0, help="librdkafka batch.size; 0 keeps its default (1 MB)")
             s.add_argument("--message-timeout-ms", type=int, default=60000)
+            s.add_argument("--rate", type=float, default=0, help="records per second; 0: as fast as possible")
+            s.add_argument("--linger-ms", type=float, default=None, help="librdkafka linger.ms; default keeps its own")
     args = ap.parse_args()
     {"create": create, "roundtrip": roundtrip, "load": load, "produce": produce, "consume": consume,
      "topics": topics, "produce-loop": produce_loop}[args.cmd](args)
