@@ -47,6 +47,17 @@ pub(crate) struct NameIndex {
 }
 
 impl NameIndex {
+    /// A name each pattern of the index matches: the literal names, the prefixes themselves, and
+    /// `*` for the all-names pattern.
+    pub(crate) fn sample_names(&self) -> impl Iterator<Item = &str> {
+        let any = (!self.any.is_empty()).then_some("*");
+        self.literal
+            .keys()
+            .chain(self.prefixed.keys())
+            .map(|k| &**k)
+            .chain(any)
+    }
+
     fn insert(&mut self, pattern_type: PatternType, name: &str, rule: usize) {
         match pattern_type {
             PatternType::Literal if name == "*" => self.any.push(rule),
@@ -242,6 +253,23 @@ impl CompiledPolicy {
                 .map(|r| r.name.as_deref().map(Box::from))
                 .collect(),
             tables,
+        })
+    }
+
+    /// Whether `principal` may do `operation` on at least one resource of `resource_type`: Kafka's
+    /// "on any topic" checks (an idempotent producer without a transactional id needs `Write` on
+    /// some topic, or `IdempotentWrite` on the cluster). Tries one name per allow pattern.
+    pub fn allows_any(
+        &self,
+        principal: &Principal,
+        resource_type: ResourceType,
+        operation: Operation,
+    ) -> bool {
+        self.table(resource_type, operation).is_some_and(|t| {
+            t.allow.sample_names().any(|name| {
+                self.decide(principal, resource_type, name, operation)
+                    .allowed
+            })
         })
     }
 

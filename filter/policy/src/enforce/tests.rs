@@ -632,3 +632,49 @@ fn fetch_sessions_are_turned_into_full_fetches() {
     assert_eq!((forwarded.session_id, forwarded.session_epoch), (0, -1));
     assert_eq!(forwarded.topics, incremental.topics);
 }
+
+#[test]
+fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
+    use kafka_protocol::messages::InitProducerIdRequest;
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let (mut sasl, mut ids, mut records) = (
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    let init = request(
+        ApiKey::InitProducerId,
+        4,
+        6,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(-1),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &init, false),
+        init,
+        "orders may write orders.*"
+    );
+    let mut stranger = Principal::new(Some("spiffe://cluster.local/ns/x/sa/y"), None);
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut stranger,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &init, false),
+        substitute_request(6),
+        "who may write nowhere is refused"
+    );
+}
