@@ -20,6 +20,8 @@ pub const SASL_RESULT: u32 = 3;
 pub const FILTER_LISTING: u32 = 4;
 
 const API_VERSIONS: i16 = 18;
+/// How a topic id the filter could not name appears in checks and logs.
+const UNKNOWN_ID: &str = "unknown-id:";
 const SASL_HANDSHAKE: i16 = 17;
 const SASL_AUTHENTICATE: i16 = 36;
 const METADATA: i16 = 3;
@@ -115,7 +117,7 @@ impl Enforcer<'_> {
             }
             // A topic id the filter cannot name must never get past a name rule.
             None => match &check.name {
-                Resource::TopicId(id) => (format!("unknown-id:{}", hex(id)), false, None),
+                Resource::TopicId(id) => (format!("{UNKNOWN_ID}{}", hex(id)), false, None),
                 Resource::Name(n) => (n.clone(), false, None),
             },
         };
@@ -250,15 +252,26 @@ impl Enforcer<'_> {
         } else if !head.expects_response() {
             Verdict::Drop
         } else {
-            let response =
-                kafka::deny_response(head.api.key(), head.api_version, head.correlation_id, body)
-                    .map_err(|e| {
-                    Error::Denied(format!(
-                        "{} v{} was denied but {e}",
-                        head.api.name(),
-                        head.api_version
-                    ))
-                })?;
+            let (key, version, cid) = (head.api.key(), head.api_version, head.correlation_id);
+            let first_denied = record.checks.iter().find(|c| !c.allowed);
+            let response = match first_denied {
+                // An id the filter could not name: answered as a broker answers an id it does not
+                // know, so the client refreshes its metadata (and the filter learns the id).
+                Some(c) if c.name.starts_with(UNKNOWN_ID) => {
+                    kafka::deny_response_with_code(key, version, cid, body, kafka::UNKNOWN_TOPIC_ID)
+                }
+                // The error of the level that failed: a transactional produce whose id is
+                // allowed but whose topic is not gets 29, not the fatal 53.
+                Some(c) => kafka::deny_response_for(key, version, cid, body, c.resource),
+                None => kafka::deny_response(key, version, cid, body),
+            }
+            .map_err(|e| {
+                Error::Denied(format!(
+                    "{} v{} was denied but {e}",
+                    head.api.name(),
+                    head.api_version
+                ))
+            })?;
             Verdict::Deny(response)
         };
         if record.error.is_some() && !self.audit() {

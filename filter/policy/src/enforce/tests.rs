@@ -678,3 +678,92 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
         "who may write nowhere is refused"
     );
 }
+
+#[test]
+fn an_unknown_topic_id_is_answered_as_unknown_and_a_denied_topic_of_an_allowed_transaction_with_29()
+{
+    use kafka_protocol::messages::fetch_request::FetchTopic;
+    use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TransactionalId};
+    let txn_policy: CompiledPolicy = serde_json::from_str::<AuthorizationPolicy>(
+        r#"{"rules": [{"action": "allow", "principals": ["*"], "operations": ["Write"],
+            "resources": [{"type": "transactionalId", "name": "tx"}, {"type": "topic", "name": "orders.", "patternType": "prefixed"}]}]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap();
+    let (mut principal, mut sasl, mut ids, mut records) = (
+        orders(),
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &txn_policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(uuid::Uuid::from_bytes([9; 16]))
+            .with_partitions(vec![
+                kafka_protocol::messages::fetch_request::FetchPartition::default(),
+            ])]);
+    assert_eq!(
+        pass(
+            &mut session,
+            &mut hooks,
+            &request(ApiKey::Fetch, 16, 1, &fetch),
+            false
+        ),
+        substitute_request(1)
+    );
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 1, &ApiVersionsResponse::default()),
+        true,
+    );
+    let (_, denial): (i32, FetchResponse) = decode_response(ApiKey::Fetch, 16, &back);
+    let codes: Vec<i16> = denial
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        .collect();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| *c == 100),
+        "UNKNOWN_TOPIC_ID: {codes:?}"
+    );
+
+    let txn_produce = produce("payments", 1)
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))));
+    assert_eq!(
+        pass(
+            &mut session,
+            &mut hooks,
+            &request(ApiKey::Produce, 9, 2, &txn_produce),
+            false
+        ),
+        substitute_request(2)
+    );
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 2, &ApiVersionsResponse::default()),
+        true,
+    );
+    let (_, denial): (i32, ProduceResponse) = decode_response(ApiKey::Produce, 9, &back);
+    let codes: Vec<i16> = denial
+        .responses
+        .iter()
+        .flat_map(|t| t.partition_responses.iter().map(|p| p.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![29],
+        "the topic failed, not the transactional id"
+    );
+}
