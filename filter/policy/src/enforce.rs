@@ -9,7 +9,7 @@ use serde::Serialize;
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
 
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
-use crate::kafka::{self, Check, Resource};
+use crate::kafka::{self, Check, Denied, Resource, Split};
 use crate::sasl::Exchange;
 
 /// Response rewrite tags (see [`Rewrite::Transform`]).
@@ -18,6 +18,8 @@ pub const FILTER_METADATA: u32 = 2;
 /// Not a rewrite: the SaslAuthenticate response is read to learn whether the user is in.
 pub const SASL_RESULT: u32 = 3;
 pub const FILTER_LISTING: u32 = 4;
+/// Merge the denied part of a split request back into the broker's response.
+pub const MERGE_DENIED: u32 = 5;
 
 const API_VERSIONS: i16 = 18;
 /// How a topic id the filter could not name appears in checks and logs.
@@ -82,6 +84,9 @@ pub struct Enforcer<'a> {
     /// The connection's SASL exchange, followed to learn the user it authenticates.
     pub sasl: &'a mut Exchange,
     pub topic_ids: &'a mut dyn TopicIds,
+    /// The denied parts of split requests, by correlation id, until their responses come back
+    /// (at most one per request in flight).
+    pub merges: &'a mut Vec<(i32, Denied)>,
     /// Every decided request, for the host to log and count.
     pub records: &'a mut Vec<DecisionRecord>,
 }
@@ -236,7 +241,38 @@ impl Enforcer<'_> {
                 verdict = Verdict::ForwardRewritten(body, Rewrite::Transform(FILTER_METADATA));
             }
         }
+        if let Some(split) = self.split(head, body, &record)? {
+            self.records.push(record);
+            return Ok(split);
+        }
         self.finish(head, body, record, verdict)
+    }
+
+    /// A request with allowed and denied resources: the allowed part goes to the broker and the
+    /// denied part's errors are merged into its response, as Kafka answers per resource.
+    /// `None` when the request is to be forwarded or denied whole.
+    fn split(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        record: &DecisionRecord,
+    ) -> Result<Option<Verdict>, Error> {
+        let some_allowed = record.checks.iter().any(|c| c.allowed);
+        if record.allowed || record.error.is_some() || self.audit() || !some_allowed {
+            return Ok(None);
+        }
+        let (key, version) = (head.api.key(), head.api_version);
+        let split = kafka::split_request(key, version, body, &mut |c| !self.check(c).allowed);
+        let Ok(Split::Partial { body, denied }) = split else {
+            return Ok(None);
+        };
+        let rewrite = if head.expects_response() {
+            self.merges.push((head.correlation_id, denied));
+            Rewrite::Transform(MERGE_DENIED)
+        } else {
+            Rewrite::None
+        };
+        Ok(Some(Verdict::ForwardRewritten(body, rewrite)))
     }
 
     fn finish(
@@ -315,6 +351,25 @@ impl Enforcer<'_> {
                             .permits()
                     },
                 )
+            }
+            MERGE_DENIED => {
+                let at = self
+                    .merges
+                    .iter()
+                    .position(|(cid, _)| *cid == request.correlation_id);
+                let (_, denied) = at
+                    .map(|i| self.merges.swap_remove(i))
+                    .ok_or(Error::Internal(
+                        "a split request's denied part went missing",
+                    ))?;
+                if request.api.key() == METADATA {
+                    if let Ok(ids) = kafka::metadata_topic_ids(request.api_version, body) {
+                        for (name, id) in ids {
+                            self.topic_ids.learn(id, &name);
+                        }
+                    }
+                }
+                kafka::merge_response(&denied, body)
             }
             SASL_RESULT => {
                 // The error code leads the body at every version; nothing else is needed.

@@ -11,6 +11,7 @@ use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Se
 use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
 use meshka_policy::enforce::{DecisionRecord, Enforcer};
+use meshka_policy::kafka::Denied;
 use meshka_policy::sasl::Exchange;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, StreamContext};
@@ -38,6 +39,8 @@ pub struct Connection {
     principal: Principal,
     /// The SASL exchange on this connection, followed to learn its user.
     sasl: Exchange,
+    /// Denied parts of split requests awaiting their responses.
+    merges: Vec<(i32, Denied)>,
     identified: bool,
     /// Set when decoding failed and the configuration says fail open: bytes pass uninspected.
     bypass: bool,
@@ -78,6 +81,7 @@ impl Connection {
             peer: None,
             principal: Principal::anonymous(),
             sasl: Exchange::default(),
+            merges: Vec::new(),
             identified: false,
             bypass: false,
             closing: false,
@@ -121,6 +125,7 @@ impl Connection {
                     principal: &mut self.principal,
                     sasl: &mut self.sasl,
                     topic_ids: &mut topic_ids,
+                    merges: &mut self.merges,
                     records: &mut records,
                 }),
         };

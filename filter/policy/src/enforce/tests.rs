@@ -135,6 +135,7 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -194,6 +195,7 @@ fn audit_mode_forwards_and_records_the_would_be_denial() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -216,6 +218,7 @@ fn metadata_for_all_topics_hides_what_may_not_be_described() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -262,6 +265,7 @@ fn naming_a_topic_that_may_not_be_described_is_denied() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -302,6 +306,7 @@ fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -336,6 +341,7 @@ fn api_versions_are_clamped_to_what_the_filter_decodes() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -386,6 +392,7 @@ fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -483,6 +490,7 @@ fn a_sasl_user_counts_once_the_broker_accepted_it() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -575,6 +583,7 @@ fn list_groups_shows_only_groups_the_caller_may_describe() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -610,6 +619,7 @@ fn fetch_sessions_are_turned_into_full_fetches() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -655,6 +665,7 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -669,6 +680,7 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
         principal: &mut stranger,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -702,6 +714,7 @@ fn an_unknown_topic_id_is_answered_as_unknown_and_a_denied_topic_of_an_allowed_t
         principal: &mut principal,
         sasl: &mut sasl,
         topic_ids: &mut ids,
+        merges: &mut Vec::new(),
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -765,5 +778,81 @@ fn an_unknown_topic_id_is_answered_as_unknown_and_a_denied_topic_of_an_allowed_t
         codes,
         vec![29],
         "the topic failed, not the transactional id"
+    );
+}
+
+#[test]
+fn a_partly_denied_produce_forwards_the_allowed_topic_and_merges_the_denial() {
+    use kafka_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let (mut sasl, mut ids, mut records, mut merges) = (
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let mut hooks = Adapter(Enforcer {
+        policy: &policy,
+        principal: &mut principal,
+        sasl: &mut sasl,
+        topic_ids: &mut ids,
+        merges: &mut merges,
+        records: &mut records,
+    });
+    let mut session = Session::new(LIMITS);
+    let mut both = produce("orders.created", 1);
+    both.topic_data.extend(produce("payments", 1).topic_data);
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, 9, 3, &both),
+        false,
+    );
+    let mut b = Bytes::copy_from_slice(&sent[4..]);
+    RequestHeader::decode(&mut b, 2).unwrap();
+    let forwarded = ProduceRequest::decode(&mut b, 9).unwrap();
+    let names: Vec<&str> = forwarded
+        .topic_data
+        .iter()
+        .map(|t| t.name.0.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["orders.created"],
+        "the broker gets only the allowed topic"
+    );
+
+    let ok = ProduceResponse::default().with_responses(vec![TopicProduceResponse::default()
+        .with_name(TopicName(StrBytes::from_static_str("orders.created")))
+        .with_partition_responses(vec![PartitionProduceResponse::default().with_index(0)])]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Produce, 9, 3, &ok),
+        true,
+    );
+    let (cid, merged): (i32, ProduceResponse) = decode_response(ApiKey::Produce, 9, &back);
+    assert_eq!(cid, 3);
+    let codes: Vec<(String, i16)> = merged
+        .responses
+        .iter()
+        .flat_map(|t| {
+            t.partition_responses
+                .iter()
+                .map(move |p| (t.name.0.to_string(), p.error_code))
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("orders.created".to_string(), 0),
+            ("payments".to_string(), 29)
+        ]
+    );
+    assert!(
+        merges.is_empty(),
+        "nothing is kept once the response went back"
     );
 }
