@@ -27,7 +27,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit:
+unit: venv
 	cargo test --workspace --exclude meshka-tests
 
 # End-to-end tests start real Envoys, brokers and clients; one at a time on a 2-core machine.
