@@ -157,6 +157,10 @@ pub struct FilterLimits {
     /// Every denial is logged; also log every Nth allowed request (default 0: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_allowed_every: Option<u32>,
+    /// Close the connection on a denied `acks=0` Produce, as Kafka does, instead of dropping the
+    /// request (default false: dropped and counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_on_denied_acks_zero: Option<bool>,
     /// Most distinct topics with their own metrics; the others count as `_other` (bounds the
     /// sidecar's stats).
     #[serde(default, skip_serializing_if = "Option::is_none")]

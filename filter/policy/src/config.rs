@@ -29,6 +29,9 @@ pub struct FilterConfig {
     pub log_connections: bool,
     /// Every denial is logged as one JSON line; also log every Nth allowed request (0: none).
     pub log_allowed_every: u32,
+    /// A denied Produce with `acks=0` cannot be answered: it is dropped and counted (`false`,
+    /// the default), or the connection is closed, as Kafka's broker does (`true`).
+    pub close_on_denied_acks_zero: bool,
     /// Most distinct topics that get their own per-topic metrics; the rest are counted under
     /// the topic `_other`, so a client cannot blow up the proxy's stats.
     pub max_topic_metrics: u32,
@@ -58,6 +61,7 @@ impl Default for FilterConfig {
             failure_mode: FailureMode::Closed,
             log_connections: true,
             log_allowed_every: 0,
+            close_on_denied_acks_zero: false,
             max_topic_metrics: 100,
             authorization: None,
         }

@@ -84,6 +84,8 @@ pub struct Enforcer<'a> {
     /// The connection's SASL exchange, followed to learn the user it authenticates.
     pub sasl: &'a mut Exchange,
     pub topic_ids: &'a mut dyn TopicIds,
+    /// Close the connection on a denied `acks=0` Produce instead of dropping it.
+    pub close_on_denied_acks_zero: bool,
     /// The denied parts of split requests, by correlation id, until their responses come back
     /// (at most one per request in flight).
     pub merges: &'a mut Vec<(i32, Denied)>,
@@ -286,6 +288,13 @@ impl Enforcer<'_> {
             record.forwarded = true;
             allowed
         } else if !head.expects_response() {
+            if self.close_on_denied_acks_zero {
+                self.records.push(record);
+                return Err(Error::Denied(format!(
+                    "{} with acks=0 was denied; closing the connection as Kafka does (closeOnDeniedAcksZero)",
+                    head.api.name()
+                )));
+            }
             Verdict::Drop
         } else {
             let (key, version, cid) = (head.api.key(), head.api_version, head.correlation_id);

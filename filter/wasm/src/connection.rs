@@ -114,6 +114,9 @@ impl Connection {
         let active = active::current();
         let mut records = Vec::new();
         let mut topic_ids = SharedTopicIds;
+        let close_on_denied_acks_zero = active
+            .as_ref()
+            .is_some_and(|a| a.config.close_on_denied_acks_zero);
         let mut hooks = ConnectionHooks {
             requests: &mut self.requests,
             responses: &mut self.responses,
@@ -126,6 +129,7 @@ impl Connection {
                     sasl: &mut self.sasl,
                     topic_ids: &mut topic_ids,
                     merges: &mut self.merges,
+                    close_on_denied_acks_zero,
                     records: &mut records,
                 }),
         };

@@ -107,6 +107,9 @@ pub fn plugin_config(spec: &KafkaPolicySpec) -> Value {
         if let Some(v) = limits.log_allowed_every {
             config.insert("logAllowedEvery".into(), v.into());
         }
+        if let Some(v) = limits.close_on_denied_acks_zero {
+            config.insert("closeOnDeniedAcksZero".into(), v.into());
+        }
         if let Some(v) = limits.max_topic_metrics {
             config.insert("maxTopicMetrics".into(), v.into());
         }

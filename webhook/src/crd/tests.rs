@@ -273,6 +273,7 @@ fn limits_cover_every_filter_setting() {
         max_hold_bytes: Some(4096),
         log_connections: Some(false),
         log_allowed_every: Some(100),
+        close_on_denied_acks_zero: Some(true),
         max_topic_metrics: Some(50),
     };
     let mut spec = sample().spec;
@@ -283,6 +284,7 @@ fn limits_cover_every_filter_setting() {
     assert_eq!(parsed.max_hold_bytes, 4096);
     assert_eq!(parsed.log_allowed_every, 100);
     assert_eq!(parsed.max_topic_metrics, 50);
+    assert!(parsed.close_on_denied_acks_zero);
     assert!(!parsed.log_connections);
     assert_eq!(
         keys(&serde_json::json!({"properties": config})),

@@ -136,6 +136,7 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -196,6 +197,7 @@ fn audit_mode_forwards_and_records_the_would_be_denial() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -219,6 +221,7 @@ fn metadata_for_all_topics_hides_what_may_not_be_described() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -266,6 +269,7 @@ fn naming_a_topic_that_may_not_be_described_is_denied() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -307,6 +311,7 @@ fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -342,6 +347,7 @@ fn api_versions_are_clamped_to_what_the_filter_decodes() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -393,6 +399,7 @@ fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -491,6 +498,7 @@ fn a_sasl_user_counts_once_the_broker_accepted_it() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -584,6 +592,7 @@ fn list_groups_shows_only_groups_the_caller_may_describe() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -620,6 +629,7 @@ fn fetch_sessions_are_turned_into_full_fetches() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -666,6 +676,7 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -681,6 +692,7 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -715,6 +727,7 @@ fn an_unknown_topic_id_is_answered_as_unknown_and_a_denied_topic_of_an_allowed_t
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut Vec::new(),
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -799,6 +812,7 @@ fn a_partly_denied_produce_forwards_the_allowed_topic_and_merges_the_denial() {
         sasl: &mut sasl,
         topic_ids: &mut ids,
         merges: &mut merges,
+        close_on_denied_acks_zero: false,
         records: &mut records,
     });
     let mut session = Session::new(LIMITS);
@@ -855,4 +869,40 @@ fn a_partly_denied_produce_forwards_the_allowed_topic_and_merges_the_denial() {
         merges.is_empty(),
         "nothing is kept once the response went back"
     );
+}
+
+#[test]
+fn a_denied_fire_and_forget_produce_is_dropped_or_closes_the_connection() {
+    let (policy, mut principal) = (policy("enforce"), orders());
+    let (mut sasl, mut ids, mut records) = (
+        crate::sasl::Exchange::default(),
+        std::collections::HashMap::new(),
+        Vec::new(),
+    );
+    for close in [false, true] {
+        let mut hooks = Adapter(Enforcer {
+            policy: &policy,
+            principal: &mut principal,
+            sasl: &mut sasl,
+            topic_ids: &mut ids,
+            merges: &mut Vec::new(),
+            close_on_denied_acks_zero: close,
+            records: &mut records,
+        });
+        let mut session = Session::new(LIMITS);
+        let mut out = Output::default();
+        let req = request(ApiKey::Produce, 9, 1, &produce("payments", 0));
+        let mut src = &req[..];
+        let result = session.on_request_data(&mut src, 0, &mut hooks, &mut out);
+        if close {
+            assert!(result
+                .unwrap_err()
+                .to_string()
+                .contains("closeOnDeniedAcksZero"));
+        } else {
+            result.unwrap();
+            assert_eq!(out.render(&req).unwrap(), Vec::<u8>::new(), "dropped");
+        }
+    }
+    assert_eq!(records.len(), 2, "both denials are recorded");
 }
