@@ -179,6 +179,7 @@ fn produce(c: &mut Criterion) {
                             sasl: &mut sasl,
                             topic_ids: &mut ids,
                             merges: &mut merges,
+                            close_on_denied_acks_zero: false,
                             records: &mut records,
                         };
                         let verdict = enforcer.on_request(&head, body).unwrap();
