@@ -266,6 +266,19 @@ fn run_load(mesh: &Mesh, load: &str, a: &Args, ticks_per_s: f64) -> Value {
     })
 }
 
+/// Starts a mesh, trying again when it fails to come up (the test bed picks free ports by binding
+/// and releasing them, and on a busy machine two picks can collide).
+fn start(options: &MeshOptions) -> Mesh {
+    for attempt in 1..=3 {
+        let o = options.clone();
+        match std::panic::catch_unwind(move || Mesh::start(o)) {
+            Ok(mesh) => return mesh,
+            Err(_) => eprintln!("the mesh did not start (attempt {attempt} of 3); trying again"),
+        }
+    }
+    panic!("the mesh did not start in 3 attempts");
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
@@ -303,11 +316,12 @@ fn main() {
                 "MESHKA_WASM",
                 if c.noop { &noop_wasm } else { &meshka_wasm },
             );
-            let mesh = Mesh::start(MeshOptions {
+            let options = MeshOptions {
                 filter_config: c.config.clone(),
                 broker_filter: c.filter,
                 ..MeshOptions::default()
-            });
+            };
+            let mesh = start(&options);
             let created = clients::run(
                 &["create", "--bootstrap", &mesh.bootstrap(), "--topic", TOPIC],
                 Duration::from_secs(90),
@@ -337,6 +351,8 @@ fn main() {
                     run["client"]["errors"],
                 );
                 runs.push(run);
+                let partial = a.out.join("e2e-runs.json");
+                let _ = std::fs::write(&partial, serde_json::to_string_pretty(&runs).unwrap());
             }
             drop(mesh);
         }
