@@ -3,10 +3,13 @@
 //! Istio delivers a changed `pluginConfig` through ECDS: Envoy configures a new plugin instance
 //! for new connections, and connections already open keep the old one. Kafka connections live
 //! for hours, so a revocation must reach them too: every plugin instance of the VM publishes its
-//! configuration here, and every connection reads it per callback. One VM runs per Envoy worker,
-//! and each worker's VM is configured with the same updates.
+//! configuration here, under its plugin name, and every connection reads the one of its plugin
+//! per callback. One VM runs per Envoy worker, and each worker's VM is configured with the same
+//! updates. Keyed by name because Envoy shares one VM between plugins that load the same module
+//! (two `WasmPlugin`s, i.e. two KafkaPolicies, must not see each other's rules).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use meshka_policy::authz::CompiledPolicy;
@@ -21,24 +24,25 @@ pub struct Active {
 }
 
 thread_local! {
-    static ACTIVE: RefCell<Option<Rc<Active>>> = const { RefCell::new(None) };
+    static ACTIVE: RefCell<HashMap<String, Rc<Active>>> = RefCell::new(HashMap::new());
 }
 
-/// Makes `config` the one every connection uses from its next callback on.
-pub fn publish(config: FilterConfig, policy: Option<CompiledPolicy>) -> u64 {
+/// Makes `config` the one every connection of plugin `name` uses from its next callback on.
+pub fn publish(name: &str, config: FilterConfig, policy: Option<CompiledPolicy>) -> u64 {
     ACTIVE.with(|a| {
         let mut a = a.borrow_mut();
-        let generation = a.as_ref().map_or(1, |old| old.generation + 1);
-        *a = Some(Rc::new(Active {
+        let generation = a.get(name).map_or(1, |old| old.generation + 1);
+        let active = Active {
             generation,
             config,
             policy,
-        }));
+        };
+        a.insert(name.to_string(), Rc::new(active));
         generation
     })
 }
 
-/// The configuration in force.
-pub fn current() -> Option<Rc<Active>> {
-    ACTIVE.with(|a| a.borrow().clone())
+/// The configuration in force for plugin `name`.
+pub fn current(name: &str) -> Option<Rc<Active>> {
+    ACTIVE.with(|a| a.borrow().get(name).cloned())
 }

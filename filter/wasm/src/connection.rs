@@ -31,6 +31,8 @@ enum Direction {
 
 pub struct Connection {
     id: u32,
+    /// The plugin this connection belongs to (see [`active`]).
+    plugin: Rc<str>,
     config: Rc<FilterConfig>,
     session: Session,
     /// The mTLS peer's SPIFFE ID, read on the first downstream bytes (TLS is not finished when
@@ -73,9 +75,10 @@ fn property(path: Vec<&str>) -> Option<String> {
 }
 
 impl Connection {
-    pub fn new(id: u32, config: Rc<FilterConfig>) -> Self {
+    pub fn new(id: u32, config: Rc<FilterConfig>, plugin: Rc<str>) -> Self {
         Connection {
             id,
+            plugin,
             session: Session::new(limits(&config)),
             config,
             peer: None,
@@ -111,7 +114,7 @@ impl Connection {
         let now = now_ns();
         // The configuration in force now, not the one this connection opened with: policy
         // changes reach open connections at their next request.
-        let active = active::current();
+        let active = active::current(&self.plugin);
         let mut records = Vec::new();
         let mut topic_ids = SharedTopicIds;
         let close_on_denied_acks_zero = active

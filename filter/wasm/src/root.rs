@@ -14,6 +14,9 @@ use crate::connection::Connection;
 pub struct Root {
     /// The last valid configuration; `None` until `on_configure` accepted one.
     config: Option<Rc<FilterConfig>>,
+    /// The plugin's name (Istio: the WasmPlugin's namespace and name); its configuration updates
+    /// keep it.
+    name: Rc<str>,
 }
 
 impl Context for Root {}
@@ -45,9 +48,16 @@ impl RootContext for Root {
                         return false;
                     }
                 };
-                let generation = active::publish(config.clone(), policy);
+                self.name = proxy_wasm::hostcalls::get_property(vec!["plugin_name"])
+                    .ok()
+                    .flatten()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_default()
+                    .into();
+                let generation = active::publish(&self.name, config.clone(), policy);
                 info!(
-                    "meshka: configured: generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={}",
+                    "meshka: configured: plugin={} generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={}",
+                    self.name,
                     config.max_frame_bytes,
                     config.max_header_bytes,
                     config.max_in_flight,
@@ -76,6 +86,10 @@ impl RootContext for Root {
         // Envoy does not create streams for a plugin whose configuration was rejected; the
         // default configuration is the safe fallback should it ever do so.
         let config = self.config.clone().unwrap_or_default();
-        Some(Box::new(Connection::new(context_id, config)))
+        Some(Box::new(Connection::new(
+            context_id,
+            config,
+            self.name.clone(),
+        )))
     }
 }
