@@ -104,7 +104,7 @@ bench: bench-criterion bench-e2e
 
 bench-criterion:
 	@mkdir -p $(BENCH_OUT)
-	cargo bench -p meshka-codec -p meshka-policy --bench codec --bench enforce --bench decide -- --warm-up-time 1 --measurement-time 2 2>&1 | tee $(BENCH_OUT)/criterion.txt
+	set -o pipefail; cargo bench -p meshka-codec -p meshka-policy --bench codec --bench enforce --bench decide -- --warm-up-time 1 --measurement-time 2 2>&1 | tee $(BENCH_OUT)/criterion.txt
 
 bench-e2e: venv filter noop-filter
 	@mkdir -p $(BENCH_OUT)

@@ -123,6 +123,8 @@ struct Args {
     rate: u64,
     out: PathBuf,
     only: Vec<String>,
+    /// Only re-render the tables of an earlier run's `e2e.json`.
+    from: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -132,6 +134,7 @@ fn args() -> Args {
         rate: 1000,
         out: env::workspace().join("target/bench"),
         only: Vec::new(),
+        from: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -142,8 +145,9 @@ fn args() -> Args {
             "--rate" => a.rate = value.parse().expect("--rate records/s"),
             "--out" => a.out = PathBuf::from(value),
             "--only" => a.only = value.split(',').map(str::to_string).collect(),
+            "--from" => a.from = Some(PathBuf::from(value)),
             _ => panic!(
-                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b]"
+                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--from e2e.json]"
             ),
         }
     }
@@ -295,6 +299,12 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 fn main() {
     let a = args();
+    if let Some(from) = &a.from {
+        let text = std::fs::read_to_string(from).expect("read the e2e.json");
+        let doc: Value = serde_json::from_str(&text).expect("an e2e.json");
+        println!("{}", markdown(&doc));
+        return;
+    }
     std::fs::create_dir_all(&a.out).expect("create the output directory");
     let noop_wasm =
         env::workspace().join("target/wasm/wasm32-wasip1/release/meshka_noop_filter.wasm");
@@ -473,6 +483,26 @@ fn markdown(doc: &Value) -> String {
             signed(&rate["p99_diff_us"], 0),
             fmt(&rate["envoy_cpu_us_per_record"], 1),
             signed(&rate["cpu_per_record_diff_us"], 1),
+        ));
+    }
+    // The spread: every round's value, in the order the rounds ran.
+    s.push_str("\nPer round (the noise): saturation MB/s · saturation Envoy CPU ms/MB · rate Envoy CPU µs/record\n\n");
+    s.push_str("| broker sidecar | saturation MB/s | CPU ms/MB | rate CPU µs/record |\n|---|---|---|---|\n");
+    let runs = doc["runs"].as_array().cloned().unwrap_or_default();
+    for c in doc["summary"].as_array().into_iter().flatten() {
+        let values = |load: &str, field: &str, digits: usize| -> String {
+            runs.iter()
+                .filter(|r| r["config"] == c["config"] && r["load"] == load)
+                .map(|r| fmt(&r[field], digits))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            c["label"].as_str().unwrap_or(""),
+            values("saturation", "mb_per_s", 1),
+            values("saturation", "envoy_cpu_ms_per_mb", 2),
+            values("rate", "envoy_cpu_us_per_record", 1),
         ));
     }
     s
