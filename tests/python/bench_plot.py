@@ -1,7 +1,8 @@
 """make bench: plot the end-to-end results (target/bench/e2e.json) and the criterion comparisons.
 
 Writes <out>/bench.png: throughput ratio and Envoy CPU per MB against tcp_proxy alone at
-saturation, produce latency p50/p99 at the fixed rate, and Envoy CPU per record at that rate.
+saturation, produce latency p50/p99 at the fixed rate, Envoy CPU per record at that rate, and
+the criterion benches as meshka ÷ a full kafka-protocol decode; and <out>/criterion.md.
 """
 import argparse
 import json
@@ -67,7 +68,7 @@ def main():
     ap.add_argument("--out", default="target/bench")
     ap.add_argument("--criterion", default="target/criterion")
     args = ap.parse_args()
-    criterion_table(args.criterion, args.out)
+    crit = criterion_table(args.criterion, args.out)
     path = os.path.join(args.out, "e2e.json")
     with open(path) as f:
         doc = json.load(f)
@@ -80,7 +81,9 @@ def main():
 
     def col(load, field):
         return [s[load].get(field) or 0 for s in summary]
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    fig = plt.figure(figsize=(13, 12))
+    grid = fig.add_gridspec(3, 2)
+    axes = [[fig.add_subplot(grid[r, c]) for c in range(2)] for r in range(2)]
     x = range(len(summary))
     colors = ["#777777", "#9ecae1", "#3182bd", "#31a354", "#e6550d"][: len(summary)]
 
@@ -100,7 +103,8 @@ def main():
     ax.bar([i - w / 2 for i in x], col("rate", "p50_ms"), w, label="p50", color="#3182bd")
     ax.bar([i + w / 2 for i in x], col("rate", "p99_ms"), w, label="p99", color="#e6550d")
     ax.set_title(f"Produce latency at {doc['meta']['rate_records_per_s']} records/s, linger.ms=0 (ms)")
-    ax.legend()
+    ax.set_ylim(0, max(col("rate", "p99_ms") + [1]) * 1.25)
+    ax.legend(loc="upper center", ncol=2)
 
     ax = axes[1][1]
     ax.bar(x, col("rate", "envoy_cpu_us_per_record"), color=colors)
@@ -110,6 +114,16 @@ def main():
         for ax in row:
             ax.set_xticks(list(x))
             ax.set_xticklabels(labels, fontsize=8)
+    crit = [r for r in crit if r[4]]
+    if crit:
+        ax = fig.add_subplot(grid[2, :])
+        ratios = [ns / base for _, _, _, ns, base, _ in crit]
+        ax.bar(range(len(crit)), ratios, color=["#31a354" if r < 1 else "#e6550d" for r in ratios])
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(crit)))
+        ax.set_xticklabels([f"{g}\n{p}" for g, p, *_ in crit], fontsize=7, rotation=30, ha="right")
+        ax.set_title("criterion: meshka ÷ full kafka-protocol decode of the same bytes (log scale; < 1 is cheaper)")
     m = doc["meta"]
     fig.suptitle(f"meshka filter vs plain Envoy — {m['rounds']} round(s) × {m['seconds_per_load']} s per load, "
                  f"{m['record_bytes']} B records, medians; {m['cpus']} CPUs, shared machine")
