@@ -59,6 +59,41 @@ impl Hooks for Adapter<'_> {
     }
 }
 
+/// One connection's state, as the Wasm layer keeps it.
+struct Conn {
+    principal: Principal,
+    sasl: crate::sasl::Exchange,
+    ids: std::collections::HashMap<[u8; 16], String>,
+    merges: Vec<(i32, crate::kafka::Denied)>,
+    records: Vec<DecisionRecord>,
+    close_on_denied_acks_zero: bool,
+}
+
+impl Conn {
+    fn new(principal: Principal) -> Conn {
+        Conn {
+            principal,
+            sasl: crate::sasl::Exchange::default(),
+            ids: std::collections::HashMap::new(),
+            merges: Vec::new(),
+            records: Vec::new(),
+            close_on_denied_acks_zero: false,
+        }
+    }
+
+    fn hooks<'a>(&'a mut self, policy: &'a CompiledPolicy) -> Adapter<'a> {
+        Adapter(Enforcer {
+            policy,
+            principal: &mut self.principal,
+            sasl: &mut self.sasl,
+            topic_ids: &mut self.ids,
+            merges: &mut self.merges,
+            close_on_denied_acks_zero: self.close_on_denied_acks_zero,
+            records: &mut self.records,
+        })
+    }
+}
+
 fn frame(body: &[u8]) -> Vec<u8> {
     meshka_codec::edit::frame(body)
 }
@@ -126,19 +161,9 @@ fn decode_response<T: Decodable>(key: ApiKey, version: i16, frame: &[u8]) -> (i3
 
 #[test]
 fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let v = 9;
     let allowed = request(ApiKey::Produce, v, 1, &produce("orders.created", 1));
@@ -175,10 +200,14 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
         .collect();
     assert_eq!(codes, vec![29]);
 
-    let summary: Vec<(bool, bool)> = records.iter().map(|r| (r.allowed, r.forwarded)).collect();
+    let summary: Vec<(bool, bool)> = conn
+        .records
+        .iter()
+        .map(|r| (r.allowed, r.forwarded))
+        .collect();
     assert_eq!(summary, vec![(true, true), (false, false), (false, false)]);
-    assert_eq!(records[1].checks[0].name, "payments");
-    let line = serde_json::to_string(&records[1]).unwrap();
+    assert_eq!(conn.records[1].checks[0].name, "payments");
+    let line = serde_json::to_string(&conn.records[1]).unwrap();
     assert!(
         line.contains("\"principal\":\"spiffe://cluster.local/ns/shop/sa/orders\""),
         "{line}"
@@ -187,43 +216,27 @@ fn a_denied_produce_is_answered_with_29_in_order_and_allowed_ones_pass() {
 
 #[test]
 fn audit_mode_forwards_and_records_the_would_be_denial() {
-    let (policy, mut principal) = (policy("audit"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("audit");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let denied = request(ApiKey::Produce, 9, 7, &produce("payments", 1));
     assert_eq!(pass(&mut session, &mut hooks, &denied, false), denied);
     assert_eq!(
-        (records[0].allowed, records[0].forwarded, records[0].audit),
+        (
+            conn.records[0].allowed,
+            conn.records[0].forwarded,
+            conn.records[0].audit
+        ),
         (false, true, true)
     );
 }
 
 #[test]
 fn metadata_for_all_topics_hides_what_may_not_be_described() {
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let v = 12;
     let all = request(
@@ -259,19 +272,9 @@ fn metadata_for_all_topics_hides_what_may_not_be_described() {
 
 #[test]
 fn naming_a_topic_that_may_not_be_described_is_denied() {
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let named = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
         .with_name(Some(TopicName(StrBytes::from_static_str("secrets"))))]));
@@ -301,19 +304,9 @@ fn naming_a_topic_that_may_not_be_described_is_denied() {
 
 #[test]
 fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     // orders may Write (so Describe) orders.new, but not Create it.
     let named = MetadataRequest::default()
@@ -337,19 +330,9 @@ fn auto_creation_of_a_topic_that_may_not_be_created_is_switched_off() {
 #[test]
 fn api_versions_are_clamped_to_what_the_filter_decodes() {
     use kafka_protocol::messages::api_versions_response::ApiVersion;
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let req = request(
         ApiKey::ApiVersions,
@@ -389,19 +372,9 @@ fn api_versions_are_clamped_to_what_the_filter_decodes() {
 fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
     use kafka_protocol::messages::fetch_request::FetchTopic;
     use kafka_protocol::messages::FetchRequest;
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let mut sasl = crate::sasl::Exchange::default();
-    let mut records = Vec::new();
-    let mut ids = std::collections::HashMap::new();
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let (payments, secrets, unknown) = ([1u8; 16], [2u8; 16], [3u8; 16]);
     let topic = |n: &str, id: [u8; 16]| {
@@ -459,7 +432,8 @@ fn topic_ids_are_authorized_by_the_name_metadata_gave_them() {
         substitute_request(4),
         "an unknown id is denied"
     );
-    let names: Vec<&str> = records
+    let names: Vec<&str> = conn
+        .records
         .iter()
         .skip(1)
         .map(|r| r.checks[0].name.as_str())
@@ -486,21 +460,8 @@ fn a_sasl_user_counts_once_the_broker_accepted_it() {
     .unwrap()
     .compile()
     .unwrap();
-    let (mut principal, mut sasl, mut ids, mut records) = (
-        Principal::anonymous(),
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let mut conn = Conn::new(Principal::anonymous());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let exchange =
         |session: &mut Session, hooks: &mut Adapter<'_>, cid: i32, password: &str, code: i16| {
@@ -573,28 +534,16 @@ fn a_sasl_user_counts_once_the_broker_accepted_it() {
         allowed,
         "alice may write once the broker accepted her"
     );
-    assert_eq!(principal.sasl_user.as_deref(), Some("alice"));
+    assert_eq!(conn.principal.sasl_user.as_deref(), Some("alice"));
 }
 
 #[test]
 fn list_groups_shows_only_groups_the_caller_may_describe() {
     use kafka_protocol::messages::list_groups_response::ListedGroup;
     use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let (mut sasl, mut ids, mut records) = (
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let list = request(ApiKey::ListGroups, 4, 3, &ListGroupsRequest::default());
     assert_eq!(pass(&mut session, &mut hooks, &list, false), list);
@@ -617,21 +566,9 @@ fn list_groups_shows_only_groups_the_caller_may_describe() {
 fn fetch_sessions_are_turned_into_full_fetches() {
     use kafka_protocol::messages::fetch_request::FetchTopic;
     use kafka_protocol::messages::{BrokerId, FetchRequest};
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let (mut sasl, mut ids, mut records) = (
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let incremental = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -656,12 +593,8 @@ fn fetch_sessions_are_turned_into_full_fetches() {
 #[test]
 fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
     use kafka_protocol::messages::InitProducerIdRequest;
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let (mut sasl, mut ids, mut records) = (
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
     let init = request(
         ApiKey::InitProducerId,
         4,
@@ -670,31 +603,18 @@ fn idempotent_producers_need_write_on_some_topic_or_idempotent_write() {
             .with_transactional_id(None)
             .with_transaction_timeout_ms(-1),
     );
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     assert_eq!(
         pass(&mut session, &mut hooks, &init, false),
         init,
         "orders may write orders.*"
     );
-    let mut stranger = Principal::new(Some("spiffe://cluster.local/ns/x/sa/y"), None);
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut stranger,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let mut stranger = Conn::new(Principal::new(
+        Some("spiffe://cluster.local/ns/x/sa/y"),
+        None,
+    ));
+    let mut hooks = stranger.hooks(&policy);
     let mut session = Session::new(LIMITS);
     assert_eq!(
         pass(&mut session, &mut hooks, &init, false),
@@ -715,21 +635,8 @@ fn an_unknown_topic_id_is_answered_as_unknown_and_a_denied_topic_of_an_allowed_t
     .unwrap()
     .compile()
     .unwrap();
-    let (mut principal, mut sasl, mut ids, mut records) = (
-        orders(),
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
-    let mut hooks = Adapter(Enforcer {
-        policy: &txn_policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut Vec::new(),
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&txn_policy);
     let mut session = Session::new(LIMITS);
     let fetch = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -799,22 +706,9 @@ fn a_partly_denied_produce_forwards_the_allowed_topic_and_merges_the_denial() {
     use kafka_protocol::messages::produce_response::{
         PartitionProduceResponse, TopicProduceResponse,
     };
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let (mut sasl, mut ids, mut records, mut merges) = (
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    let mut hooks = Adapter(Enforcer {
-        policy: &policy,
-        principal: &mut principal,
-        sasl: &mut sasl,
-        topic_ids: &mut ids,
-        merges: &mut merges,
-        close_on_denied_acks_zero: false,
-        records: &mut records,
-    });
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
+    let mut hooks = conn.hooks(&policy);
     let mut session = Session::new(LIMITS);
     let mut both = produce("orders.created", 1);
     both.topic_data.extend(produce("payments", 1).topic_data);
@@ -866,29 +760,20 @@ fn a_partly_denied_produce_forwards_the_allowed_topic_and_merges_the_denial() {
         ]
     );
     assert!(
-        merges.is_empty(),
+        conn.merges.is_empty(),
         "nothing is kept once the response went back"
     );
 }
 
 #[test]
 fn a_denied_fire_and_forget_produce_is_dropped_or_closes_the_connection() {
-    let (policy, mut principal) = (policy("enforce"), orders());
-    let (mut sasl, mut ids, mut records) = (
-        crate::sasl::Exchange::default(),
-        std::collections::HashMap::new(),
-        Vec::new(),
-    );
+    let policy = policy("enforce");
+    let mut conn = Conn::new(orders());
     for close in [false, true] {
-        let mut hooks = Adapter(Enforcer {
-            policy: &policy,
-            principal: &mut principal,
-            sasl: &mut sasl,
-            topic_ids: &mut ids,
-            merges: &mut Vec::new(),
-            close_on_denied_acks_zero: close,
-            records: &mut records,
-        });
+        let mut hooks = {
+            conn.close_on_denied_acks_zero = close;
+            conn.hooks(&policy)
+        };
         let mut session = Session::new(LIMITS);
         let mut out = Output::default();
         let req = request(ApiKey::Produce, 9, 1, &produce("payments", 0));
@@ -904,5 +789,5 @@ fn a_denied_fire_and_forget_produce_is_dropped_or_closes_the_connection() {
             assert_eq!(out.render(&req).unwrap(), Vec::<u8>::new(), "dropped");
         }
     }
-    assert_eq!(records.len(), 2, "both denials are recorded");
+    assert_eq!(conn.records.len(), 2, "both denials are recorded");
 }
