@@ -9,6 +9,9 @@
 //! - `rate`: a fixed moderate rate with `linger.ms=0`, so nearly every record is its own
 //!   Produce request (the per-request cost, and latency without queueing).
 //!
+//! In the first round, before the loads, it also opens 1,000 idle connections through the mesh
+//! and reads the broker sidecar's resident memory before and after (`--idle-connections`).
+//!
 //! Around each load it reads the broker sidecar's CPU time (its threads' `/proc/<pid>/task/*/schedstat`,
 //! else `/proc/<pid>/stat` utime+stime) and
 //! the filter's byte counters (`wasmcustom.meshka.*.bytes[_copied]`). Writes every run and a
@@ -123,6 +126,7 @@ struct Args {
     rate: u64,
     out: PathBuf,
     only: Vec<String>,
+    idle_connections: usize,
     /// Only re-render the tables of an earlier run's `e2e.json`.
     from: Option<PathBuf>,
 }
@@ -134,6 +138,7 @@ fn args() -> Args {
         rate: 1000,
         out: env::workspace().join("target/bench"),
         only: Vec::new(),
+        idle_connections: 1000,
         from: None,
     };
     let mut it = std::env::args().skip(1);
@@ -145,9 +150,10 @@ fn args() -> Args {
             "--rate" => a.rate = value.parse().expect("--rate records/s"),
             "--out" => a.out = PathBuf::from(value),
             "--only" => a.only = value.split(',').map(str::to_string).collect(),
+            "--idle-connections" => a.idle_connections = value.parse().expect("--idle-connections N"),
             "--from" => a.from = Some(PathBuf::from(value)),
             _ => panic!(
-                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--from e2e.json]"
+                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--idle-connections N] [--from e2e.json]"
             ),
         }
     }
@@ -283,6 +289,54 @@ fn start(options: &MeshOptions) -> Mesh {
     panic!("the mesh did not start in 3 attempts");
 }
 
+/// Resident memory of a process in KiB (`VmRSS`).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens `n` client connections through the mesh, each sending one ApiVersions v0 request so
+/// every hop (client sidecar, mTLS, broker sidecar and its filter) holds a live connection, then
+/// measures the broker sidecar's resident memory growth per connection.
+fn idle_memory(mesh: &Mesh, n: usize) -> Value {
+    use std::io::Write;
+    let pid = mesh.broker_sidecar.pid();
+    let before = rss_kib(pid);
+    // ApiVersions v0, header v1: api key 18, version 0, correlation id 1, null client id.
+    let request = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff];
+    let mut streams = Vec::new();
+    for _ in 0..n {
+        match std::net::TcpStream::connect(mesh.bootstrap()) {
+            Ok(mut s) => {
+                let _ = s.write_all(&request);
+                streams.push(s);
+            }
+            Err(e) => {
+                eprintln!("connection {} failed: {e}", streams.len());
+                break;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss_kib(pid);
+    let active = mesh
+        .broker_stat("wasmcustom.meshka.connections.active")
+        .unwrap_or(0);
+    drop(streams);
+    let opened = n as f64;
+    json!({
+        "connections": n,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "kib_per_connection": after.saturating_sub(before) as f64 / opened,
+        "filter_connections_active": active,
+    })
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
@@ -318,6 +372,7 @@ fn main() {
     let loads = ["saturation", "rate"];
     let started = Instant::now();
     let mut runs: Vec<Value> = Vec::new();
+    let mut memory: Vec<Value> = Vec::new();
     for round in 0..a.rounds {
         for i in 0..configs.len() {
             let c = configs[(i + round) % configs.len()];
@@ -343,6 +398,22 @@ fn main() {
                 "{}: topic not created: {created}",
                 c.key
             );
+            if round == 0 && a.idle_connections > 0 {
+                let mem = idle_memory(&mesh, a.idle_connections);
+                eprintln!(
+                    "[{:>4.0}s] round {round} {:<18} {} idle connections: broker sidecar RSS {} → {} KiB ({:.1} KiB each), filter sees {} active",
+                    started.elapsed().as_secs_f64(),
+                    c.key,
+                    a.idle_connections,
+                    mem["rss_before_kib"],
+                    mem["rss_after_kib"],
+                    mem["kib_per_connection"].as_f64().unwrap_or(0.0),
+                    mem["filter_connections_active"],
+                );
+                // Let the closed connections drain before the loads.
+                std::thread::sleep(Duration::from_secs(1));
+                memory.push(json!({"config": c.key, "memory": mem}));
+            }
             for load in loads {
                 let mut run = run_load(&mesh, load, &a, ticks);
                 run["round"] = json!(round);
@@ -435,7 +506,7 @@ fn main() {
         "undelivered_or_failed_records": errors,
         "wall_seconds": started.elapsed().as_secs(),
     });
-    let doc = json!({"meta": meta, "summary": summary, "runs": runs});
+    let doc = json!({"meta": meta, "summary": summary, "runs": runs, "idle_memory": memory});
     let json_path = a.out.join("e2e.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&doc).unwrap())
         .expect("write e2e.json");
@@ -484,6 +555,29 @@ fn markdown(doc: &Value) -> String {
             fmt(&rate["envoy_cpu_us_per_record"], 1),
             signed(&rate["cpu_per_record_diff_us"], 1),
         ));
+    }
+    let memory = doc["idle_memory"].as_array().cloned().unwrap_or_default();
+    if !memory.is_empty() {
+        s.push_str("\nBroker sidecar memory with idle connections (first round, before the loads; each sent one ApiVersions):\n\n");
+        s.push_str("| broker sidecar | connections | RSS before (MiB) | RSS after (MiB) | KiB per connection |\n|---|---:|---:|---:|---:|\n");
+        for m in &memory {
+            let label = doc["summary"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["config"] == m["config"])
+                .and_then(|c| c["label"].as_str())
+                .unwrap_or("");
+            let mem = &m["memory"];
+            let mib = |v: &Value| fmt(&json!(v.as_f64().unwrap_or(0.0) / 1024.0), 1);
+            s.push_str(&format!(
+                "| {label} | {} | {} | {} | {} |\n",
+                mem["connections"],
+                mib(&mem["rss_before_kib"]),
+                mib(&mem["rss_after_kib"]),
+                fmt(&mem["kib_per_connection"], 1),
+            ));
+        }
     }
     // The spread: every round's value, in the order the rounds ran.
     s.push_str("\nPer round (the noise): saturation MB/s · saturation Envoy CPU ms/MB · rate Envoy CPU µs/record\n\n");
