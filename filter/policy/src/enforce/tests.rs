@@ -791,3 +791,90 @@ fn a_denied_fire_and_forget_produce_is_dropped_or_closes_the_connection() {
     }
     assert_eq!(conn.records.len(), 2, "both denials are recorded");
 }
+
+/// Bypass attempts: names that only look like an allowed one, frames that lie about their length.
+mod bypass {
+    use super::*;
+
+    #[test]
+    fn look_alike_topic_names_do_not_match_a_rule() {
+        let policy = policy("enforce");
+        for name in [
+            "Orders.created",        // case
+            "orders_created",        // '_' for '.'
+            "orders-created",        // '-' for '.'
+            "\u{043e}rders.created", // Cyrillic o
+            "orders\u{2024}created", // one dot leader
+            " orders.created",
+            "orders",
+        ] {
+            let mut conn = Conn::new(orders());
+            let mut hooks = conn.hooks(&policy);
+            let mut session = Session::new(LIMITS);
+            let req = request(ApiKey::Produce, 9, 1, &produce(name, 1));
+            assert_eq!(
+                pass(&mut session, &mut hooks, &req, false),
+                substitute_request(1),
+                "{name:?} must not pass as orders.*"
+            );
+        }
+    }
+
+    #[test]
+    fn a_frame_that_claims_the_next_request_as_its_body_is_decided_as_one() {
+        // A denied produce whose length also covers an allowed one: the broker would read one
+        // frame, and so does the filter — the whole of it is denied.
+        let policy = policy("enforce");
+        let mut conn = Conn::new(orders());
+        let mut hooks = conn.hooks(&policy);
+        let mut session = Session::new(LIMITS);
+        let denied = request(ApiKey::Produce, 9, 1, &produce("payments", 1));
+        let allowed = request(ApiKey::Produce, 9, 2, &produce("orders.created", 1));
+        let mut glued = denied.clone();
+        glued.extend_from_slice(&allowed);
+        let len = (glued.len() - 4) as i32;
+        glued[..4].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(
+            pass(&mut session, &mut hooks, &glued, false),
+            substitute_request(1)
+        );
+    }
+
+    #[test]
+    fn a_frame_shorter_than_its_header_fails_closed() {
+        let policy = policy("enforce");
+        let mut conn = Conn::new(orders());
+        let mut hooks = conn.hooks(&policy);
+        let mut session = Session::new(LIMITS);
+        let mut req = request(ApiKey::Produce, 9, 1, &produce("payments", 1));
+        req[..4].copy_from_slice(&6i32.to_be_bytes());
+        req.truncate(10);
+        let mut out = Output::default();
+        let mut src = &req[..];
+        assert!(session
+            .on_request_data(&mut src, 0, &mut hooks, &mut out)
+            .is_err());
+        assert!(
+            out.render(&req).unwrap().is_empty(),
+            "nothing of it reached the broker"
+        );
+    }
+
+    #[test]
+    fn a_version_below_what_the_filter_decodes_fails_closed_after_api_versions() {
+        let policy = policy("enforce");
+        let mut conn = Conn::new(orders());
+        let mut hooks = conn.hooks(&policy);
+        let mut session = Session::new(LIMITS);
+        // Produce v2: before ApiVersions' clamp, and still refused after it.
+        let mut req = request(ApiKey::Produce, 3, 1, &produce("orders.created", 1));
+        req[6..8].copy_from_slice(&2i16.to_be_bytes());
+        let mut out = Output::default();
+        let mut src = &req[..];
+        let err = session
+            .on_request_data(&mut src, 0, &mut hooks, &mut out)
+            .unwrap_err();
+        assert!(err.to_string().contains("outside the versions"), "{err}");
+        assert!(out.render(&req).unwrap().is_empty());
+    }
+}
