@@ -113,7 +113,26 @@ fn both_python_clients_roundtrip_through_the_mesh() {
 /// unlimited in-flight requests, then with 16 KB batches: every record delivered, no timeout.
 #[test]
 fn max_rate_pipelined_producers_never_stall() {
-    let mesh = Mesh::start(MeshOptions::default());
+    max_rate_run(MeshOptions::default(), 30);
+}
+
+/// The same under an authorization policy, where the filter holds every request whole to decide
+/// it: held frames move to the filter's own buffer, never pause the connection.
+#[test]
+fn max_rate_pipelined_producers_never_stall_under_a_policy() {
+    let allow_all = serde_json::json!({"authorization": {"rules": [{"action": "allow", "principals": ["*"],
+        "operations": ["All"], "resources": [{"type": "topic", "name": "*"}, {"type": "cluster", "name": "kafka-cluster"}]}]}});
+    max_rate_run(
+        MeshOptions {
+            filter_config: allow_all,
+            ..Default::default()
+        },
+        20,
+    );
+}
+
+fn max_rate_run(options: MeshOptions, seconds: u32) {
+    let mesh = Mesh::start(options);
     create_topic(&mesh, "load");
     for batch in ["0", "16384"] {
         let out = clients::run(
@@ -124,7 +143,7 @@ fn max_rate_pipelined_producers_never_stall() {
                 "--topic",
                 "load",
                 "--seconds",
-                "30",
+                &seconds.to_string(),
                 "--batch-size",
                 batch,
                 "--message-timeout-ms",
