@@ -106,6 +106,8 @@ bench-criterion:
 	@mkdir -p $(BENCH_OUT)
 	set -o pipefail; cargo bench -p meshka-codec -p meshka-policy --bench codec --bench enforce --bench decide -- --warm-up-time 1 --measurement-time 2 2>&1 | tee $(BENCH_OUT)/criterion.txt
 
+# The bench binary is a dev build: the release profile aborts on panic, and the bench relies on
+# unwinding to stop a mesh that failed to start and to try again.
 bench-e2e: venv filter noop-filter
 	@mkdir -p $(BENCH_OUT)
-	cargo run -q --release -p meshka-tests --bin bench -- --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS) --out $(BENCH_OUT)
+	cargo run -q -p meshka-tests --bin bench -- --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS) --out $(BENCH_OUT)

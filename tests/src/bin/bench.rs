@@ -411,7 +411,7 @@ fn main() {
                     mem["filter_connections_active"],
                 );
                 // Let the closed connections drain before the loads.
-                std::thread::sleep(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_secs(3));
                 memory.push(json!({"config": c.key, "memory": mem}));
             }
             for load in loads {
