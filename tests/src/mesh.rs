@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use crate::envoy::{self, BrokerFilter};
 use crate::netns::Pod;
 use crate::pki::{Identity, MeshCa};
-use crate::process::{free_port, wait_for_port, Process};
+use crate::process::{free_ports, wait_for_port, Process};
 use crate::{admin, broker, env};
 
 /// How to build a mesh.
@@ -129,19 +129,15 @@ impl Mesh {
             .expect("create a temp dir");
         let d = dir.path();
         let pod_mode = options.workloads.len() > 1;
-        let client_sidecar = free_port();
+        let [client_sidecar, broker, broker_sidecar, broker_admin, client_admin] = free_ports();
         let ports = Ports {
             // With pods, the root namespace is the broker's pod: the broker itself listens on the
             // advertised address there, so admin clients in the root namespace reach it directly.
-            broker: if pod_mode {
-                client_sidecar
-            } else {
-                free_port()
-            },
-            broker_sidecar: free_port(),
-            broker_admin: free_port(),
+            broker: if pod_mode { client_sidecar } else { broker },
+            broker_sidecar,
+            broker_admin,
             client_sidecar,
-            client_admin: free_port(),
+            client_admin,
         };
         let ca = MeshCa::new(d);
         let broker_id = broker_identity();

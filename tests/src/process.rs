@@ -62,10 +62,13 @@ impl Drop for Process {
     }
 }
 
-/// A port free on 127.0.0.1 right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+/// `N` distinct ports free on 127.0.0.1 right now. All are held open until all are chosen: one
+/// at a time, the kernel may hand out the same port twice.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local address").port())
 }
 
 /// Waits until something accepts connections on `port`, or panics with `process`'s log.
