@@ -111,3 +111,13 @@ bench-criterion:
 bench-e2e: venv filter noop-filter
 	@mkdir -p $(BENCH_OUT)
 	cargo run -q -p meshka-tests --bin bench -- --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS) --out $(BENCH_OUT)
+
+# Coverage-guided fuzzing of the filter's host-independent code (filter/fuzz): each target for
+# FUZZ_SECONDS. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames enforce checks config
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd filter/fuzz && for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+	done
