@@ -49,23 +49,6 @@ fn dechunk(mut body: &str) -> Option<String> {
     }
 }
 
-/// POSTs to `path` (e.g. `/reset_counters`).
-pub fn post(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (_, body) = response.split_once("\r\n\r\n")?;
-    dechunk(body).or_else(|| Some(body.to_string()))
-}
-
 /// The value of counter or gauge `name` in `/stats`, if present.
 pub fn stat(port: u16, name: &str) -> Option<u64> {
     let stats = get(

@@ -326,6 +326,16 @@ impl Enforcer<'_> {
         Ok(verdict)
     }
 
+    /// Learns the topic ids a Metadata response names (an undecodable one teaches nothing; the
+    /// rewrite that follows reports it).
+    fn learn_topic_ids(&mut self, version: i16, body: &[u8]) {
+        if let Ok(ids) = kafka::metadata_topic_ids(version, body) {
+            for (name, id) in ids {
+                self.topic_ids.learn(id, &name);
+            }
+        }
+    }
+
     /// Rewrites a response whose request asked for it.
     pub fn on_response(
         &mut self,
@@ -336,11 +346,7 @@ impl Enforcer<'_> {
         let result = match tag {
             CLAMP_API_VERSIONS => kafka::clamp_api_versions(request.api_version, body),
             FILTER_METADATA => {
-                if let Ok(ids) = kafka::metadata_topic_ids(request.api_version, body) {
-                    for (name, id) in ids {
-                        self.topic_ids.learn(id, &name);
-                    }
-                }
+                self.learn_topic_ids(request.api_version, body);
                 let (policy, principal) = (self.policy, &*self.principal);
                 kafka::filter_metadata_response(request.api_version, body, &mut |topic| {
                     policy
@@ -372,11 +378,7 @@ impl Enforcer<'_> {
                         "a split request's denied part went missing",
                     ))?;
                 if request.api.key() == METADATA {
-                    if let Ok(ids) = kafka::metadata_topic_ids(request.api_version, body) {
-                        for (name, id) in ids {
-                            self.topic_ids.learn(id, &name);
-                        }
-                    }
+                    self.learn_topic_ids(request.api_version, body);
                 }
                 kafka::merge_response(&denied, body)
             }
