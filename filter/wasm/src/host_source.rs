@@ -42,9 +42,9 @@ impl Source for HostSource {
     }
 
     fn read_into(&mut self, start: usize, len: usize, out: &mut Vec<u8>) -> bool {
-        let Some(end) = start.checked_add(len).filter(|&end| end <= self.len) else {
+        if start.checked_add(len).is_none_or(|end| end > self.len) {
             return false;
-        };
+        }
         if len == 0 {
             return true;
         }
@@ -52,13 +52,8 @@ impl Source for HostSource {
             self.cache = self.fetch(0, self.len);
         }
         if let Some(cache) = &self.cache {
-            return match cache.get(start..end) {
-                Some(bytes) => {
-                    out.extend_from_slice(bytes);
-                    true
-                }
-                None => false,
-            };
+            let mut cached: &[u8] = cache;
+            return cached.read_into(start, len, out);
         }
         match self.fetch(start, len) {
             Some(bytes) if bytes.len() == len => {
