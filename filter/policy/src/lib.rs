@@ -4,4 +4,5 @@ pub mod authz;
 pub mod config;
 pub mod enforce;
 pub mod kafka;
+pub mod route;
 pub mod sasl;

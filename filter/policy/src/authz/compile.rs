@@ -136,31 +136,41 @@ pub(crate) struct Subjects {
 
 impl Subjects {
     fn compile(rule: &Rule) -> Subjects {
+        Subjects::from_lists(
+            &rule.principals,
+            &rule.namespaces,
+            &rule.service_accounts,
+            &rule.users,
+        )
+    }
+
+    /// Subjects from the four lists rules (and routing tenants and quotas) name callers with;
+    /// entries that do not parse are skipped (validation reports them).
+    pub(crate) fn from_lists(
+        principals: &[String],
+        namespaces: &[String],
+        service_accounts: &[String],
+        users: &[String],
+    ) -> Subjects {
         let mut s = Subjects::default();
-        for p in rule
-            .principals
-            .iter()
-            .filter_map(|p| Pattern::parse(p).ok())
-        {
+        for p in principals.iter().filter_map(|p| Pattern::parse(p).ok()) {
             match p {
                 Pattern::Any => s.everyone = true,
                 other => s.principals.push(other),
             }
         }
-        s.namespaces = rule
-            .namespaces
+        s.namespaces = namespaces
             .iter()
             .filter_map(|n| Pattern::parse(n).ok())
             .collect();
-        s.service_accounts = rule
-            .service_accounts
+        s.service_accounts = service_accounts
             .iter()
             .filter_map(|v| {
                 let (ns, sa) = v.split_once('/')?;
                 Some((Pattern::parse(ns).ok()?, Pattern::parse(sa).ok()?))
             })
             .collect();
-        for user in rule.users.iter().filter_map(|u| u.strip_prefix("User:")) {
+        for user in users.iter().filter_map(|u| u.strip_prefix("User:")) {
             if user == ANONYMOUS_USER {
                 s.anonymous = true;
             }

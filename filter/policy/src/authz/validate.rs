@@ -17,6 +17,14 @@ pub const MAX_TOPIC_NAME_LEN: usize = 249;
 /// One problem in a policy. `path` names the field (`authorization.rules[0].users[1]`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
+    /// Any other problem with a field (routing tenants, routes and quotas use it).
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The field's path.
+        path: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
     /// A rule without principals, namespaces, serviceAccounts and users.
     #[error("{path}: a rule needs at least one of principals, namespaces, serviceAccounts or users — write principals: [\"*\"] to match every caller")]
     NoSubjects {
@@ -178,7 +186,8 @@ impl ValidationError {
             | ValidationError::InvalidTopicName { path, .. }
             | ValidationError::ClusterName { path, .. }
             | ValidationError::ClusterPrefixed { path }
-            | ValidationError::OperationNotApplicable { path, .. } => path,
+            | ValidationError::OperationNotApplicable { path, .. }
+            | ValidationError::Invalid { path, .. } => path,
         }
     }
 }
@@ -235,6 +244,36 @@ impl AuthorizationPolicy {
 /// The longest rule name.
 pub const MAX_RULE_NAME_LEN: usize = 253;
 
+/// Checks the callers a rule, tenant or quota names (`[principals, namespaces, serviceAccounts,
+/// users]`, as in [`Rule`]) with errors under `path`; at least one is required.
+pub(crate) fn validate_subjects(
+    [principals, namespaces, service_accounts, users]: [&[String]; 4],
+    path: &str,
+    errors: &mut Vec<ValidationError>,
+) {
+    if principals.is_empty()
+        && namespaces.is_empty()
+        && service_accounts.is_empty()
+        && users.is_empty()
+    {
+        errors.push(ValidationError::NoSubjects {
+            path: path.to_owned(),
+        });
+    }
+    for (i, v) in principals.iter().enumerate() {
+        check_principal(v, format!("{path}.principals[{i}]"), errors);
+    }
+    for (i, v) in namespaces.iter().enumerate() {
+        check_namespace(v, format!("{path}.namespaces[{i}]"), errors);
+    }
+    for (i, v) in service_accounts.iter().enumerate() {
+        check_service_account(v, format!("{path}.serviceAccounts[{i}]"), errors);
+    }
+    for (i, v) in users.iter().enumerate() {
+        check_user(v, format!("{path}.users[{i}]"), errors);
+    }
+}
+
 fn validate_rule(rule: &Rule, path: &str, errors: &mut Vec<ValidationError>) {
     if let Some(name) = &rule.name {
         if name.trim().is_empty()
@@ -247,27 +286,16 @@ fn validate_rule(rule: &Rule, path: &str, errors: &mut Vec<ValidationError>) {
             });
         }
     }
-    if rule.principals.is_empty()
-        && rule.namespaces.is_empty()
-        && rule.service_accounts.is_empty()
-        && rule.users.is_empty()
-    {
-        errors.push(ValidationError::NoSubjects {
-            path: path.to_owned(),
-        });
-    }
-    for (i, v) in rule.principals.iter().enumerate() {
-        check_principal(v, format!("{path}.principals[{i}]"), errors);
-    }
-    for (i, v) in rule.namespaces.iter().enumerate() {
-        check_namespace(v, format!("{path}.namespaces[{i}]"), errors);
-    }
-    for (i, v) in rule.service_accounts.iter().enumerate() {
-        check_service_account(v, format!("{path}.serviceAccounts[{i}]"), errors);
-    }
-    for (i, v) in rule.users.iter().enumerate() {
-        check_user(v, format!("{path}.users[{i}]"), errors);
-    }
+    validate_subjects(
+        [
+            &rule.principals,
+            &rule.namespaces,
+            &rule.service_accounts,
+            &rule.users,
+        ],
+        path,
+        errors,
+    );
     if rule.resources.is_empty() {
         errors.push(ValidationError::NoResources {
             path: format!("{path}.resources"),

@@ -17,8 +17,16 @@ import sys
 from pathlib import Path
 
 SRC = Path(sys.argv[1])
-# The responses the kafka module rewrites or merges denials into.
+# The responses the kafka module rewrites or merges denials into, and those routing rewrites.
 RESPONSES = [
+    "add_partitions_to_txn_response.rs",
+    "alter_configs_response.rs",
+    "consumer_group_heartbeat_response.rs",
+    "describe_cluster_response.rs",
+    "describe_configs_response.rs",
+    "find_coordinator_response.rs",
+    "incremental_alter_configs_response.rs",
+    "offset_delete_response.rs",
     "api_versions_response.rs",
     "consumer_group_describe_response.rs",
     "create_partitions_response.rs",

@@ -223,6 +223,14 @@ pub(crate) fn request(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> 
 /// Checks a response body for `key` at `version` (only the responses the kafka module rewrites).
 pub(crate) fn response(key: ApiKey, buf: &mut Bytes, version: i16) -> Result<()> {
     match key {
+        ApiKey::AddPartitionsToTxn => add_partitions_to_txn_response::check_AddPartitionsToTxnResponse(buf, version),
+        ApiKey::AlterConfigs => alter_configs_response::check_AlterConfigsResponse(buf, version),
+        ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat_response::check_ConsumerGroupHeartbeatResponse(buf, version),
+        ApiKey::DescribeCluster => describe_cluster_response::check_DescribeClusterResponse(buf, version),
+        ApiKey::DescribeConfigs => describe_configs_response::check_DescribeConfigsResponse(buf, version),
+        ApiKey::FindCoordinator => find_coordinator_response::check_FindCoordinatorResponse(buf, version),
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs_response::check_IncrementalAlterConfigsResponse(buf, version),
+        ApiKey::OffsetDelete => offset_delete_response::check_OffsetDeleteResponse(buf, version),
         ApiKey::ApiVersions => api_versions_response::check_ApiVersionsResponse(buf, version),
         ApiKey::ConsumerGroupDescribe => consumer_group_describe_response::check_ConsumerGroupDescribeResponse(buf, version),
         ApiKey::CreatePartitions => create_partitions_response::check_CreatePartitionsResponse(buf, version),
@@ -5547,6 +5555,635 @@ mod write_txn_markers_request {
             let unknown_value = take(buf, size as usize)?;
             unknown_tagged_fields.insert(tag as i32, unknown_value);
         }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod add_partitions_to_txn_response {
+    use super::prelude::*;
+
+    pub(super) fn check_AddPartitionsToTxnPartitionResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let partition_error_code: i16 = types::Int16.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_AddPartitionsToTxnResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = if version >= 4 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let results_by_transaction: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_AddPartitionsToTxnResult(buf, version))?
+        } else {
+            Default::default()
+        };
+        let results_by_topic_v3_and_below: () = if version <= 3 {
+            if version >= 3 {
+                guard_array(buf, true, |buf| check_AddPartitionsToTxnTopicResult(buf, version))?
+            } else {
+                guard_array(buf, false, |buf| check_AddPartitionsToTxnTopicResult(buf, version))?
+            }
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_AddPartitionsToTxnResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let transactional_id: TransactionalId = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let topic_results: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_AddPartitionsToTxnTopicResult(buf, version))?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_AddPartitionsToTxnTopicResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 5 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = if version >= 3 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let results_by_partition: () = if version >= 3 {
+            guard_array(buf, true, |buf| check_AddPartitionsToTxnPartitionResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_AddPartitionsToTxnPartitionResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod alter_configs_response {
+    use super::prelude::*;
+
+    pub(super) fn check_AlterConfigsResourceResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let resource_type: i8 = types::Int8.decode(buf)?;
+        let resource_name: StrBytes = if version >= 2 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_AlterConfigsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let responses: () = if version >= 2 {
+            guard_array(buf, true, |buf| check_AlterConfigsResourceResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_AlterConfigsResourceResponse(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 2 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod consumer_group_heartbeat_response {
+    use super::prelude::*;
+
+    pub(super) fn check_Assignment(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_partitions: () = guard_array(buf, true, |buf| check_TopicPartitions(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_ConsumerGroupHeartbeatResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let member_id: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let member_epoch: i32 = types::Int32.decode(buf)?;
+        let heartbeat_interval_ms: i32 = types::Int32.decode(buf)?;
+        let assignment: () = guard_option_struct(buf, |buf| check_Assignment(buf, version))?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_TopicPartitions(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let topic_id: Uuid = types::Uuid.decode(buf)?;
+        let partitions: () = guard_array(buf, true, |buf| { let _: i32 = types::Int32.decode(buf)?; Ok(()) })?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod describe_cluster_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DescribeClusterBroker(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let broker_id: BrokerId = types::Int32.decode(buf)?;
+        let host: StrBytes = types::CompactString.decode(buf)?;
+        let port: i32 = types::Int32.decode(buf)?;
+        let rack: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let is_fenced: bool = if version >= 2 {
+            types::Boolean.decode(buf)?
+        } else {
+            false
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeClusterResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 2 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = types::CompactString.decode(buf)?;
+        let endpoint_type: i8 = if version >= 1 {
+            types::Int8.decode(buf)?
+        } else {
+            1
+        };
+        let cluster_id: StrBytes = types::CompactString.decode(buf)?;
+        let controller_id: BrokerId = types::Int32.decode(buf)?;
+        let brokers: () = guard_array(buf, true, |buf| check_DescribeClusterBroker(buf, version))?;
+        let cluster_authorized_operations: i32 = types::Int32.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+        for _ in 0..num_tagged_fields {
+            let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+            let size: u32 = types::UnsignedVarInt.decode(buf)?;
+            let unknown_value = take(buf, size as usize)?;
+            unknown_tagged_fields.insert(tag as i32, unknown_value);
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod describe_configs_response {
+    use super::prelude::*;
+
+    pub(super) fn check_DescribeConfigsResourceResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let value: Option<StrBytes> = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let read_only: bool = types::Boolean.decode(buf)?;
+        let config_source: i8 = types::Int8.decode(buf)?;
+        let is_sensitive: bool = types::Boolean.decode(buf)?;
+        let synonyms: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_DescribeConfigsSynonym(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DescribeConfigsSynonym(buf, version))?
+        };
+        let config_type: i8 = if version >= 3 {
+            types::Int8.decode(buf)?
+        } else {
+            0
+        };
+        let documentation: Option<StrBytes> = if version >= 3 {
+            if version >= 4 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeConfigsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let results: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_DescribeConfigsResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DescribeConfigsResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeConfigsResult(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let resource_type: i8 = types::Int8.decode(buf)?;
+        let resource_name: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let configs: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_DescribeConfigsResourceResult(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_DescribeConfigsResourceResult(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_DescribeConfigsSynonym(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 1 || version > 4 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let value: Option<StrBytes> = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let source: i8 = types::Int8.decode(buf)?;
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 4 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod find_coordinator_response {
+    use super::prelude::*;
+
+    pub(super) fn check_Coordinator(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let key: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let node_id: BrokerId = if version >= 4 {
+            types::Int32.decode(buf)?
+        } else {
+            (0).into()
+        };
+        let host: StrBytes = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let port: i32 = if version >= 4 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let error_code: i16 = if version >= 4 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let error_message: Option<StrBytes> = if version >= 4 {
+            types::CompactString.decode(buf)?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_FindCoordinatorResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 6 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = if version >= 1 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let error_code: i16 = if version <= 3 {
+            types::Int16.decode(buf)?
+        } else {
+            0
+        };
+        let error_message: Option<StrBytes> = if version >= 1 && version <= 3 {
+            if version >= 3 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let node_id: BrokerId = if version <= 3 {
+            types::Int32.decode(buf)?
+        } else {
+            (0).into()
+        };
+        let host: StrBytes = if version <= 3 {
+            if version >= 3 {
+                types::CompactString.decode(buf)?
+            } else {
+                types::String.decode(buf)?
+            }
+        } else {
+            Default::default()
+        };
+        let port: i32 = if version <= 3 {
+            types::Int32.decode(buf)?
+        } else {
+            0
+        };
+        let coordinators: () = if version >= 4 {
+            guard_array(buf, true, |buf| check_Coordinator(buf, version))?
+        } else {
+            Default::default()
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 3 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod incremental_alter_configs_response {
+    use super::prelude::*;
+
+    pub(super) fn check_AlterConfigsResourceResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let error_message: Option<StrBytes> = if version >= 1 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let resource_type: i8 = types::Int8.decode(buf)?;
+        let resource_name: StrBytes = if version >= 1 {
+            types::CompactString.decode(buf)?
+        } else {
+            types::String.decode(buf)?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 1 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_IncrementalAlterConfigsResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version < 0 || version > 1 {
+            bail!("specified version not supported by this message type");
+        }
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let responses: () = if version >= 1 {
+            guard_array(buf, true, |buf| check_AlterConfigsResourceResponse(buf, version))?
+        } else {
+            guard_array(buf, false, |buf| check_AlterConfigsResourceResponse(buf, version))?
+        };
+        let mut unknown_tagged_fields: BTreeMap<i32, Bytes> = BTreeMap::new();
+        if version >= 1 {
+            let num_tagged_fields = types::UnsignedVarInt.decode(buf)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = types::UnsignedVarInt.decode(buf)?;
+                let size: u32 = types::UnsignedVarInt.decode(buf)?;
+                let unknown_value = take(buf, size as usize)?;
+                unknown_tagged_fields.insert(tag as i32, unknown_value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[rustfmt::skip]
+mod offset_delete_response {
+    use super::prelude::*;
+
+    pub(super) fn check_OffsetDeleteResponse(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let error_code: i16 = types::Int16.decode(buf)?;
+        let throttle_time_ms: i32 = types::Int32.decode(buf)?;
+        let topics: () = guard_array(buf, false, |buf| check_OffsetDeleteResponseTopic(buf, version))?;
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetDeleteResponsePartition(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let partition_index: i32 = types::Int32.decode(buf)?;
+        let error_code: i16 = types::Int16.decode(buf)?;
+        Ok(())
+    }
+
+    pub(super) fn check_OffsetDeleteResponseTopic(buf: &mut Bytes, version: i16) -> Result<()> {
+        if version != 0 {
+            bail!("specified version not supported by this message type");
+        }
+        let name: TopicName = types::String.decode(buf)?;
+        let partitions: () = guard_array(buf, false, |buf| check_OffsetDeleteResponsePartition(buf, version))?;
         Ok(())
     }
 }

@@ -1,0 +1,82 @@
+//! Per-topic routing, the Kafka way: through names and metadata (a network filter cannot pick
+//! an upstream per request). Topic virtualization and tenants rewrite the names in requests and
+//! map them back in responses; broker addresses in Metadata, FindCoordinator and DescribeCluster
+//! responses are rewritten to mesh-routable names; produce and fetch byte rates are limited
+//! through `throttle_time_ms`.
+
+pub mod brokers;
+pub mod config;
+pub mod names;
+pub mod rewrite;
+pub mod tenant;
+
+pub use brokers::BrokerAddress;
+pub use config::{Quota, QuotaScope, RoutingConfig, Tenant, TopicRoute};
+pub use names::{ClientName, NameKind, NameMap};
+pub use tenant::CompiledTenant;
+
+use crate::authz::{Principal, ValidationError, ValidationErrors};
+
+/// Routing compiled once per configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledRouting {
+    tenants: Vec<CompiledTenant>,
+    broker_address: Option<BrokerAddress>,
+}
+
+impl CompiledRouting {
+    /// Validates and compiles `config`; every problem is reported with its path under `path`
+    /// (`routing` in the plugin configuration, `spec.routing` in a KafkaPolicy).
+    pub fn new(config: &RoutingConfig, path: &str) -> Result<CompiledRouting, ValidationErrors> {
+        let mut errors = Vec::new();
+        let mut tenants = Vec::new();
+        for (i, tenant) in config.tenants.iter().enumerate() {
+            let at = format!("{path}.tenants[{i}]");
+            if config.tenants.iter().take(i).any(|t| t.name == tenant.name) {
+                errors.push(ValidationError::Invalid {
+                    path: format!("{at}.name"),
+                    reason: format!("another tenant is already named {:?}: names label logs and metrics, give each its own", tenant.name),
+                });
+            }
+            if let Some(t) = CompiledTenant::new(tenant, &at, &mut errors) {
+                tenants.push(t);
+            }
+        }
+        let broker_address = match config.broker_address.as_deref().map(BrokerAddress::parse) {
+            None => None,
+            Some(Ok(b)) => Some(b),
+            Some(Err(reason)) => {
+                errors.push(ValidationError::Invalid {
+                    path: format!("{path}.brokerAddress"),
+                    reason,
+                });
+                None
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ValidationErrors(errors));
+        }
+        Ok(CompiledRouting {
+            tenants,
+            broker_address,
+        })
+    }
+
+    /// The index of the tenant `principal` belongs to: the first whose subjects match.
+    pub fn tenant_of(&self, principal: &Principal) -> Option<usize> {
+        self.tenants.iter().position(|t| t.covers(principal))
+    }
+
+    /// A tenant by index.
+    pub fn tenant(&self, index: usize) -> Option<&CompiledTenant> {
+        self.tenants.get(index)
+    }
+
+    /// Where clients are told to find brokers, if rewritten.
+    pub fn broker_address(&self) -> Option<&BrokerAddress> {
+        self.broker_address.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests;
