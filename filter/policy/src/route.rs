@@ -9,6 +9,7 @@ pub mod config;
 pub mod names;
 pub mod rewrite;
 pub mod tenant;
+pub mod throttle;
 
 pub use brokers::BrokerAddress;
 pub use config::{Quota, QuotaScope, RoutingConfig, Tenant, TopicRoute};
