@@ -15,6 +15,8 @@ pub mod mesh;
 pub mod netns;
 pub mod pki;
 pub mod process;
+pub mod relay;
+pub mod restart;
 
 pub use mesh::{Mesh, MeshOptions};
 pub use pki::Identity;
