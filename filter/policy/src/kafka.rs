@@ -34,6 +34,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
 pub use responses::{
