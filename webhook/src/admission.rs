@@ -10,7 +10,7 @@ pub mod role;
 pub mod service;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::DynamicObject;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub enum Outcome {
     Unchanged,
     /// Not a Kafka object, or not handled by the configuration, or not a CREATE.
     Ignored,
-    /// The object could not be read; admitted unchanged with a warning.
+    /// The object, or a request with a uid, could not be read; admitted unchanged with a warning.
     Unreadable,
     /// The request itself was invalid; denied.
     Invalid,
@@ -68,39 +68,257 @@ impl std::fmt::Display for BadRequest {
     }
 }
 
-/// Parses an HTTP body into an `admission.k8s.io/v1` AdmissionReview request and reviews it.
-pub fn review_body(body: &[u8], config: &Config) -> Result<Reviewed, BadRequest> {
+/// The AdmissionReview version meshka serves (the webhook configurations list only it).
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Why a body cannot be reviewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Not an AdmissionReview, or one without a request uid to answer: HTTP 400 with this
+    /// message (the API server then applies the webhook's failurePolicy).
+    BadRequest(BadRequest),
+    /// An AdmissionReview with a request uid whose request cannot be read. Kubernetes expects
+    /// an AdmissionReview back in the version it sent, with that uid; the endpoint decides
+    /// whether to allow (see [`unreadable_response`]).
+    Request {
+        /// `apiVersion` of the review, echoed in the answer.
+        api_version: String,
+        /// `request.uid`, echoed in the answer.
+        uid: String,
+        /// What is wrong, with the JSON path (`request.operation: unknown variant ...`).
+        message: String,
+    },
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Longest message about a bad request: serde's messages quote the offending value, which
+/// may be megabytes long.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// `text` cut to `max` characters (the last one `…` when cut).
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Deserializes `value`, naming the JSON path of the first problem below `prefix`.
+fn at_path<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." {
+            format!("{prefix}: {inner}")
+        } else {
+            format!("{prefix}.{path}: {inner}")
+        };
+        clip(&message, MAX_MESSAGE_CHARS)
+    })
+}
+
+/// Parses an HTTP body into an AdmissionReview request. Bodies nested deeper than serde_json's
+/// recursion limit (128) are refused by the parser before anything recurses over them.
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Unreadable> {
+    parse_review_keeping_object(body, false).map(|(request, _)| request)
+}
+
+/// [`parse_review`], also returning `request.object` as sent when `keep_object` (the patch is
+/// checked against it: the typed object it is computed from may differ in shape).
+fn parse_review_keeping_object(
+    body: &[u8],
+    keep_object: bool,
+) -> Result<(AdmissionRequest<DynamicObject>, Option<serde_json::Value>), Unreadable> {
+    let bad = |m: String| Unreadable::BadRequest(BadRequest(m));
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        BadRequest(format!(
-            "the body is not JSON ({e}); send an admission.k8s.io/v1 AdmissionReview"
+        let hint = if e.to_string().starts_with("recursion limit exceeded") {
+            " (nested deeper than 128 levels)"
+        } else {
+            ""
+        };
+        bad(format!(
+            "the body is not JSON ({e}){hint}; send an {API_VERSION} AdmissionReview"
         ))
     })?;
-    let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-    let api_version = value
+    let serde_json::Value::Object(mut review) = value else {
+        return Err(bad(format!(
+            "the body is {}, not an AdmissionReview object; send an {API_VERSION} AdmissionReview",
+            json_kind(&value)
+        )));
+    };
+    let kind = review.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    if kind != "AdmissionReview" {
+        return Err(bad(format!(
+            "expected kind AdmissionReview, got {:?}; point only a webhook configuration at this endpoint",
+            clip(kind, 64)
+        )));
+    }
+    let api_version = review
         .get("apiVersion")
         .and_then(|k| k.as_str())
-        .unwrap_or("");
-    if kind != "AdmissionReview" {
-        return Err(BadRequest(format!(
-            "expected kind AdmissionReview, got {kind:?}; point only a MutatingWebhookConfiguration at this endpoint"
+        .unwrap_or("")
+        .to_string();
+    let Some(request) = review.remove("request") else {
+        return Err(bad(
+            "the AdmissionReview has no request; the API server sends one per review".into(),
+        ));
+    };
+    let serde_json::Value::Object(request) = request else {
+        return Err(bad(format!(
+            "AdmissionReview.request: expected an object, got {}",
+            json_kind(&request)
         )));
+    };
+    let uid = match request.get("uid") {
+        Some(serde_json::Value::String(uid)) if !uid.is_empty() => uid.clone(),
+        other => {
+            return Err(bad(format!(
+                "AdmissionReview.request.uid: expected a non-empty string, got {}; the API server matches the answer to the request by it",
+                other.map_or("nothing", json_kind)
+            )))
+        }
+    };
+    // Another AdmissionReview version is answered in that version (Kubernetes drops answers of
+    // another version); anything else claiming to be a review is not one.
+    if api_version != API_VERSION {
+        if !api_version.starts_with("admission.k8s.io/") {
+            return Err(bad(format!(
+                "expected apiVersion {API_VERSION}, got {:?}; set admissionReviewVersions: [v1] in the webhook configuration",
+                clip(&api_version, 64)
+            )));
+        }
+        return Err(Unreadable::Request {
+            message: format!(
+                "AdmissionReview.apiVersion: meshka serves {API_VERSION}, got {}; set admissionReviewVersions: [v1] in the webhook configuration",
+                clip(&api_version, 64)
+            ),
+            api_version,
+            uid,
+        });
     }
-    if api_version != "admission.k8s.io/v1" {
-        return Err(BadRequest(format!(
-            "expected apiVersion admission.k8s.io/v1, got {api_version:?}; set admissionReviewVersions: [v1] in the MutatingWebhookConfiguration"
-        )));
+    let sent_object = if keep_object {
+        request.get("object").cloned()
+    } else {
+        None
+    };
+    let mut parsed: AdmissionRequest<DynamicObject> = at_path(
+        serde_json::Value::Object(request),
+        "AdmissionReview.request",
+    )
+    .map_err(|message| Unreadable::Request {
+        api_version: api_version.clone(),
+        uid: uid.clone(),
+        message,
+    })?;
+    parsed.types = kube::core::TypeMeta {
+        api_version,
+        kind: "AdmissionReview".into(),
+    };
+    Ok((parsed, sent_object))
+}
+
+/// The answer to a review whose request has a uid but cannot be read: in the review's version,
+/// with that uid. `allow`: admit unchanged with the message as a warning (what the mutating
+/// webhook's failurePolicy `Ignore` would do, but telling the user why); otherwise deny with
+/// the message.
+pub fn unreadable_response(
+    api_version: &str,
+    uid: &str,
+    message: &str,
+    allow: bool,
+) -> AdmissionResponse {
+    let mut response = AdmissionResponse::invalid(message);
+    response.types = kube::core::TypeMeta {
+        api_version: api_version.to_string(),
+        kind: "AdmissionReview".into(),
+    };
+    response.uid = uid.to_string();
+    if allow {
+        response.allowed = true;
+        response.result = kube::core::Status::default();
+        response.warnings = Some(clamp_warnings(vec![format!(
+            "meshka: could not read the admission request ({message}); admitted unchanged"
+        )]));
+    } else {
+        response.result = kube::core::Status::failure(message, "BadRequest").with_code(400);
     }
-    let parsed: AdmissionReview<DynamicObject> = serde_json::from_value(value)
-        .map_err(|e| BadRequest(format!("the AdmissionReview is malformed ({e})")))?;
-    let request: AdmissionRequest<DynamicObject> = parsed
-        .try_into()
-        .map_err(|_| BadRequest("the AdmissionReview has no request".to_string()))?;
-    Ok(review(&request, config))
+    response
+}
+
+/// Parses an HTTP body into an `admission.k8s.io/v1` AdmissionReview request and reviews it.
+/// A request that has a uid but cannot be read is admitted unchanged with a warning: meshka
+/// must not block a pod because it cannot read the review.
+pub fn review_body(body: &[u8], config: &Config) -> Result<Reviewed, BadRequest> {
+    match parse_review_keeping_object(body, true) {
+        Ok((request, sent)) => Ok(checked_against_sent(
+            review(&request, config),
+            &request,
+            sent,
+        )),
+        Err(Unreadable::BadRequest(bad)) => Err(bad),
+        Err(Unreadable::Request {
+            api_version,
+            uid,
+            message,
+        }) => Ok(Reviewed {
+            response: unreadable_response(&api_version, &uid, &message, true),
+            kind: "other".into(),
+            role: "none",
+            outcome: Outcome::Unreadable,
+        }),
+    }
+}
+
+/// The API server rejects the whole request, whatever the failurePolicy, when a patch does not
+/// apply. The patch is a diff of typed objects, which can differ in shape from what was sent
+/// (e.g. no `metadata` at all, or `metadata: null`), so it is tried on the object as sent; if it
+/// fails there, the object is admitted unchanged with a warning.
+fn checked_against_sent(
+    reviewed: Reviewed,
+    request: &AdmissionRequest<DynamicObject>,
+    sent: Option<serde_json::Value>,
+) -> Reviewed {
+    let (Some(bytes), Some(mut object)) = (&reviewed.response.patch, sent) else {
+        return reviewed;
+    };
+    let applied = serde_json::from_slice::<json_patch::Patch>(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|patch| json_patch::patch(&mut object, &patch).map_err(|e| e.to_string()));
+    let Err(e) = applied else {
+        return reviewed;
+    };
+    let mut warnings = reviewed.response.warnings.clone().unwrap_or_default();
+    warnings.insert(
+        0,
+        format!(
+            "meshka: the {} as sent cannot take meshka's patch ({e}); admitted unchanged",
+            reviewed.kind
+        ),
+    );
+    let mut response = AdmissionResponse::from(request);
+    response.warnings = Some(clamp_warnings(warnings));
+    Reviewed {
+        response,
+        outcome: Outcome::Unreadable,
+        ..reviewed
+    }
 }
 
 fn typed<T: DeserializeOwned>(object: &DynamicObject) -> Result<T, String> {
     let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    at_path(value, "request.object")
 }
 
 fn patch_between<T: Serialize>(before: &T, after: &T) -> Result<json_patch::Patch, String> {

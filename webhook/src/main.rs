@@ -132,6 +132,43 @@ struct WebhookArgs {
     /// Print the effective configuration as YAML and exit.
     #[arg(long)]
     print_config: bool,
+    /// Seconds allowed for a client's TLS handshake.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout_seconds: u64,
+    /// Seconds allowed for a request's headers; also how long an idle keep-alive connection
+    /// stays open.
+    #[arg(long, default_value_t = 30)]
+    header_timeout_seconds: u64,
+    /// Seconds allowed for a request's body.
+    #[arg(long, default_value_t = 10)]
+    body_timeout_seconds: u64,
+    /// Most simultaneous connections; further ones are closed at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Most request-body bytes held at once over all requests (at least 3 MiB).
+    #[arg(long, default_value_t = 8 * server::MAX_BODY_BYTES)]
+    max_buffered_bytes: usize,
+    /// Most reviews running at once.
+    #[arg(long, default_value_t = 4)]
+    max_concurrent_reviews: usize,
+    /// Seconds a request waits for buffer space or a review slot before it gets 503.
+    #[arg(long, default_value_t = 5)]
+    queue_timeout_seconds: u64,
+}
+
+impl WebhookArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_seconds),
+            header_timeout: Duration::from_secs(self.header_timeout_seconds),
+            body_timeout: Duration::from_secs(self.body_timeout_seconds),
+            max_connections: self.max_connections,
+            max_buffered_bytes: self.max_buffered_bytes,
+            max_concurrent_reviews: self.max_concurrent_reviews,
+            queue_timeout: Duration::from_secs(self.queue_timeout_seconds),
+            ..Limits::default()
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -237,7 +274,7 @@ async fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let metrics = Arc::new(Metrics::default());
-    let state = AppState::new(config, Arc::clone(&metrics), Limits::default());
+    let state = AppState::new(config, Arc::clone(&metrics), args.limits());
 
     let (store, ca_to_inject) = if args.self_provision {
         let p = tls::provision(tls::service_dns_names(&args.service, &args.namespace))?;

@@ -13,16 +13,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission;
@@ -45,10 +46,15 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Most simultaneous connections; further ones are closed at once.
     pub max_connections: usize,
-    /// Most request bodies buffered at once (each up to `max_body_bytes`): bounds memory under a
-    /// flood of large requests. Requests beyond it wait up to `queue_timeout`, then get 503.
+    /// Most request-body bytes held at once, over all requests, counted as they arrive: bounds
+    /// memory under a flood of large bodies, while a slow client holds only what it has sent
+    /// (so a few slow bodies cannot starve everyone else). Raised to `max_body_bytes` if lower.
+    pub max_buffered_bytes: usize,
+    /// Most reviews (parse, detect, mutate, diff) running at once, each on a blocking thread:
+    /// parsing JSON takes several times the body's size in memory, and more parallel reviews
+    /// than cores only add memory.
     pub max_concurrent_reviews: usize,
-    /// How long a request waits for one of the `max_concurrent_reviews` slots.
+    /// How long a request waits for buffer space or a review slot before it gets 503.
     pub queue_timeout: Duration,
 }
 
@@ -60,7 +66,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             max_connections: 1024,
-            max_concurrent_reviews: 64,
+            max_buffered_bytes: 8 * MAX_BODY_BYTES,
+            max_concurrent_reviews: 4,
             queue_timeout: Duration::from_secs(5),
         }
     }
@@ -77,19 +84,29 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Limits applied by the handlers.
     pub limits: Limits,
-    reviews: Semaphore,
+    /// One permit per body byte held (`max_buffered_bytes`).
+    buffered: Arc<Semaphore>,
+    /// One permit per running review (`max_concurrent_reviews`).
+    reviews: Arc<Semaphore>,
 }
 
 impl AppState {
     /// New state, not ready yet.
     pub fn new(config: Config, metrics: Arc<Metrics>, limits: Limits) -> Arc<AppState> {
+        let buffered = Semaphore::new(
+            limits
+                .max_buffered_bytes
+                .max(limits.max_body_bytes)
+                .min(Semaphore::MAX_PERMITS),
+        );
         let reviews = Semaphore::new(limits.max_concurrent_reviews.max(1));
         Arc::new(AppState {
             config,
             metrics,
             ready: AtomicBool::new(false),
             limits,
-            reviews,
+            buffered: Arc::new(buffered),
+            reviews: Arc::new(reviews),
         })
     }
 
@@ -97,6 +114,114 @@ impl AppState {
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
     }
+}
+
+fn busy(state: &AppState) -> Response {
+    state.metrics.rejected("busy");
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many admission requests in progress; retry".into(),
+    )
+}
+
+/// Reads a request body within the limits: 413 above `max_body_bytes` (declared or counted),
+/// 408 when it is not complete within `body_timeout`, 503 when the buffer budget stays full for
+/// `queue_timeout`. The permit holds the body's bytes in the budget until it is dropped.
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, OwnedSemaphorePermit), Response> {
+    let limits = &state.limits;
+    let too_large = || {
+        state.metrics.rejected("too_large");
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body exceeds {} bytes, the Kubernetes API server's limit",
+                limits.max_body_bytes
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let mut held = Arc::clone(&state.buffered)
+        .try_acquire_many_owned(0)
+        .map_err(|_| busy(state))?;
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = body.into_data_stream();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                state.metrics.rejected("timeout");
+                return Err(text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("request body not received within {:?}", limits.body_timeout),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                state.metrics.rejected("bad_body");
+                return Err(text(
+                    StatusCode::BAD_REQUEST,
+                    format!("could not read the request body ({e})"),
+                ));
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        if out.len() + chunk.len() > limits.max_body_bytes {
+            return Err(too_large());
+        }
+        // Fits in u32: a chunk is at most max_body_bytes, checked just above.
+        let wanted = u32::try_from(chunk.len()).map_err(|_| too_large())?;
+        let more = tokio::time::timeout(
+            limits.queue_timeout,
+            Arc::clone(&state.buffered).acquire_many_owned(wanted),
+        )
+        .await;
+        match more {
+            Ok(Ok(permit)) => held.merge(permit),
+            _ => return Err(busy(state)),
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((Bytes::from(out), held))
+}
+
+/// Runs `review` on a blocking thread once one of the `max_concurrent_reviews` slots is free
+/// (503 after `queue_timeout`), so that a large review neither stalls the async workers (TLS,
+/// health probes, other connections) nor runs in unbounded parallel.
+pub async fn run_review<T: Send + 'static>(
+    state: &AppState,
+    review: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    let slot = tokio::time::timeout(
+        state.limits.queue_timeout,
+        Arc::clone(&state.reviews).acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(slot)) = slot else {
+        return Err(busy(state));
+    };
+    // The slot moves into the task: it is held until the review ends even if the client has
+    // gone and this future was dropped.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        review()
+    })
+    .await
+    .map_err(|e| {
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the review failed ({e}); this is a bug in meshka, please report it"),
+        )
+    })
 }
 
 /// The axum router with all routes.
@@ -113,7 +238,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn text(status: StatusCode, message: String) -> Response {
+/// A plain-text response.
+pub fn text(status: StatusCode, message: String) -> Response {
     (
         status,
         [(
@@ -148,67 +274,29 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn mutate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    let limits = &state.limits;
-    let too_large = || {
-        state.metrics.rejected("too_large");
-        text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body exceeds {} bytes, the Kubernetes API server's limit",
-                limits.max_body_bytes
-            ),
-        )
+    let (bytes, budget) = match read_body(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return too_large();
-    }
-    let Ok(Ok(_permit)) = tokio::time::timeout(limits.queue_timeout, state.reviews.acquire()).await
-    else {
-        state.metrics.rejected("busy");
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many admission requests in progress; retry".into(),
-        );
+    let reviewing = Arc::clone(&state);
+    let reviewed = run_review(&state, move || {
+        let _budget = budget;
+        let started = Instant::now();
+        let reviewed = admission::review_body(&bytes, &reviewing.config);
+        (reviewed, started.elapsed())
+    })
+    .await;
+    let (reviewed, elapsed) = match reviewed {
+        Ok(r) => r,
+        Err(response) => return response,
     };
-    let bytes = match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body_bytes),
-    )
-    .await
-    {
-        Err(_) => {
-            state.metrics.rejected("timeout");
-            return text(
-                StatusCode::REQUEST_TIMEOUT,
-                "request body not received in time".into(),
-            );
-        }
-        Ok(Err(e)) => {
-            // to_bytes fails on a length-limit hit or a broken stream.
-            let msg = e.to_string();
-            if msg.contains("length limit") {
-                return too_large();
-            }
-            state.metrics.rejected("bad_body");
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("could not read the request body ({msg})"),
-            );
-        }
-        Ok(Ok(b)) => b,
-    };
-    let started = Instant::now();
-    match admission::review_body(&bytes, &state.config) {
+    match reviewed {
         Ok(reviewed) => {
             state.metrics.admission(
                 &reviewed.kind,
                 reviewed.role,
                 reviewed.outcome.as_str(),
-                started.elapsed(),
+                elapsed,
             );
             if let Some(w) = &reviewed.response.warnings {
                 tracing::info!(kind = %reviewed.kind, role = reviewed.role, result = reviewed.outcome.as_str(), warnings = ?w, "admission");

@@ -428,18 +428,27 @@ async fn captured_api_server_review_is_answered() {
     pod.as_object_mut().unwrap().remove("status");
     fixtures::validate(&[("captured".into(), pod)]);
 
-    // v1beta1 is refused with a message that says what to set.
+    // v1beta1 is answered in v1beta1 (Kubernetes drops answers of another version), admitted
+    // unchanged, with a warning that says what to set.
     let body = std::fs::read(
         fixtures::fixtures_dir()
             .join("admission-review/sighupio-admissionreview-v1beta1-pod-create-debug.json"),
     )
     .unwrap();
     let resp = server.post("/mutate", &body).await;
-    assert_eq!(resp.status, 400);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let sent: Value = serde_json::from_slice(&body).unwrap();
+    let review = resp.json();
+    assert_eq!(review["apiVersion"], "admission.k8s.io/v1beta1");
+    assert_eq!(review["response"]["uid"], sent["request"]["uid"]);
+    assert_eq!(review["response"]["allowed"], true);
+    assert!(review["response"]["patch"].is_null());
     assert!(
-        resp.text().contains("admissionReviewVersions"),
-        "{}",
-        resp.text()
+        review["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("admissionReviewVersions: [v1]"),
+        "{review}"
     );
 }
 
@@ -700,10 +709,19 @@ async fn bad_inputs_get_clear_answers() {
         )
         .await;
     assert_eq!(r.status, 400);
-    // Missing required fields of the request.
+    // Missing required fields of a request with a uid: admitted unchanged, the field named.
     let r = server.post("/mutate", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x"}}"#).await;
-    assert_eq!(r.status, 400);
-    assert!(r.text().contains("malformed"), "{}", r.text());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["response"]["uid"], "x");
+    assert_eq!(r.json()["response"]["allowed"], true);
+    assert!(
+        r.json()["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("AdmissionReview.request: missing field `kind`"),
+        "{}",
+        r.text()
+    );
     // No object: denied with a message.
     let mut review = fixtures::review(&kafka_pod(None), "CREATE", false);
     review["request"].as_object_mut().unwrap().remove("object");
@@ -960,6 +978,8 @@ fn binary_self_provisions_and_serves() {
             harness::NAMESPACE,
             "--shutdown-delay-seconds",
             "0",
+            "--header-timeout-seconds",
+            "1",
         ])
         .arg("--ca-out")
         .arg(&ca)
@@ -972,6 +992,22 @@ fn binary_self_provisions_and_serves() {
         for _ in 0..100 {
             if ca.exists() && tokio::net::TcpStream::connect(addr).await.is_ok() {
                 let pem = std::fs::read_to_string(&ca).unwrap();
+                // --header-timeout-seconds 1: a client that sends no request is cut off.
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let mut idle = harness::connector(&pem)
+                    .connect(harness::server_name(), tcp)
+                    .await
+                    .unwrap();
+                let started = std::time::Instant::now();
+                let mut buf = [0u8; 16];
+                let closed =
+                    tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+                assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(3),
+                    "{:?}",
+                    started.elapsed()
+                );
                 let r =
                     harness::raw(addr, &pem, &harness::request_bytes("GET", "/readyz", b"")).await;
                 let body = serde_json::to_vec(&fixtures::review(&kafka_pod(None), "CREATE", false))
@@ -1101,36 +1137,40 @@ async fn idle_keep_alive_connections_are_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_slow_bodies_is_bounded() {
+async fn a_flood_of_large_bodies_is_bounded() {
     let limits = Limits {
-        max_concurrent_reviews: 2,
+        max_body_bytes: 64 * 1024,
+        max_buffered_bytes: 64 * 1024,
         body_timeout: Duration::from_millis(1000),
         queue_timeout: Duration::from_millis(200),
         ..Limits::default()
     };
     let server = harness::start(Config::default(), limits).await;
-    // Two slow bodies hold both review slots; a third request waits, then gets 503.
-    let mut slow = Vec::new();
-    for _ in 0..2 {
-        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-        let mut tls = harness::connector(&server.certs.ca_pem)
-            .connect(harness::server_name(), tcp)
-            .await
-            .unwrap();
-        tls.write_all(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-            .await
-            .unwrap();
-        slow.push(tls);
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let body = serde_json::to_vec(&fixtures::review(&kafka_pod(None), "CREATE", false)).unwrap();
-    let r = server.post("/mutate", &body).await;
-    assert_eq!(r.status, 503, "{}", r.text());
-    // Once the slow ones timed out, admissions flow again.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // One client has sent 60 KiB of a body and stalls: the buffer budget (64 KiB) is nearly
+    // full. A small admission still fits and is answered; a large one waits, then gets 503.
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut hog = harness::connector(&server.certs.ca_pem)
+        .connect(harness::server_name(), tcp)
+        .await
+        .unwrap();
+    hog.write_all(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n")
+        .await
+        .unwrap();
+    hog.write_all(&[b' '; 60 * 1024]).await.unwrap();
+    hog.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let r = server.post("/mutate", &body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    drop(slow);
+    let mut large = vec![b' '; 30 * 1024];
+    large[..body.len()].copy_from_slice(&body);
+    let r = server.post("/mutate", &large).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    // Once the stalled body timed out, its bytes are released and large bodies flow again.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = server.post("/mutate", &large).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    drop(hog);
     let metrics = server.get("/metrics").await.text();
     assert!(metrics.contains("reason=\"busy\"} 1"), "{metrics}");
 }

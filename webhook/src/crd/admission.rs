@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::DynamicObject;
 
 use super::validate::{check, parse_document};
-use crate::server::AppState;
+use crate::admission::{self, Unreadable};
+use crate::server::{self, AppState};
 
 /// The answer for one request: allowed, or denied with every problem.
 pub fn review(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
@@ -25,55 +26,59 @@ pub fn review(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     };
     let json = match serde_json::to_value(object) {
         Ok(json) => json,
-        Err(e) => return response.deny(format!("could not read the object: {e}")),
+        Err(e) => {
+            return response.deny(admission::clip(
+                &format!("could not read the object: {e}"),
+                admission::MAX_MESSAGE_CHARS,
+            ))
+        }
     };
     match parse_document(1, json).and_then(|policy| check(&policy).map(|_| ())) {
         Ok(()) => response,
-        Err(e) => response.deny(e.to_string()),
+        // The message quotes the policy's values, which may be megabytes long.
+        Err(e) => response.deny(admission::clip(
+            &e.to_string(),
+            admission::MAX_MESSAGE_CHARS,
+        )),
     }
 }
 
-/// Parses an AdmissionReview body and answers it as JSON; `Err` is a 400 message.
+/// Parses an AdmissionReview body and answers it as JSON; `Err` is a 400 message. A request
+/// with a uid that cannot be read is denied with the reason: a policy nobody could check is not
+/// let in (the chart's failurePolicy for this webhook is `Fail` for the same reason).
 pub fn review_body(body: &[u8]) -> Result<Vec<u8>, String> {
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_slice(body).map_err(|e| format!("not an AdmissionReview v1: {e}"))?;
-    let request: AdmissionRequest<DynamicObject> = review
-        .try_into()
-        .map_err(|e| format!("AdmissionReview without a request: {e}"))?;
-    serde_json::to_vec(&review_response(&request))
-        .map_err(|e| format!("could not encode the response: {e}"))
-}
-
-fn review_response(request: &AdmissionRequest<DynamicObject>) -> AdmissionReview<DynamicObject> {
-    review(request).into_review()
+    let response = match admission::parse_review(body) {
+        Ok(request) => review(&request),
+        Err(Unreadable::BadRequest(bad)) => return Err(bad.0),
+        Err(Unreadable::Request {
+            api_version,
+            uid,
+            message,
+        }) => admission::unreadable_response(&api_version, &uid, &message, false),
+    };
+    admission::response_json(response).map_err(|e| format!("could not encode the response: {e}"))
 }
 
 /// The axum handler.
-pub async fn handler(State(state): State<Arc<AppState>>, body: Body) -> Response {
-    let limits = &state.limits;
-    let bytes = match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body_bytes),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("could not read the request body ({e})"),
-            )
-                .into_response()
-        }
-        Err(_) => {
-            return (
-                StatusCode::REQUEST_TIMEOUT,
-                "request body not received in time",
-            )
-                .into_response()
-        }
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (bytes, budget) = match server::read_body(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
-    match review_body(&bytes) {
+    let reviewed = server::run_review(&state, move || {
+        let _budget = budget;
+        review_body(&bytes)
+    })
+    .await;
+    let reviewed = match reviewed {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match reviewed {
         Ok(json) => (
             [(
                 header::CONTENT_TYPE,
@@ -82,7 +87,10 @@ pub async fn handler(State(state): State<Arc<AppState>>, body: Body) -> Response
             json,
         )
             .into_response(),
-        Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Err(message) => {
+            state.metrics.rejected("bad_request");
+            server::text(StatusCode::BAD_REQUEST, message)
+        }
     }
 }
 
