@@ -281,12 +281,14 @@ def topics(args):
         from confluent_kafka.admin import AdminClient
         md = AdminClient({"bootstrap.servers": args.bootstrap, "client.id": args.client_id}).list_topics(timeout=20)
         listed = sorted(md.topics.keys())
+        brokers = sorted([b.id, f"{b.host}:{b.port}"] for b in md.brokers.values())
     else:
         from kafka import KafkaConsumer
         c = KafkaConsumer(bootstrap_servers=args.bootstrap, client_id=args.client_id)
         listed = sorted(c.topics())
+        brokers = sorted([getattr(b, "node_id", getattr(b, "nodeId", None)), f"{b.host}:{b.port}"] for b in c._client.cluster.brokers())
         c.close()
-    print(json.dumps({"lib": args.lib, "topics": listed}))
+    print(json.dumps({"lib": args.lib, "topics": listed, "brokers": brokers}))
 
 
 def produce_loop(args):

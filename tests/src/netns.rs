@@ -76,6 +76,18 @@ impl Pod {
         }
     }
 
+    /// Names that resolve inside the pod only, as a Kubernetes DNS name resolves to a pod's
+    /// sidecar: `ip netns exec` mounts `/etc/netns/<name>/hosts` over `/etc/hosts`.
+    pub fn add_hosts(&self, entries: &[(&str, &str)]) -> std::io::Result<()> {
+        let dir = std::path::Path::new("/etc/netns").join(&self.name);
+        std::fs::create_dir_all(&dir)?;
+        let mut hosts = String::from("127.0.0.1 localhost\n::1 localhost\n");
+        for (ip, name) in entries {
+            hosts.push_str(&format!("{ip} {name}\n"));
+        }
+        std::fs::write(dir.join("hosts"), hosts)
+    }
+
     /// `cmd` run inside the pod.
     pub fn command(&self, program: &std::path::Path) -> Command {
         let mut c = Command::new("ip");
@@ -88,5 +100,6 @@ impl Drop for Pod {
     fn drop(&mut self) {
         // Deleting the namespace deletes the veth pair with it.
         let _ = ip(&["netns", "del", &self.name]);
+        let _ = std::fs::remove_dir_all(std::path::Path::new("/etc/netns").join(&self.name));
     }
 }

@@ -181,6 +181,7 @@ fn produce(c: &mut Criterion) {
                             merges: &mut merges,
                             close_on_denied_acks_zero: false,
                             records: &mut records,
+                            routing: None,
                         };
                         let verdict = enforcer.on_request(&head, body).unwrap();
                         records.clear();

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::authz::{AuthorizationPolicy, ValidationErrors};
+use crate::route::{CompiledRouting, RoutingConfig};
 
 /// The whole plugin configuration. Every field has a safe default, so `{}` is a valid
 /// pass-through configuration; unknown fields are rejected so a typo never silently weakens it.
@@ -39,6 +40,10 @@ pub struct FilterConfig {
     /// configuration with rules it does not enforce yet rather than pass traffic it should deny.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationPolicy>,
+    /// Topic virtualization, tenants, broker address rewriting and quotas (see the filter's
+    /// README, "Routing"). Authorization rules name the broker's topics, after routing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingConfig>,
 }
 
 /// Fail closed (the default) or open on traffic the filter cannot decode.
@@ -64,6 +69,7 @@ impl Default for FilterConfig {
             close_on_denied_acks_zero: false,
             max_topic_metrics: 100,
             authorization: None,
+            routing: None,
         }
     }
 }
@@ -77,6 +83,8 @@ pub enum ConfigError {
     Invalid { field: &'static str, reason: String },
     #[error("plugin configuration: {0}")]
     Authorization(#[source] ValidationErrors),
+    #[error("plugin configuration: {0}")]
+    Routing(#[source] ValidationErrors),
 }
 
 impl FilterConfig {
@@ -151,7 +159,17 @@ impl FilterConfig {
                 .validate_at("authorization")
                 .map_err(ConfigError::Authorization)?;
         }
+        self.compile_routing()?;
         Ok(())
+    }
+
+    /// The routing configuration compiled, `None` without one.
+    pub fn compile_routing(&self) -> Result<Option<CompiledRouting>, ConfigError> {
+        self.routing
+            .as_ref()
+            .map(|r| CompiledRouting::new(r, "routing"))
+            .transpose()
+            .map_err(ConfigError::Routing)
     }
 }
 

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeReq
 
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
 use crate::kafka::{self, Check, Denied, Resource, Split};
+use crate::route::{self, ClientName, CompiledRouting, CompiledTenant, NameKind, NameMap};
 use crate::sasl::Exchange;
 
 /// Response rewrite tags (see [`Rewrite::Transform`]).
@@ -20,6 +21,14 @@ pub const SASL_RESULT: u32 = 3;
 pub const FILTER_LISTING: u32 = 4;
 /// Merge the denied part of a split request back into the broker's response.
 pub const MERGE_DENIED: u32 = 5;
+/// Flags added to the tags above: after them, map the broker's names back to the client's
+/// (routing), and rewrite broker addresses.
+pub const ROUTE_NAMES: u32 = 1 << 8;
+pub const ROUTE_BROKERS: u32 = 1 << 9;
+/// With [`ROUTE_NAMES`] on a FindCoordinator response: its keys are transactional ids.
+pub const ROUTE_TRANSACTION_KEYS: u32 = 1 << 10;
+const FIND_COORDINATOR: i16 = 10;
+const BASE_TAG: u32 = 0xff;
 
 const API_VERSIONS: i16 = 18;
 /// How a topic id the filter could not name appears in checks and logs.
@@ -91,6 +100,8 @@ pub struct Enforcer<'a> {
     pub merges: &'a mut Vec<(i32, Denied)>,
     /// Every decided request, for the host to log and count.
     pub records: &'a mut Vec<DecisionRecord>,
+    /// Topic virtualization, tenants and broker addresses, when configured.
+    pub routing: Option<&'a CompiledRouting>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -113,7 +124,11 @@ impl Enforcer<'_> {
     fn check(&self, check: &Check) -> CheckRecord {
         let name = match &check.name {
             Resource::Name(name) => Some(name.clone()),
-            Resource::TopicId(id) => self.topic_ids.name(id),
+            // A tenant must not reach another tenant's topic through its id.
+            Resource::TopicId(id) => self.topic_ids.name(id).filter(|name| {
+                self.tenant()
+                    .is_none_or(|t| t.to_client(NameKind::Topic, name) != ClientName::Hidden)
+            }),
         };
         let (name, allowed, rule) = match name {
             Some(name) => {
@@ -139,6 +154,64 @@ impl Enforcer<'_> {
 
     fn audit(&self) -> bool {
         self.policy.mode() == crate::authz::Mode::Audit
+    }
+
+    /// The tenant of the connection's principal (which a SASL exchange may change).
+    fn tenant(&self) -> Option<&CompiledTenant> {
+        let routing = self.routing?;
+        routing.tenant(routing.tenant_of(self.principal)?)
+    }
+
+    /// Adds the routing flags a request's response needs to `rewrite`.
+    fn routed(&self, head: &RequestHead<'_>, body: &[u8], rewrite: Rewrite) -> Rewrite {
+        let key = head.api.key();
+        let mut flags = 0;
+        if self.tenant().is_some() && route::rewrite::response_has_names(key, head.api_version) {
+            flags |= ROUTE_NAMES;
+            if key == FIND_COORDINATOR && find_coordinator_key_type(head.api_version, body) == 1 {
+                flags |= ROUTE_TRANSACTION_KEYS;
+            }
+        }
+        if self
+            .routing
+            .and_then(CompiledRouting::broker_address)
+            .is_some()
+            && route::BrokerAddress::rewrites(key)
+        {
+            flags |= ROUTE_BROKERS;
+        }
+        match rewrite {
+            _ if flags == 0 => rewrite,
+            Rewrite::None => Rewrite::Transform(flags),
+            Rewrite::Transform(tag) => Rewrite::Transform(tag | flags),
+            // A synthesized response already speaks the client's names.
+            Rewrite::Replace(frame) => Rewrite::Replace(frame),
+        }
+    }
+
+    /// Adds routing to an allowed request's verdict: the body with the broker's names (when they
+    /// differ) and the response rewrites routing needs.
+    fn route_verdict(
+        &self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        routed: Option<Vec<u8>>,
+        verdict: Verdict,
+    ) -> Verdict {
+        match verdict {
+            Verdict::Forward(rewrite) => match routed {
+                Some(routed) => {
+                    let rewrite = self.routed(head, body, rewrite);
+                    Verdict::ForwardRewritten(routed, rewrite)
+                }
+                None => Verdict::Forward(self.routed(head, body, rewrite)),
+            },
+            Verdict::ForwardRewritten(new, rewrite) => {
+                let rewrite = self.routed(head, body, rewrite);
+                Verdict::ForwardRewritten(new, rewrite)
+            }
+            other => other,
+        }
     }
 
     /// Decides a whole request (`body` follows its header).
@@ -179,12 +252,27 @@ impl Enforcer<'_> {
             checks: Vec::new(),
             error: None,
         };
+        // Routing first: the checks below and the policy's rules see the broker's names.
+        let client_body = body;
+        let routed = match self.tenant() {
+            Some(tenant) => {
+                match route::rewrite::rewrite_request(key, head.api_version, body, tenant) {
+                    Ok(routed) => routed,
+                    Err(e) => {
+                        record.error = Some(format!("routing: {e}"));
+                        return self.finish(head, body, record, Verdict::Forward(Rewrite::None));
+                    }
+                }
+            }
+            None => None,
+        };
+        let body = routed.as_deref().unwrap_or(body);
         let needs = match kafka::request_checks(key, head.api_version, body) {
             Ok(needs) => needs,
             Err(e) => {
                 // An api the table does not cover is denied, never waved through.
                 record.error = Some(e.to_string());
-                return self.finish(head, body, record, Verdict::Forward(Rewrite::None));
+                return self.finish(head, client_body, record, Verdict::Forward(Rewrite::None));
             }
         };
         let cluster_ok = needs
@@ -245,9 +333,11 @@ impl Enforcer<'_> {
         }
         if let Some(split) = self.split(head, body, &record)? {
             self.records.push(record);
-            return Ok(split);
+            return Ok(self.route_verdict(head, body, None, split));
         }
-        self.finish(head, body, record, verdict)
+        let verdict = self.route_verdict(head, body, routed.clone(), verdict);
+        // Denials echo the request's names: the client's.
+        self.finish(head, client_body, record, verdict)
     }
 
     /// A request with allowed and denied resources: the allowed part goes to the broker and the
@@ -343,6 +433,49 @@ impl Enforcer<'_> {
         tag: u32,
         body: &[u8],
     ) -> Result<Vec<u8>, Error> {
+        let mut body = match tag & BASE_TAG {
+            0 => body.to_vec(),
+            base => self.rewrite_response(request, base, body)?,
+        };
+        let (key, version) = (request.api.key(), request.api_version);
+        let failed = |e: kafka::KafkaError| {
+            Error::Denied(format!("routing a {} response: {e}", request.api.name()))
+        };
+        if tag & ROUTE_NAMES != 0 {
+            if let Some(tenant) = self.tenant() {
+                let rewritten = if key == FIND_COORDINATOR {
+                    let key_type = i8::from(tag & ROUTE_TRANSACTION_KEYS != 0);
+                    route::rewrite::rewrite_find_coordinator_response(
+                        version, key_type, &body, tenant,
+                    )
+                } else {
+                    route::rewrite::rewrite_response(key, version, &body, tenant)
+                };
+                if let Some(b) = rewritten.map_err(failed)? {
+                    body = b;
+                }
+            }
+        }
+        if tag & ROUTE_BROKERS != 0 {
+            if let Some(brokers) = self.routing.and_then(CompiledRouting::broker_address) {
+                if let Some(b) = brokers
+                    .rewrite_response(key, version, &body)
+                    .map_err(failed)?
+                {
+                    body = b;
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    /// The rewrite (or observation) a request's response was tagged with.
+    fn rewrite_response(
+        &mut self,
+        request: &Pending,
+        tag: u32,
+        body: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         let result = match tag {
             CLAMP_API_VERSIONS => kafka::clamp_api_versions(request.api_version, body),
             FILTER_METADATA => {
@@ -401,6 +534,17 @@ impl Enforcer<'_> {
         result
             .map_err(|e| Error::Denied(format!("rewriting a {} response: {e}", request.api.name())))
     }
+}
+
+/// The key type of a FindCoordinator request (0 group, 1 transactional id); before v1 every
+/// key is a group. Undecodable: 0 (the request itself is checked, and denied, elsewhere).
+fn find_coordinator_key_type(version: i16, body: &[u8]) -> i8 {
+    decode_request::<kafka_protocol::messages::FindCoordinatorRequest>(
+        ApiKey::FindCoordinator,
+        version,
+        body,
+    )
+    .map_or(0, |r| r.key_type)
 }
 
 /// Decodes a request body the filter must read, refusing what it cannot.

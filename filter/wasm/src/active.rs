@@ -14,13 +14,17 @@ use std::rc::Rc;
 
 use meshka_policy::authz::CompiledPolicy;
 use meshka_policy::config::FilterConfig;
+use meshka_policy::route::CompiledRouting;
 
 /// A configuration with its compiled policy.
 pub struct Active {
     /// Increases with every configuration the VM accepted.
     pub generation: u64,
     pub config: FilterConfig,
+    /// The authorization policy; allow-all when only routing is configured (routing needs every
+    /// request decoded, and the enforcer is what decodes them).
     pub policy: Option<CompiledPolicy>,
+    pub routing: Option<CompiledRouting>,
 }
 
 thread_local! {
@@ -28,7 +32,12 @@ thread_local! {
 }
 
 /// Makes `config` the one every connection of plugin `name` uses from its next callback on.
-pub fn publish(name: &str, config: FilterConfig, policy: Option<CompiledPolicy>) -> u64 {
+pub fn publish(
+    name: &str,
+    config: FilterConfig,
+    policy: Option<CompiledPolicy>,
+    routing: Option<CompiledRouting>,
+) -> u64 {
     ACTIVE.with(|a| {
         let mut a = a.borrow_mut();
         let generation = a.get(name).map_or(1, |old| old.generation + 1);
@@ -36,6 +45,7 @@ pub fn publish(name: &str, config: FilterConfig, policy: Option<CompiledPolicy>)
             generation,
             config,
             policy,
+            routing,
         };
         a.insert(name.to_string(), Rc::new(active));
         generation

@@ -134,6 +134,7 @@ impl Connection {
                     merges: &mut self.merges,
                     close_on_denied_acks_zero,
                     records: &mut records,
+                    routing: active.as_ref().and_then(|a| a.routing.as_ref()),
                 }),
         };
         let mut out = Output::default();

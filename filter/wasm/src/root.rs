@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use log::{error, info};
+use meshka_policy::authz::{Action as AuthzAction, AuthorizationPolicy};
 use meshka_policy::config::FilterConfig;
 use proxy_wasm::traits::{Context, RootContext, StreamContext};
 use proxy_wasm::types::ContextType;
@@ -36,12 +37,22 @@ impl RootContext for Root {
         };
         match FilterConfig::from_json(&bytes) {
             Ok(config) => {
-                let policy = match config
-                    .authorization
-                    .as_ref()
-                    .map(|a| a.compile())
-                    .transpose()
-                {
+                let routing = match config.compile_routing() {
+                    Ok(routing) => routing,
+                    Err(e) => {
+                        error!("meshka: rejected configuration: {e}");
+                        return false;
+                    }
+                };
+                let authorization = match (&config.authorization, &routing) {
+                    (Some(a), _) => Some(a.clone()),
+                    (None, Some(_)) => Some(AuthorizationPolicy {
+                        default_action: AuthzAction::Allow,
+                        ..AuthorizationPolicy::default()
+                    }),
+                    (None, None) => None,
+                };
+                let policy = match authorization.as_ref().map(|a| a.compile()).transpose() {
                     Ok(policy) => policy,
                     Err(e) => {
                         error!("meshka: rejected configuration: {e}");
@@ -54,9 +65,9 @@ impl RootContext for Root {
                     .and_then(|b| String::from_utf8(b).ok())
                     .unwrap_or_default()
                     .into();
-                let generation = active::publish(&self.name, config.clone(), policy);
+                let generation = active::publish(&self.name, config.clone(), policy, routing);
                 info!(
-                    "meshka: configured: plugin={} generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={}",
+                    "meshka: configured: plugin={} generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={} routing={}",
                     self.name,
                     config.max_frame_bytes,
                     config.max_header_bytes,
@@ -66,6 +77,15 @@ impl RootContext for Root {
                     config.authorization.as_ref().map_or_else(
                         || "off".to_string(),
                         |a| format!("{:?} with {} rules", a.mode, a.rules.len())
+                    ),
+                    config.routing.as_ref().map_or_else(
+                        || "off".to_string(),
+                        |r| format!(
+                            "{} tenants, brokerAddress={}, {} quotas",
+                            r.tenants.len(),
+                            r.broker_address.as_deref().unwrap_or("unchanged"),
+                            r.quotas.len()
+                        )
                     )
                 );
                 self.config = Some(Rc::new(config));

@@ -90,6 +90,7 @@ impl Conn {
             merges: &mut self.merges,
             close_on_denied_acks_zero: self.close_on_denied_acks_zero,
             records: &mut self.records,
+            routing: None,
         })
     }
 }
