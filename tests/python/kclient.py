@@ -4,6 +4,8 @@ Subcommands print one JSON summary line last; the Rust tests assert on it.
   create     create a topic (confluent-kafka AdminClient)
   roundtrip  produce records, consume them back with a consumer group, compare byte for byte
   load       produce at maximum rate (or at --rate) for a while with librdkafka's pipelining
+  produce-keys  produce keyed records whose values can be recomputed from their keys; report the acked ones
+  verify     read a topic whole without a group; count duplicates and altered values per key
 """
 import argparse
 import hashlib
@@ -317,10 +319,107 @@ def produce_loop(args):
     print(json.dumps({"outcomes": outcomes}))
 
 
+def produce_keys(args):
+    """Produce --count keyed records (key "<seed>-<i>", value payload(seed, i, size)) spread over
+    --seconds; report which indices the broker acknowledged, and errors by name."""
+    acked, errors = [], {}
+    gap = args.seconds / args.count if args.count else 0
+    start = time.time()
+    if args.lib == "confluent":
+        from confluent_kafka import Producer
+        conf = {"bootstrap.servers": args.bootstrap, "acks": "all", "client.id": args.client_id,
+                "message.timeout.ms": int(args.message_timeout * 1000), "linger.ms": 5,
+                "enable.idempotence": args.idempotent}
+        p = Producer(conf)
+
+        def cb(err, msg):
+            if err is not None:
+                errors[err.name()] = errors.get(err.name(), 0) + 1
+            else:
+                acked.append(int(msg.key().decode().rsplit("-", 1)[1]))
+        for i in range(args.count):
+            while True:
+                try:
+                    p.produce(args.topic, key=f"{args.seed}-{i}".encode(), value=payload(args.seed, i, args.size),
+                              on_delivery=cb)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            p.poll(0)
+            delay = start + (i + 1) * gap - time.time()
+            if delay > 0:
+                p.poll(delay)
+        left = p.flush(args.message_timeout + 10)
+        if left:
+            errors["undelivered"] = left
+    else:
+        from kafka import KafkaProducer
+        p = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", client_id=args.client_id,
+                          enable_idempotence=args.idempotent, linger_ms=5, retries=2**31 - 1,
+                          request_timeout_ms=10000, delivery_timeout_ms=int(args.message_timeout * 1000),
+                          reconnect_backoff_max_ms=1000)
+        futures = []
+        for i in range(args.count):
+            futures.append((i, p.send(args.topic, key=f"{args.seed}-{i}".encode(), value=payload(args.seed, i, args.size))))
+            delay = start + (i + 1) * gap - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        for i, f in futures:
+            try:
+                f.get(timeout=args.message_timeout + 10)
+                acked.append(i)
+            except Exception as e:
+                name = type(e).__name__
+                errors[name] = errors.get(name, 0) + 1
+        p.close(timeout=10)
+    print(json.dumps({"lib": args.lib, "acked": len(acked), "acked_keys": sorted(acked), "errors": errors,
+                      "seconds": round(time.time() - start, 2)}))
+
+
+def verify(args):
+    """Read every partition of --topic from the beginning to its end, without a group, and compare
+    each record with what produce-keys sent for its key: records, distinct keys, duplicates,
+    altered values (sha-256 of the value differs), foreign keys; and the indices found."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": f"verify-{random.random()}",
+                  "enable.auto.commit": False, "client.id": args.client_id, "fetch.wait.max.ms": 100})
+    md = c.list_topics(args.topic, timeout=30)
+    parts = sorted(md.topics[args.topic].partitions.keys())
+    ends = {}
+    for pid in parts:
+        low, high = c.get_watermark_offsets(TopicPartition(args.topic, pid), timeout=30)
+        ends[pid] = high
+    c.assign([TopicPartition(args.topic, pid, 0) for pid in parts])
+    seen, records, altered, foreign = {}, 0, 0, 0
+    done = {pid for pid in parts if ends[pid] == 0}
+    deadline = time.time() + args.timeout
+    while len(done) < len(parts) and time.time() < deadline:
+        msg = c.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        records += 1
+        key = (msg.key() or b"").decode(errors="replace")
+        seed, _, index = key.rpartition("-")
+        if seed != args.seed or not index.isdigit():
+            foreign += 1
+        else:
+            i = int(index)
+            seen[i] = seen.get(i, 0) + 1
+            if digest(msg.value() or b"") != digest(payload(args.seed, i, args.size)):
+                altered += 1
+        if msg.offset() + 1 >= ends[msg.partition()]:
+            done.add(msg.partition())
+    c.close()
+    print(json.dumps({"records": records, "distinct": len(seen), "duplicates": sum(n - 1 for n in seen.values()),
+                      "altered": altered, "foreign": foreign, "complete": len(done) == len(parts),
+                      "end_offsets": sum(ends.values()), "keys": sorted(seen)}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("create", "roundtrip", "load", "produce", "consume", "topics", "produce-loop"):
+    for name in ("create", "roundtrip", "load", "produce", "consume", "topics", "produce-loop", "produce-keys",
+                 "verify"):
         s = sub.add_parser(name)
         s.add_argument("--bootstrap", required=True)
         s.add_argument("--topic", required=name != "topics")
@@ -346,6 +445,17 @@ def main():
         if name == "produce-loop":
             s.add_argument("--seconds", type=float, default=10)
             s.add_argument("--interval", type=float, default=0.2)
+        if name in ("produce-keys", "verify"):
+            s.add_argument("--seed", required=True, help="keys are <seed>-<i>, values payload(seed, i, size)")
+            s.add_argument("--size", type=int, default=1000)
+        if name == "produce-keys":
+            s.add_argument("--lib", choices=["confluent", "kafka-python"], default="confluent")
+            s.add_argument("--count", type=int, default=1000)
+            s.add_argument("--seconds", type=float, default=0, help="spread the records over this long")
+            s.add_argument("--idempotent", action="store_true")
+            s.add_argument("--message-timeout", type=float, default=60)
+        if name == "verify":
+            s.add_argument("--timeout", type=float, default=60)
         if name == "load":
             s.add_argument("--seconds", type=float, default=30)
             s.add_argument("--size", type=int, default=1024)
@@ -355,7 +465,7 @@ def main():
             s.add_argument("--linger-ms", type=float, default=None, help="librdkafka linger.ms; default keeps its own")
     args = ap.parse_args()
     {"create": create, "roundtrip": roundtrip, "load": load, "produce": produce, "consume": consume,
-     "topics": topics, "produce-loop": produce_loop}[args.cmd](args)
+     "topics": topics, "produce-loop": produce_loop, "produce-keys": produce_keys, "verify": verify}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// One relayed connection: both sockets, and whether it was reset.
+struct Conn {
+    id: usize,
+    client: TcpStream,
+    server: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
 #[derive(Default)]
 struct Shared {
     /// Stops the accept loop.
@@ -19,7 +27,7 @@ struct Shared {
     /// Broker → client bytes wait while set.
     hold_responses: AtomicBool,
     /// Every open connection, both sockets, to reset them all at once.
-    open: Mutex<Vec<(usize, TcpStream, TcpStream)>>,
+    open: Mutex<Vec<Conn>>,
     accepted: AtomicUsize,
     to_broker: AtomicU64,
     to_client: AtomicU64,
@@ -94,10 +102,14 @@ impl Relay {
     /// Resets every open connection (RST to both sides); new ones are still accepted.
     pub fn reset_all(&self) {
         let open = std::mem::take(&mut *self.shared.open.lock().expect("relay lock"));
-        for (_, a, b) in open {
-            for s in [&a, &b] {
+        for conn in open {
+            conn.reset.store(true, Ordering::SeqCst);
+            for s in [&conn.client, &conn.server] {
+                // Closed with a zero linger, a socket sends RST. Shutting its read side wakes the
+                // pumps (without sending anything), which then drop their handles: the last
+                // close resets the connection.
                 let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
-                let _ = s.shutdown(Shutdown::Both);
+                let _ = s.shutdown(Shutdown::Read);
             }
         }
     }
@@ -157,12 +169,18 @@ fn accept_loop(
             continue;
         };
         let _ = (client.set_nodelay(true), server.set_nodelay(true));
-        let pair = match (client.try_clone(), server.try_clone()) {
-            (Ok(c), Ok(s)) => (n, c, s),
+        let reset = Arc::new(AtomicBool::new(false));
+        let conn = match (client.try_clone(), server.try_clone()) {
+            (Ok(client), Ok(server)) => Conn {
+                id: n,
+                client,
+                server,
+                reset: Arc::clone(&reset),
+            },
             _ => continue,
         };
         if let Ok(mut open) = shared.open.lock() {
-            open.push(pair);
+            open.push(conn);
         }
         let file = |suffix: &str| {
             capture.and_then(|dir| {
@@ -177,10 +195,10 @@ fn accept_loop(
         let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
             continue;
         };
+        let (s, r) = (Arc::clone(shared), Arc::clone(&reset));
+        std::thread::spawn(move || pump(n, client, server, c2s, &s, &r, false));
         let s = Arc::clone(shared);
-        std::thread::spawn(move || pump(n, client, server, c2s, &s, false));
-        let s = Arc::clone(shared);
-        std::thread::spawn(move || pump(n, server2, client2, s2c, &s, true));
+        std::thread::spawn(move || pump(n, server2, client2, s2c, &s, &reset, true));
     }
 }
 
@@ -191,6 +209,7 @@ fn pump(
     mut to: TcpStream,
     mut capture: Option<std::fs::File>,
     shared: &Shared,
+    reset: &AtomicBool,
     responses: bool,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
@@ -200,6 +219,9 @@ fn pump(
             Ok(n) => n,
         };
         while responses && shared.hold_responses.load(Ordering::SeqCst) {
+            if reset.load(Ordering::SeqCst) {
+                return;
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         let chunk = &buf[..n];
@@ -216,8 +238,11 @@ fn pump(
         };
         counter.fetch_add(n as u64, Ordering::SeqCst);
     }
+    if reset.load(Ordering::SeqCst) {
+        return;
+    }
     let _ = to.shutdown(Shutdown::Write);
     if let Ok(mut open) = shared.open.lock() {
-        open.retain(|(n, _, _)| *n != id);
+        open.retain(|c| c.id != id);
     }
 }

@@ -18,8 +18,9 @@ impl Mesh {
     /// relay. Call it before any topic exists: the old broker's (in-memory) data is gone.
     /// With `capture`, the relay records every connection there.
     pub fn interpose_broker_relay(&mut self, capture: Option<&Path>) -> Relay {
-        self.broker.stop();
+        // Chosen while the old broker still holds its port, so that port is not handed out.
         let [port] = free_ports();
+        self.broker.stop();
         self.broker = broker::start(self.dir(), port, self.ports.client_sidecar);
         let upstream: SocketAddr = ([127, 0, 0, 1], port).into();
         Relay::start(self.ports.broker, upstream, capture.map(Path::to_path_buf))
