@@ -122,10 +122,22 @@ pub fn bytes(downstream: bool, proxied: usize, copied: usize) {
 pub fn connection_opened() {
     add(named(MetricType::Counter, "meshka.connections.total"), 1);
     add(named(MetricType::Gauge, "meshka.connections.active"), 1);
+    vm_memory();
 }
 
 pub fn connection_closed() {
     add(named(MetricType::Gauge, "meshka.connections.active"), -1);
+    vm_memory();
+}
+
+/// The VM's linear memory in bytes. The heap grows into it and never gives pages back, so it is
+/// the VM's high-water mark: sampled as connections open and close (`make soak` watches it).
+fn vm_memory() {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(id) = named(MetricType::Gauge, "meshka.vm.memory_bytes") {
+        let bytes = core::arch::wasm32::memory_size::<0>().saturating_mul(65536);
+        let _ = hostcalls::record_metric(id, u64::try_from(bytes).unwrap_or(u64::MAX));
+    }
 }
 
 pub fn closed_by_filter() {
