@@ -415,11 +415,73 @@ def verify(args):
                       "end_offsets": sum(ends.values()), "keys": sorted(seen)}))
 
 
+def throttled(args):
+    """Produce --size records as fast as the client goes for --seconds; report the record bytes
+    acknowledged per second after --warmup seconds (past a quota's burst) and the largest
+    throttle time the broker (or the filter) signalled."""
+    acked, throttle = [], [0]
+    value = payload("throttled", 0, args.size)
+    start = time.time()
+    if args.lib == "confluent":
+        from confluent_kafka import Producer
+
+        def on_throttle(event):
+            throttle[0] = max(throttle[0], int(event.throttle_time * 1000))
+        p = Producer({"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id,
+                      "throttle_cb": on_throttle, "linger.ms": 5, "batch.size": 16384,
+                      # A small queue: the producer waits on its acknowledgements instead of
+                      # buffering more than a flush could send at the limited rate.
+                      "queue.buffering.max.kbytes": 512})
+
+        def cb(err, msg):
+            if err is None:
+                acked.append(time.time())
+        while time.time() - start < args.seconds:
+            try:
+                p.produce(args.topic, value=value, on_delivery=cb)
+            except BufferError:
+                p.poll(0.01)
+            p.poll(0)
+        p.flush(30)
+    else:
+        from kafka import KafkaProducer
+        p = KafkaProducer(bootstrap_servers=args.bootstrap, acks=1, client_id=args.client_id,
+                          linger_ms=5, batch_size=16384, max_block_ms=60000)
+
+        def ok(_):
+            acked.append(time.time())
+        sent, sampled = 0, start
+
+        def sample():
+            for group in (p.metrics() or {}).values():
+                for name, v in group.items():
+                    if name == "throttle-time-max" and isinstance(v, (int, float)) and v == v:
+                        throttle[0] = max(throttle[0], int(v))
+        while time.time() - start < args.seconds:
+            if time.time() - sampled >= 1:
+                sample()
+                sampled = time.time()
+            # At most 512 KiB unacknowledged, as the confluent producer's queue above.
+            if (sent - len(acked)) * args.size >= 512 * 1024:
+                time.sleep(0.002)
+                continue
+            p.send(args.topic, value=value).add_callback(ok)
+            sent += 1
+        p.flush(30)
+        sample()
+        p.close()
+    end = start + args.seconds
+    window = [t for t in acked if start + args.warmup <= t <= end]
+    rate = len(window) * args.size / (args.seconds - args.warmup)
+    print(json.dumps({"lib": args.lib, "acked": len(acked), "bytes_per_second": round(rate),
+                      "throttle_ms_max": throttle[0]}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("create", "roundtrip", "load", "produce", "consume", "topics", "produce-loop", "produce-keys",
-                 "verify"):
+                 "verify", "throttled"):
         s = sub.add_parser(name)
         s.add_argument("--bootstrap", required=True)
         s.add_argument("--topic", required=name != "topics")
@@ -456,6 +518,11 @@ def main():
             s.add_argument("--message-timeout", type=float, default=60)
         if name == "verify":
             s.add_argument("--timeout", type=float, default=60)
+        if name == "throttled":
+            s.add_argument("--lib", choices=["confluent", "kafka-python"], default="confluent")
+            s.add_argument("--seconds", type=float, default=20)
+            s.add_argument("--warmup", type=float, default=4)
+            s.add_argument("--size", type=int, default=1024)
         if name == "load":
             s.add_argument("--seconds", type=float, default=30)
             s.add_argument("--size", type=int, default=1024)
@@ -465,7 +532,7 @@ def main():
             s.add_argument("--linger-ms", type=float, default=None, help="librdkafka linger.ms; default keeps its own")
     args = ap.parse_args()
     {"create": create, "roundtrip": roundtrip, "load": load, "produce": produce, "consume": consume,
-     "topics": topics, "produce-loop": produce_loop, "produce-keys": produce_keys, "verify": verify}[args.cmd](args)
+     "topics": topics, "produce-loop": produce_loop, "produce-keys": produce_keys, "verify": verify, "throttled": throttled}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ impl Conn {
             close_on_denied_acks_zero: false,
             records: &mut self.records,
             routing: None,
+            quota_clock: None,
         })
     }
 }

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeReq
 
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
 use crate::kafka::{self, Check, Denied, Resource, Split};
+use crate::route::throttle::{self, BucketStore, Direction};
 use crate::route::{self, ClientName, CompiledRouting, CompiledTenant, NameKind, NameMap};
 use crate::sasl::Exchange;
 
@@ -28,6 +29,17 @@ pub const ROUTE_BROKERS: u32 = 1 << 9;
 /// With [`ROUTE_NAMES`] on a FindCoordinator response: its keys are transactional ids.
 pub const ROUTE_TRANSACTION_KEYS: u32 = 1 << 10;
 const FIND_COORDINATOR: i16 = 10;
+/// Charge the Fetch response's record bytes to the caller's fetch quotas.
+pub const FETCH_QUOTA: u32 = 1 << 11;
+/// A Produce's throttle time (ms, from its quotas) rides in the tag's top 16 bits to its response.
+const THROTTLE_SHIFT: u32 = 16;
+const PRODUCE: i16 = 0;
+
+/// Whether a response tagged `tag` may carry a throttle time from the caller's quotas.
+pub fn is_throttled(tag: u32) -> bool {
+    tag >> THROTTLE_SHIFT != 0 || tag & FETCH_QUOTA != 0
+}
+const FETCH: i16 = 1;
 const BASE_TAG: u32 = 0xff;
 
 const API_VERSIONS: i16 = 18;
@@ -102,6 +114,14 @@ pub struct Enforcer<'a> {
     pub records: &'a mut Vec<DecisionRecord>,
     /// Topic virtualization, tenants and broker addresses, when configured.
     pub routing: Option<&'a CompiledRouting>,
+    /// Where quota budgets live, and the time to charge them at; quotas need both.
+    pub quota_clock: Option<QuotaClock<'a>>,
+}
+
+/// Quota budgets (shared by the host's worker VMs) and the current time.
+pub struct QuotaClock<'a> {
+    pub store: &'a mut dyn BucketStore,
+    pub now_ms: u64,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -143,13 +163,85 @@ impl Enforcer<'_> {
                 Resource::Name(n) => (n.clone(), false, None),
             },
         };
+        // A read-only topic refuses writes whatever the rules say.
+        let read_only = check.resource == ResourceType::Topic
+            && check.operation == Operation::Write
+            && self
+                .quotas()
+                .is_some_and(|q| q.read_only(self.principal, &name));
         CheckRecord {
             resource: check.resource,
             name,
             operation: check.operation,
-            allowed,
-            rule,
+            allowed: allowed && !read_only,
+            rule: if read_only { None } else { rule },
         }
+    }
+
+    fn quotas(&self) -> Option<&route::CompiledQuotas> {
+        self.routing.and_then(CompiledRouting::quotas)
+    }
+
+    /// Charges `bytes` of `topic` to every budget the caller's quotas give it; the throttle
+    /// time to signal, in ms.
+    fn charge(&mut self, topic: &str, bytes: u64, dir: Direction) -> u32 {
+        let (Some(quotas), Some(clock)) = (
+            self.routing.and_then(CompiledRouting::quotas),
+            self.quota_clock.as_mut(),
+        ) else {
+            return 0;
+        };
+        let tenant = self
+            .routing
+            .and_then(|r| r.tenant(r.tenant_of(self.principal)?))
+            .map(CompiledTenant::name);
+        let mut ms = 0;
+        for (key, rate) in quotas.budgets(self.principal, tenant, topic, dir) {
+            ms = ms.max(throttle::charge(
+                clock.store,
+                &key,
+                rate,
+                bytes,
+                clock.now_ms,
+            ));
+        }
+        ms
+    }
+
+    /// Charges a transfer's record bytes per topic (names or ids the filter resolves); the
+    /// throttle time, in ms.
+    fn charge_all(&mut self, bytes: Vec<(Resource, u64)>, dir: Direction) -> u32 {
+        let mut ms = 0;
+        for (resource, n) in bytes {
+            let name = match resource {
+                Resource::Name(name) => Some(name),
+                Resource::TopicId(id) => self.topic_ids.name(&id),
+            };
+            if let Some(name) = name {
+                ms = ms.max(self.charge(&name, n, dir));
+            }
+        }
+        ms
+    }
+
+    /// Quota flags for an allowed request: a Produce is charged now and its throttle time sent
+    /// with its response; a Fetch is charged when its response shows how much it read.
+    fn quota_flags(&mut self, head: &RequestHead<'_>, body: &[u8]) -> u32 {
+        let Some(quotas) = self.quotas() else {
+            return 0;
+        };
+        let (key, version) = (head.api.key(), head.api_version);
+        if key == PRODUCE && quotas.limits(Direction::Produce) {
+            // Unreadable record sizes charge nothing; the request itself was decoded already.
+            let bytes = throttle::produce_bytes(version, body).unwrap_or_default();
+            let ms = self.charge_all(bytes, Direction::Produce);
+            if head.expects_response() && ms > 0 {
+                return ms.min(u32::from(u16::MAX)) << THROTTLE_SHIFT;
+            }
+        } else if key == FETCH && quotas.limits(Direction::Fetch) {
+            return FETCH_QUOTA;
+        }
+        0
     }
 
     fn audit(&self) -> bool {
@@ -163,9 +255,9 @@ impl Enforcer<'_> {
     }
 
     /// Adds the routing flags a request's response needs to `rewrite`.
-    fn routed(&self, head: &RequestHead<'_>, body: &[u8], rewrite: Rewrite) -> Rewrite {
+    fn routed(&self, head: &RequestHead<'_>, body: &[u8], extra: u32, rewrite: Rewrite) -> Rewrite {
         let key = head.api.key();
-        let mut flags = 0;
+        let mut flags = extra;
         if self.tenant().is_some() && route::rewrite::response_has_names(key, head.api_version) {
             flags |= ROUTE_NAMES;
             if key == FIND_COORDINATOR && find_coordinator_key_type(head.api_version, body) == 1 {
@@ -192,22 +284,26 @@ impl Enforcer<'_> {
     /// Adds routing to an allowed request's verdict: the body with the broker's names (when they
     /// differ) and the response rewrites routing needs.
     fn route_verdict(
-        &self,
+        &mut self,
         head: &RequestHead<'_>,
         body: &[u8],
         routed: Option<Vec<u8>>,
         verdict: Verdict,
     ) -> Verdict {
+        let extra = match &verdict {
+            Verdict::Forward(_) | Verdict::ForwardRewritten(..) => self.quota_flags(head, body),
+            _ => 0,
+        };
         match verdict {
             Verdict::Forward(rewrite) => match routed {
                 Some(routed) => {
-                    let rewrite = self.routed(head, body, rewrite);
+                    let rewrite = self.routed(head, body, extra, rewrite);
                     Verdict::ForwardRewritten(routed, rewrite)
                 }
-                None => Verdict::Forward(self.routed(head, body, rewrite)),
+                None => Verdict::Forward(self.routed(head, body, extra, rewrite)),
             },
             Verdict::ForwardRewritten(new, rewrite) => {
-                let rewrite = self.routed(head, body, rewrite);
+                let rewrite = self.routed(head, body, extra, rewrite);
                 Verdict::ForwardRewritten(new, rewrite)
             }
             other => other,
@@ -454,6 +550,18 @@ impl Enforcer<'_> {
                 if let Some(b) = rewritten.map_err(failed)? {
                     body = b;
                 }
+            }
+        }
+        let mut throttle_ms = tag >> THROTTLE_SHIFT;
+        if tag & FETCH_QUOTA != 0 {
+            let bytes = throttle::fetch_bytes(version, &body).map_err(failed)?;
+            throttle_ms = throttle_ms.max(self.charge_all(bytes, Direction::Fetch));
+        }
+        if throttle_ms > 0 {
+            if let Some(b) =
+                throttle::raise_throttle_time(key, version, &body, throttle_ms).map_err(failed)?
+            {
+                body = b;
             }
         }
         if tag & ROUTE_BROKERS != 0 {

@@ -15,6 +15,7 @@ pub use brokers::BrokerAddress;
 pub use config::{Quota, QuotaScope, RoutingConfig, Tenant, TopicRoute};
 pub use names::{ClientName, NameKind, NameMap};
 pub use tenant::CompiledTenant;
+pub use throttle::{BucketStore, CompiledQuotas};
 
 use crate::authz::{Principal, ValidationError, ValidationErrors};
 
@@ -23,6 +24,7 @@ use crate::authz::{Principal, ValidationError, ValidationErrors};
 pub struct CompiledRouting {
     tenants: Vec<CompiledTenant>,
     broker_address: Option<BrokerAddress>,
+    quotas: Option<CompiledQuotas>,
 }
 
 impl CompiledRouting {
@@ -54,12 +56,20 @@ impl CompiledRouting {
                 None
             }
         };
+        let quotas = match CompiledQuotas::new(&config.quotas, &format!("{path}.quotas")) {
+            Ok(q) => (!q.is_empty()).then_some(q),
+            Err(e) => {
+                errors.extend(e.0);
+                None
+            }
+        };
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
         }
         Ok(CompiledRouting {
             tenants,
             broker_address,
+            quotas,
         })
     }
 
@@ -71,6 +81,11 @@ impl CompiledRouting {
     /// A tenant by index.
     pub fn tenant(&self, index: usize) -> Option<&CompiledTenant> {
         self.tenants.get(index)
+    }
+
+    /// Byte-rate limits and read-only topics, if any.
+    pub fn quotas(&self) -> Option<&CompiledQuotas> {
+        self.quotas.as_ref()
     }
 
     /// Where clients are told to find brokers, if rewritten.

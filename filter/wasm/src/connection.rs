@@ -10,16 +10,19 @@ use meshka_codec::inflight::{Pending, Rewrite};
 use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session, Verdict};
 use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
-use meshka_policy::enforce::{DecisionRecord, Enforcer};
+use meshka_policy::enforce::{self, DecisionRecord, Enforcer, QuotaClock};
 use meshka_policy::kafka::Denied;
+use meshka_policy::route::throttle;
 use meshka_policy::sasl::Exchange;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, StreamContext};
 use proxy_wasm::types::{Action, BufferType, PeerType};
 
 use crate::active;
+use crate::buckets::SharedBuckets;
 use crate::host_source::HostSource;
 use crate::metrics;
+use crate::mute;
 use crate::topic_ids::SharedTopicIds;
 
 /// Client → broker or broker → client.
@@ -48,6 +51,11 @@ pub struct Connection {
     bypass: bool,
     /// Set once the filter decided to close the connection.
     closing: bool,
+    /// Bytes at the start of Envoy's downstream buffer already decided and held back while the
+    /// connection is throttled (see [`mute`]).
+    held: usize,
+    /// Until when (ms) requests are held back: the throttle time of the last throttled response.
+    muted_until_ms: u64,
     requests: u64,
     responses: u64,
     decisions: u64,
@@ -88,6 +96,8 @@ impl Connection {
             identified: false,
             bypass: false,
             closing: false,
+            held: 0,
+            muted_until_ms: 0,
             requests: 0,
             responses: 0,
             decisions: 0,
@@ -110,19 +120,33 @@ impl Connection {
             metrics::bytes(matches!(direction, Direction::Request), size, 0);
             return Action::Continue;
         }
-        let mut src = HostSource::new(buffer, size);
+        if mute::take_resumed(self.id) {
+            // The tick let the held bytes through to the broker.
+            self.held = 0;
+        }
+        let request = matches!(direction, Direction::Request);
+        // Held bytes were decided when they arrived; only what follows them is new.
+        let base = if request && self.held <= size {
+            self.held
+        } else {
+            0
+        };
+        let mut src = HostSource::new(buffer, base, size - base);
         let now = now_ns();
         // The configuration in force now, not the one this connection opened with: policy
         // changes reach open connections at their next request.
         let active = active::current(&self.plugin);
         let mut records = Vec::new();
         let mut topic_ids = SharedTopicIds;
+        let mut buckets = SharedBuckets;
         let close_on_denied_acks_zero = active
             .as_ref()
             .is_some_and(|a| a.config.close_on_denied_acks_zero);
         let mut hooks = ConnectionHooks {
             requests: &mut self.requests,
             responses: &mut self.responses,
+            muted_until_ms: &mut self.muted_until_ms,
+            now_ms: now / 1_000_000,
             enforcer: active
                 .as_ref()
                 .and_then(|a| a.policy.as_ref())
@@ -135,6 +159,10 @@ impl Connection {
                     close_on_denied_acks_zero,
                     records: &mut records,
                     routing: active.as_ref().and_then(|a| a.routing.as_ref()),
+                    quota_clock: Some(QuotaClock {
+                        store: &mut buckets,
+                        now_ms: now / 1_000_000,
+                    }),
                 }),
         };
         let mut out = Output::default();
@@ -147,20 +175,31 @@ impl Connection {
                 .on_response_data(&mut src, now, &mut hooks, &mut out),
         };
         let result = result.and_then(|_| {
-            if out.is_unchanged(size) {
-                Ok(())
+            if out.is_unchanged(size - base) {
+                Ok(size)
             } else {
-                apply(&mut src, buffer, size, &out)
+                apply(&mut src, buffer, base, size, &out)
             }
         });
-        metrics::bytes(matches!(direction, Direction::Request), size, src.copied);
+        metrics::bytes(request, size - base, src.copied);
         if !records.is_empty() {
             let config = active.as_ref().map_or(self.config.as_ref(), |a| &a.config);
             let (topic_cap, allowed_every) = (config.max_topic_metrics, config.log_allowed_every);
             self.report(&records, topic_cap, allowed_every);
         }
         match result {
-            Ok(()) => Action::Continue,
+            Ok(len) if request && now / 1_000_000 < self.muted_until_ms => {
+                self.held = len;
+                mute::hold(self.id, self.muted_until_ms);
+                Action::Pause
+            }
+            Ok(_) => {
+                if request && self.held > 0 {
+                    self.held = 0;
+                    mute::release(self.id);
+                }
+                Action::Continue
+            }
             Err(e) => self.fail(direction, buffer, size, &e),
         }
     }
@@ -216,10 +255,26 @@ impl Connection {
     }
 }
 
-/// Replaces the callback's `size` bytes in Envoy's `buffer` by `out`. Envoy only accepts writes
-/// at offset 0 (or appends), so the whole new content is written at once.
-fn apply(src: &mut HostSource, buffer: BufferType, size: usize, out: &Output) -> Result<(), Error> {
+/// Replaces the callback's new bytes (after the `base` bytes held back earlier) in Envoy's
+/// `buffer` of `size` bytes by `out`; returns the buffer's new length. Envoy only accepts writes
+/// at offset 0 (or appends), so the whole new content is written at once, held bytes included.
+fn apply(
+    src: &mut HostSource,
+    buffer: BufferType,
+    base: usize,
+    size: usize,
+    out: &Output,
+) -> Result<usize, Error> {
     let mut bytes = Vec::new();
+    if base > 0 {
+        let mut held = HostSource::new(buffer, 0, base);
+        if !meshka_codec::Source::read_into(&mut held, 0, base, &mut bytes) {
+            return Err(Error::HostRead {
+                start: 0,
+                len: base,
+            });
+        }
+    }
     for piece in &out.pieces {
         match piece {
             Piece::Keep { start, len } => {
@@ -234,13 +289,16 @@ fn apply(src: &mut HostSource, buffer: BufferType, size: usize, out: &Output) ->
         }
     }
     hostcalls::set_buffer(buffer, 0, size, &bytes)
-        .map_err(|_| Error::Internal("Envoy refused a buffer write"))
+        .map_err(|_| Error::Internal("Envoy refused a buffer write"))?;
+    Ok(bytes.len())
 }
 
 /// The connection's decisions (when a policy is in force) and observations.
 struct ConnectionHooks<'a> {
     requests: &'a mut u64,
     responses: &'a mut u64,
+    muted_until_ms: &'a mut u64,
+    now_ms: u64,
     enforcer: Option<Enforcer<'a>>,
 }
 
@@ -257,11 +315,26 @@ impl Hooks for ConnectionHooks<'_> {
     }
 
     fn on_response(&mut self, request: &Pending, tag: u32, body: &[u8]) -> Result<Vec<u8>, Error> {
-        match &mut self.enforcer {
-            Some(e) => e.on_response(request, tag, body),
+        let body = match &mut self.enforcer {
+            Some(e) => e.on_response(request, tag, body)?,
             // The policy was removed while this response was on its way: nothing to rewrite.
-            None => Ok(body.to_vec()),
+            None => return Ok(body.to_vec()),
+        };
+        if enforce::is_throttled(tag) {
+            // Hold the connection's next requests for the throttle time the response carries,
+            // as a broker mutes a throttled channel.
+            let (key, version) = (request.api.key(), request.api_version);
+            let ms = throttle::throttle_time_offset(key, version, &body)
+                .ok()
+                .flatten()
+                .and_then(|at| body.get(at..at.checked_add(4)?))
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, i32::from_be_bytes);
+            if let Ok(ms) = u64::try_from(ms) {
+                *self.muted_until_ms = (*self.muted_until_ms).max(self.now_ms + ms);
+            }
         }
+        Ok(body)
     }
 
     fn request_seen(&mut self, event: RequestEvent<'_>) {
@@ -305,6 +378,7 @@ impl StreamContext for Connection {
     }
 
     fn on_log(&mut self) {
+        mute::release(self.id);
         metrics::connection_closed();
         if self.config.log_connections {
             info!(

@@ -11,6 +11,8 @@ const WHOLE_BUFFER: usize = 4096;
 /// The bytes that arrived in one callback, read from Envoy on demand.
 pub struct HostSource {
     buffer: BufferType,
+    /// Where this callback's new bytes start in Envoy's buffer (after bytes held back earlier).
+    base: usize,
     len: usize,
     cache: Option<Vec<u8>>,
     /// Bytes copied from Envoy into the VM.
@@ -18,9 +20,11 @@ pub struct HostSource {
 }
 
 impl HostSource {
-    pub fn new(buffer: BufferType, len: usize) -> Self {
+    /// The `len` bytes of `buffer` from `base` on.
+    pub fn new(buffer: BufferType, base: usize, len: usize) -> Self {
         HostSource {
             buffer,
+            base,
             len,
             cache: None,
             copied: 0,
@@ -30,7 +34,8 @@ impl HostSource {
     fn fetch(&mut self, start: usize, len: usize) -> Option<Vec<u8>> {
         // `start + len <= self.len` is checked by the caller, so Envoy answers Ok; the SDK
         // panics on any other status.
-        let bytes = hostcalls::get_buffer(self.buffer, start, len).ok()??;
+        let bytes =
+            hostcalls::get_buffer(self.buffer, self.base.checked_add(start)?, len).ok()??;
         self.copied += bytes.len();
         Some(bytes)
     }

@@ -5,9 +5,11 @@
 //! logs. Host callbacks never panic; a failure is logged, counted and turned into a decision.
 
 mod active;
+mod buckets;
 mod connection;
 mod host_source;
 mod metrics;
+mod mute;
 mod root;
 mod topic_ids;
 

@@ -1,6 +1,7 @@
 //! The plugin's root context: parses the configuration and creates one context per connection.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use log::{error, info};
 use meshka_policy::authz::{Action as AuthzAction, AuthorizationPolicy};
@@ -10,6 +11,7 @@ use proxy_wasm::types::ContextType;
 
 use crate::active;
 use crate::connection::Connection;
+use crate::mute;
 
 #[derive(Default)]
 pub struct Root {
@@ -19,6 +21,9 @@ pub struct Root {
     /// keep it.
     name: Rc<str>,
 }
+
+/// How often held (throttled) connections are checked; their throttle time is exact to this.
+const TICK_MS: u64 = 10;
 
 impl Context for Root {}
 
@@ -65,6 +70,17 @@ impl RootContext for Root {
                     .and_then(|b| String::from_utf8(b).ok())
                     .unwrap_or_default()
                     .into();
+                // Throttled connections are resumed from the tick (see `mute`).
+                let quotas = routing.as_ref().is_some_and(|r| r.quotas().is_some());
+                let tick = if quotas {
+                    Duration::from_millis(TICK_MS)
+                } else {
+                    Duration::ZERO
+                };
+                if proxy_wasm::hostcalls::set_tick_period(tick).is_err() {
+                    error!("meshka: cannot set the tick that resumes throttled connections");
+                    return false;
+                }
                 let generation = active::publish(&self.name, config.clone(), policy, routing);
                 info!(
                     "meshka: configured: plugin={} generation={generation} maxFrameBytes={} maxHeaderBytes={} maxInFlight={} maxHoldBytes={} failureMode={:?} authorization={} routing={}",
@@ -95,6 +111,16 @@ impl RootContext for Root {
                 error!("meshka: rejected configuration: {e}");
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if mute::any_held() {
+            let now_ms = proxy_wasm::hostcalls::get_current_time()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            mute::resume_due(now_ms);
         }
     }
 

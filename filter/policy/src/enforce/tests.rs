@@ -91,6 +91,7 @@ impl Conn {
             close_on_denied_acks_zero: self.close_on_denied_acks_zero,
             records: &mut self.records,
             routing: None,
+            quota_clock: None,
         })
     }
 }
