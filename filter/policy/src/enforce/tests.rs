@@ -880,3 +880,5 @@ mod bypass {
         assert!(out.render(&req).unwrap().is_empty());
     }
 }
+
+mod routing;

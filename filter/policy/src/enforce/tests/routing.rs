@@ -1,0 +1,335 @@
+//! Routing through the enforcer and a real codec session: tenants' names, hidden ids, broker
+//! addresses, quotas and read-only topics.
+
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
+use kafka_protocol::messages::produce_response::TopicProduceResponse;
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FindCoordinatorRequest, FindCoordinatorResponse,
+};
+
+use super::*;
+use crate::route::throttle::MemoryStore;
+use crate::route::{CompiledRouting, RoutingConfig};
+
+fn routing(json: &str) -> CompiledRouting {
+    let config: RoutingConfig = serde_json::from_str(json).unwrap();
+    CompiledRouting::new(&config, "routing").unwrap()
+}
+
+const TENANTS: &str = r#"{
+    "tenants": [
+        {"name": "team-a", "namespaces": ["team-a"], "topicPrefix": "team-a.", "groupPrefix": "team-a.", "transactionalIdPrefix": "tx-a."},
+        {"name": "team-b", "namespaces": ["team-b"], "topicPrefix": "team-b."}
+    ],
+    "brokerAddress": "kafka-{node_id}.brokers.kafka.svc:9092",
+    "quotas": [
+        {"namespaces": ["team-a"], "topics": ["team-a.metered"], "produceBytesPerSecond": 1000},
+        {"principals": ["*"], "topics": ["team-a.archive"], "readOnly": true}
+    ]
+}"#;
+
+/// Allows the team-a tenant everything on its own topics only (rules name broker topics).
+fn team_a_policy() -> CompiledPolicy {
+    serde_json::from_str::<AuthorizationPolicy>(
+        r#"{"rules": [
+            {"action": "allow", "namespaces": ["team-a"], "operations": ["All"],
+             "resources": [{"type": "topic", "name": "team-a.orders"}, {"type": "topic", "name": "team-a.metered"},
+                           {"type": "topic", "name": "team-a.archive"}, {"type": "group", "name": "*"},
+                           {"type": "transactionalId", "name": "*"}]}
+        ]}"#,
+    )
+    .unwrap()
+    .compile()
+    .unwrap()
+}
+
+fn team_a() -> Principal {
+    Principal::from_spiffe_id("spiffe://cluster.local/ns/team-a/sa/app")
+}
+
+struct Routed {
+    conn: Conn,
+    store: MemoryStore,
+}
+
+impl Routed {
+    fn new(principal: Principal) -> Routed {
+        Routed {
+            conn: Conn::new(principal),
+            store: MemoryStore::default(),
+        }
+    }
+
+    fn hooks<'a>(
+        &'a mut self,
+        policy: &'a CompiledPolicy,
+        routing: &'a CompiledRouting,
+    ) -> Adapter<'a> {
+        let c = &mut self.conn;
+        Adapter(Enforcer {
+            policy,
+            principal: &mut c.principal,
+            sasl: &mut c.sasl,
+            topic_ids: &mut c.ids,
+            merges: &mut c.merges,
+            close_on_denied_acks_zero: false,
+            records: &mut c.records,
+            routing: Some(routing),
+            quota_clock: Some(QuotaClock {
+                store: &mut self.store,
+                now_ms: 1_000_000,
+            }),
+        })
+    }
+}
+
+fn produce_topics(frame: &[u8], v: i16) -> Vec<String> {
+    let mut b = Bytes::copy_from_slice(&frame[4..]);
+    RequestHeader::decode(&mut b, ApiKey::Produce.request_header_version(v)).unwrap();
+    let r = ProduceRequest::decode(&mut b, v).unwrap();
+    r.topic_data.iter().map(|t| t.name.to_string()).collect()
+}
+
+fn produce_response(topic: &str) -> ProduceResponse {
+    ProduceResponse::default()
+        .with_responses(vec![TopicProduceResponse::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))])
+}
+
+#[test]
+fn a_tenant_produces_under_its_own_names_and_the_broker_sees_its_prefix() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 9;
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, v, 1, &produce("orders", 1)),
+        false,
+    );
+    assert_eq!(produce_topics(&sent, v), ["team-a.orders"]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
+        true,
+    );
+    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+    assert_eq!(r.responses[0].name.as_str(), "orders");
+    assert_eq!(
+        conn.conn.records[0].checks[0].name, "team-a.orders",
+        "rules see the broker's name"
+    );
+}
+
+#[test]
+fn a_denial_names_the_topic_as_the_client_did() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 9;
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, v, 1, &produce("payments", 1)),
+        false,
+    );
+    assert_eq!(sent, substitute_request(1));
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::ApiVersions, 0, 1, &ApiVersionsResponse::default()),
+        true,
+    );
+    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+    assert_eq!(r.responses[0].name.as_str(), "payments");
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 29);
+}
+
+#[test]
+fn metadata_shows_a_tenant_only_its_own_topics_and_rewritten_brokers() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 12;
+    pass(
+        &mut session,
+        &mut hooks,
+        &request(
+            ApiKey::Metadata,
+            v,
+            1,
+            &MetadataRequest::default().with_topics(None),
+        ),
+        false,
+    );
+    let topic = |n: &str, id: u8| {
+        MetadataResponseTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_string(n.into()))))
+            .with_topic_id(uuid::Uuid::from_bytes([id; 16]))
+    };
+    let listing = MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(3))
+            .with_host(StrBytes::from_static_str("10.1.2.3"))
+            .with_port(9092)])
+        .with_topics(vec![
+            topic("team-a.orders", 1),
+            topic("team-b.orders", 2),
+            topic("__consumer_offsets", 3),
+        ]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Metadata, v, 1, &listing),
+        true,
+    );
+    let (_, shown): (i32, MetadataResponse) = decode_response(ApiKey::Metadata, v, &back);
+    let names: Vec<String> = shown
+        .topics
+        .iter()
+        .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+        .collect();
+    assert_eq!(names, ["orders"]);
+    assert_eq!(
+        (shown.brokers[0].host.as_str(), shown.brokers[0].port),
+        ("kafka-3.brokers.kafka.svc", 9092)
+    );
+    // team-b's topic id was learned from the broker's listing, but team-a cannot fetch by it.
+    let fetch = |cid: i32, id: u8| {
+        request(
+            ApiKey::Fetch,
+            16,
+            cid,
+            &FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    FetchTopic::default().with_topic_id(uuid::Uuid::from_bytes([id; 16]))
+                ]),
+        )
+    };
+    let own = fetch(2, 1);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &own, false),
+        own,
+        "its own topic by id"
+    );
+    assert_eq!(
+        pass(&mut session, &mut hooks, &fetch(3, 2), false),
+        substitute_request(3),
+        "another tenant's id"
+    );
+    let last = conn.conn.records.last().unwrap();
+    assert!(last.checks[0].name.starts_with("unknown-id:"), "{last:?}");
+}
+
+#[test]
+fn coordinator_keys_come_back_as_the_kind_the_request_named() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 4;
+    for (cid, key_type, client, broker) in [
+        (1, 0i8, "billing", "team-a.billing"),
+        (2, 1, "tx-1", "tx-a.tx-1"),
+    ] {
+        let req = FindCoordinatorRequest::default()
+            .with_key_type(key_type)
+            .with_coordinator_keys(vec![StrBytes::from_static_str(client)]);
+        let sent = pass(
+            &mut session,
+            &mut hooks,
+            &request(ApiKey::FindCoordinator, v, cid, &req),
+            false,
+        );
+        let mut b = Bytes::copy_from_slice(&sent[4..]);
+        RequestHeader::decode(&mut b, ApiKey::FindCoordinator.request_header_version(v)).unwrap();
+        let seen = FindCoordinatorRequest::decode(&mut b, v).unwrap();
+        assert_eq!(seen.coordinator_keys[0].as_str(), broker);
+        let answer =
+            FindCoordinatorResponse::default().with_coordinators(vec![Coordinator::default()
+                .with_key(StrBytes::from_string(broker.into()))
+                .with_node_id(BrokerId(0))
+                .with_host(StrBytes::from_static_str("h"))
+                .with_port(1)]);
+        let back = pass(
+            &mut session,
+            &mut hooks,
+            &response(ApiKey::FindCoordinator, v, cid, &answer),
+            true,
+        );
+        let (_, r): (i32, FindCoordinatorResponse) =
+            decode_response(ApiKey::FindCoordinator, v, &back);
+        assert_eq!(r.coordinators[0].key.as_str(), client);
+        assert_eq!(r.coordinators[0].host.as_str(), "kafka-0.brokers.kafka.svc");
+    }
+}
+
+#[test]
+fn a_producer_over_its_quota_is_told_to_back_off_and_read_only_topics_refuse_writes() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 9;
+    let big = |topic: &str| {
+        ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(1000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.into())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(Bytes::from(vec![0u8; 3000])))])])
+    };
+    // 3000 bytes against 1000 B/s with a one-second burst: 2 s of debt.
+    pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, v, 1, &big("metered")),
+        false,
+    );
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Produce, v, 1, &produce_response("team-a.metered")),
+        true,
+    );
+    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+    assert_eq!(r.responses[0].name.as_str(), "metered");
+    assert!(
+        (1900..=2100).contains(&r.throttle_time_ms),
+        "{}",
+        r.throttle_time_ms
+    );
+    // Unmetered topics are not throttled.
+    pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, v, 2, &big("orders")),
+        false,
+    );
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Produce, v, 2, &produce_response("team-a.orders")),
+        true,
+    );
+    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+    assert_eq!(r.throttle_time_ms, 0);
+    // The policy allows team-a.archive, but it is read-only.
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Produce, v, 3, &produce("archive", 1)),
+        false,
+    );
+    assert_eq!(sent, substitute_request(3));
+}
