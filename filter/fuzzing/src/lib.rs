@@ -130,6 +130,7 @@ impl Conn {
             close_on_denied_acks_zero: false,
             records: &mut self.records,
             routing: None,
+            hold_limit: 1 << 24,
             quota_clock: None,
         })
     }

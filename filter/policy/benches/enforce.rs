@@ -182,6 +182,7 @@ fn produce(c: &mut Criterion) {
                             close_on_denied_acks_zero: false,
                             records: &mut records,
                             routing: None,
+                            hold_limit: 1 << 24,
                             quota_clock: None,
                         };
                         let verdict = enforcer.on_request(&head, body).unwrap();

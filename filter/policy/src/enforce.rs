@@ -116,6 +116,9 @@ pub struct Enforcer<'a> {
     pub routing: Option<&'a CompiledRouting>,
     /// Where quota budgets live, and the time to charge them at; quotas need both.
     pub quota_clock: Option<QuotaClock<'a>>,
+    /// The largest response the host holds whole (`maxHoldBytes`): Fetch requests whose
+    /// responses routing or quotas must read are limited to it.
+    pub hold_limit: u32,
 }
 
 /// Quota budgets (shared by the host's worker VMs) and the current time.
@@ -294,19 +297,29 @@ impl Enforcer<'_> {
             Verdict::Forward(_) | Verdict::ForwardRewritten(..) => self.quota_flags(head, body),
             _ => 0,
         };
-        match verdict {
-            Verdict::Forward(rewrite) => match routed {
-                Some(routed) => {
-                    let rewrite = self.routed(head, body, extra, rewrite);
-                    Verdict::ForwardRewritten(routed, rewrite)
-                }
-                None => Verdict::Forward(self.routed(head, body, extra, rewrite)),
-            },
-            Verdict::ForwardRewritten(new, rewrite) => {
-                let rewrite = self.routed(head, body, extra, rewrite);
-                Verdict::ForwardRewritten(new, rewrite)
+        let (new, rewrite) = match verdict {
+            Verdict::Forward(rewrite) => (routed, rewrite),
+            Verdict::ForwardRewritten(new, rewrite) => (Some(new), rewrite),
+            other => return other,
+        };
+        let rewrite = self.routed(head, body, extra, rewrite);
+        let mut new = new;
+        let held = match &rewrite {
+            Rewrite::Transform(tag) => tag & (ROUTE_NAMES | FETCH_QUOTA) != 0,
+            _ => false,
+        };
+        if head.api.key() == FETCH && held {
+            // The response will be held whole: ask the broker for no more than the hold limit.
+            let current = new.as_deref().unwrap_or(body);
+            if let Ok(Some(limited)) =
+                route::fetch::limit_fetch_bytes(head.api_version, current, self.hold_limit)
+            {
+                new = Some(limited);
             }
-            other => other,
+        }
+        match new {
+            Some(new) => Verdict::ForwardRewritten(new, rewrite),
+            None => Verdict::Forward(rewrite),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod brokers;
 pub mod config;
+pub mod fetch;
 pub mod names;
 pub mod rewrite;
 pub mod tenant;

@@ -142,6 +142,9 @@ impl Connection {
         let close_on_denied_acks_zero = active
             .as_ref()
             .is_some_and(|a| a.config.close_on_denied_acks_zero);
+        let hold_limit = active
+            .as_ref()
+            .map_or(self.config.max_hold_bytes, |a| a.config.max_hold_bytes);
         let mut hooks = ConnectionHooks {
             requests: &mut self.requests,
             responses: &mut self.responses,
@@ -159,6 +162,7 @@ impl Connection {
                     close_on_denied_acks_zero,
                     records: &mut records,
                     routing: active.as_ref().and_then(|a| a.routing.as_ref()),
+                    hold_limit,
                     quota_clock: Some(QuotaClock {
                         store: &mut buckets,
                         now_ms: now / 1_000_000,

@@ -91,6 +91,7 @@ impl Conn {
             close_on_denied_acks_zero: self.close_on_denied_acks_zero,
             records: &mut self.records,
             routing: None,
+            hold_limit: 1 << 24,
             quota_clock: None,
         })
     }

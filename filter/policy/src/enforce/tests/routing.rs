@@ -77,6 +77,7 @@ impl Routed {
             close_on_denied_acks_zero: false,
             records: &mut c.records,
             routing: Some(routing),
+            hold_limit: 1 << 24,
             quota_clock: Some(QuotaClock {
                 store: &mut self.store,
                 now_ms: 1_000_000,
@@ -332,4 +333,34 @@ fn a_producer_over_its_quota_is_told_to_back_off_and_read_only_topics_refuse_wri
         false,
     );
     assert_eq!(sent, substitute_request(3));
+}
+
+#[test]
+fn a_fetch_whose_response_is_renamed_asks_for_no_more_than_the_hold_limit() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 12;
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_bytes(52_428_800)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("orders")))
+            .with_partitions(vec![Default::default()])]);
+    let sent = pass(
+        &mut session,
+        &mut hooks,
+        &request(ApiKey::Fetch, v, 1, &req),
+        false,
+    );
+    let mut b = Bytes::copy_from_slice(&sent[4..]);
+    RequestHeader::decode(&mut b, ApiKey::Fetch.request_header_version(v)).unwrap();
+    let seen = FetchRequest::decode(&mut b, v).unwrap();
+    assert_eq!(seen.topics[0].topic.as_str(), "team-a.orders");
+    assert!(
+        seen.max_bytes > 0 && seen.max_bytes < 1 << 24,
+        "{}",
+        seen.max_bytes
+    );
 }
