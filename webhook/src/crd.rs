@@ -1,9 +1,11 @@
 //! The `KafkaPolicy` custom resource (`meshka.io/v1alpha1`, namespaced): which Kafka pods and
-//! ports a policy covers, how the filter fails, and the authorization rules — the very
-//! [`AuthorizationPolicy`] type the filter loads, so a policy means the same thing everywhere.
+//! ports a policy covers, how the filter fails, the authorization rules and the routing (tenants,
+//! broker addresses, quotas) — the very [`AuthorizationPolicy`] and [`RoutingConfig`] types the
+//! filter loads, so a policy means the same thing everywhere.
 //!
 //! - [`validate`]: reading a manifest and checking a policy the way the filter does, every
-//!   problem naming its field (`spec.authorization.rules[0].resources[0].name: …`);
+//!   problem naming its field (`spec.authorization.rules[0].resources[0].name: …`,
+//!   `spec.routing.tenants[0].topicPrefix: …`);
 //! - [`render`]: the compiled `pluginConfig` and the Istio `WasmPlugin` the controller writes;
 //! - [`admission`]: the validating webhook that refuses such policies at `kubectl apply`;
 //! - [`crd_yaml`]: the CustomResourceDefinition, committed as `deploy/crds/kafkapolicies.meshka.io.yaml`.
@@ -12,6 +14,7 @@ use std::collections::BTreeMap;
 
 use kube::{CustomResource, CustomResourceExt};
 use meshka_policy::authz::AuthorizationPolicy;
+use meshka_policy::route::RoutingConfig;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +75,12 @@ pub struct KafkaPolicySpec {
     /// authorization denies everything.
     #[serde(default)]
     pub authorization: AuthorizationPolicy,
+    /// Topic virtualization and tenants (each tenant's clients see its topics, groups and
+    /// transactional ids under their own names), broker addresses handed to clients, and
+    /// per-topic byte-rate quotas and read-only topics. Authorization rules name the broker's
+    /// topics, after routing. Without it names pass unchanged and nothing is throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingConfig>,
 }
 
 fn default_ports() -> Vec<u16> {

@@ -247,6 +247,48 @@ async fn an_invalid_policy_never_reaches_a_wasm_plugin() {
 }
 
 #[tokio::test]
+async fn invalid_routing_is_reported_under_spec_routing() {
+    let (ctx, handle) = context();
+    let p = policy(&format!(
+        "{POLICY}  routing:\n    brokerAddress: \"kafka-{{id}}.kafka-brokers:9092\"\n    tenants:\n      - {{ name: team-a, namespaces: [team-a], topicPrefix: \"team a.\" }}\n"
+    ));
+    let server = serve(
+        handle,
+        vec![
+            Expect {
+                method: Method::PATCH,
+                path: "/apis/meshka.io/v1alpha1/namespaces/kafka/kafkapolicies/orders/status?&force=true&fieldManager=meshka-controller",
+                check: Box::new(move |body| {
+                    let status = &body["status"];
+                    assert!(status.get("wasmPlugin").is_none());
+                    assert_eq!(status["conditions"][0]["reason"], "InvalidPolicy");
+                    assert_eq!(status["conditions"][1]["type"], "Invalid");
+                    let message = status["conditions"][1]["message"].as_str().unwrap();
+                    assert!(
+                        message.starts_with("KafkaPolicy kafka/orders is invalid (2 problems):"),
+                        "{message}"
+                    );
+                    assert!(message.contains("\n  spec.routing.tenants[0].topicPrefix: "), "{message}");
+                    assert!(message.contains("\n  spec.routing.brokerAddress: "), "{message}");
+                }),
+                status: 200,
+                reply: policy_reply(json!({})),
+            },
+            Expect {
+                method: Method::POST,
+                path: "/apis/events.k8s.io/v1/namespaces/kafka/events?",
+                check: event_check("Warning", "InvalidPolicy", "spec.routing.tenants[0].topicPrefix"),
+                status: 201,
+                reply: json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null}),
+            },
+        ],
+    );
+    let action = reconcile(p, ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    no_more_requests(server).await;
+}
+
+#[tokio::test]
 async fn a_refused_apply_is_reported_and_retried() {
     let (ctx, handle) = context();
     let p = policy(POLICY);

@@ -145,6 +145,40 @@ mod tests {
     }
 
     #[test]
+    fn routing_problems_are_denied_under_spec_routing() {
+        let mut p = policy("orders");
+        p["spec"]["routing"] = json!({
+            "brokerAddress": "kafka-{node_id}.kafka-brokers.kafka.svc.cluster.local:9092",
+            "tenants": [{"name": "team-a", "namespaces": ["team-a"], "topicPrefix": "team-a."}],
+        });
+        let r = review_of("CREATE", p.clone());
+        assert_eq!(r["response"]["allowed"], true, "{r}");
+
+        p["spec"]["routing"]["tenants"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "team-a", "namespaces": ["team-b"]}));
+        let r = review_of("UPDATE", p.clone());
+        assert_eq!(r["response"]["allowed"], false);
+        let message = r["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(
+                "KafkaPolicy kafka/orders is invalid: spec.routing.tenants[1].name: another tenant is already named"
+            ),
+            "{message}"
+        );
+
+        p["spec"]["routing"]["quotas"] = json!([{"fetchBytesPerSecond": "fast"}]);
+        let r = review_of("UPDATE", p);
+        assert_eq!(r["response"]["allowed"], false);
+        let message = r["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("spec.routing.quotas[0].fetchBytesPerSecond: invalid type"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn deletes_pass_and_garbage_is_a_bad_request() {
         let r = review_of("DELETE", serde_json::Value::Null);
         assert_eq!(r["response"]["allowed"], true);

@@ -85,8 +85,8 @@ impl FilterImage {
 }
 
 /// The filter's plugin configuration for `spec`: `failureMode` from `failStrategy`, the limits
-/// that are set, and `authorization` (the filter's `FilterConfig` JSON).
-pub fn plugin_config(spec: &KafkaPolicySpec) -> Value {
+/// that are set, `authorization`, and `routing` when given (the filter's `FilterConfig` JSON).
+pub fn plugin_config(spec: &KafkaPolicySpec) -> Result<Value, Error> {
     let mut config = Map::new();
     if let Some(limits) = &spec.limits {
         if let Some(v) = limits.max_frame_bytes {
@@ -118,11 +118,26 @@ pub fn plugin_config(spec: &KafkaPolicySpec) -> Value {
         "failureMode".into(),
         spec.fail_strategy.as_failure_mode().into(),
     );
+    let to_value = |what: &'static str, value: Result<Value, serde_json::Error>| {
+        value.map_err(|e| Error::Serialize {
+            what,
+            message: e.to_string(),
+        })
+    };
     config.insert(
         "authorization".into(),
-        serde_json::to_value(&spec.authorization).unwrap_or_else(|_| json!({})),
+        to_value(
+            "spec.authorization",
+            serde_json::to_value(&spec.authorization),
+        )?,
     );
-    Value::Object(config)
+    if let Some(routing) = &spec.routing {
+        config.insert(
+            "routing".into(),
+            to_value("spec.routing", serde_json::to_value(routing))?,
+        );
+    }
+    Ok(Value::Object(config))
 }
 
 /// The WasmPlugin's name for a policy.

@@ -243,7 +243,9 @@ fn overlapping_policies_are_found() {
 }
 
 /// Every setting of the filter's configuration can be given in a KafkaPolicy: `spec.limits`
-/// holds all of them but `failureMode` (from `spec.failStrategy`) and `authorization`.
+/// holds all of them but `failureMode` (from `spec.failStrategy`), and the policy parts that
+/// are the filter's own types, `authorization` and `routing` (`spec.authorization`,
+/// `spec.routing`).
 #[test]
 fn limits_cover_every_filter_setting() {
     let filter =
@@ -259,7 +261,18 @@ fn limits_cover_every_filter_setting() {
     };
     let mut expected = keys(&filter);
     expected.remove("failureMode");
-    expected.remove("authorization");
+    // The policy parts: the same types in the spec and the plugin configuration.
+    let policy_parts = ["authorization", "routing"];
+    for part in policy_parts {
+        assert!(expected.remove(part), "the filter has no {part} any more");
+    }
+    let spec_schema = serde_json::to_value(schemars::schema_for!(KafkaPolicySpec)).unwrap();
+    for part in policy_parts {
+        assert!(
+            spec_schema["properties"].get(part).is_some(),
+            "spec.{part} is missing"
+        );
+    }
     assert_eq!(
         keys(&limits),
         expected,
@@ -278,7 +291,11 @@ fn limits_cover_every_filter_setting() {
     };
     let mut spec = sample().spec;
     spec.limits = Some(all);
-    let config = plugin_config(&spec);
+    spec.routing = Some(meshka_policy::route::RoutingConfig {
+        broker_address: Some("kafka-{node_id}.kafka-brokers.kafka.svc:9092".into()),
+        ..Default::default()
+    });
+    let config = plugin_config(&spec).unwrap();
     let parsed =
         meshka_policy::config::FilterConfig::from_json(config.to_string().as_bytes()).unwrap();
     assert_eq!(parsed.max_hold_bytes, 4096);
@@ -286,9 +303,169 @@ fn limits_cover_every_filter_setting() {
     assert_eq!(parsed.max_topic_metrics, 50);
     assert!(parsed.close_on_denied_acks_zero);
     assert!(!parsed.log_connections);
+    assert_eq!(parsed.routing, spec.routing);
     assert_eq!(
         keys(&serde_json::json!({"properties": config})),
         keys(&filter),
         "every setting rendered"
     );
+}
+
+const ROUTED: &str = r#"
+apiVersion: meshka.io/v1alpha1
+kind: KafkaPolicy
+metadata:
+  name: tenants
+  namespace: kafka
+spec:
+  selector:
+    matchLabels:
+      meshka.io/kafka-role: broker
+  authorization:
+    rules:
+      - action: allow
+        namespaces: [team-a]
+        resources:
+          - { type: topic, name: "team-a.", patternType: prefixed }
+        operations: [Write]
+  routing:
+    brokerAddress: "kafka-{node_id}.kafka-brokers.kafka.svc.cluster.local:9092"
+    tenants:
+      - name: team-a
+        namespaces: [team-a]
+        topicPrefix: team-a.
+        groupPrefix: team-a.
+    quotas:
+      - name: team-a-produce
+        namespaces: [team-a]
+        produceBytesPerSecond: 1048576
+        per: tenant
+"#;
+
+fn routed() -> KafkaPolicy {
+    parse_manifests(ROUTED).unwrap().remove(0)
+}
+
+#[test]
+fn routing_reaches_the_plugin_config() {
+    let p = routed();
+    let checked = check(&p).unwrap();
+    let routing = checked.plugin_config["routing"].clone();
+    assert_eq!(
+        routing,
+        serde_json::json!({
+            "brokerAddress": "kafka-{node_id}.kafka-brokers.kafka.svc.cluster.local:9092",
+            "tenants": [{"name": "team-a", "namespaces": ["team-a"], "topicPrefix": "team-a.", "groupPrefix": "team-a."}],
+            "quotas": [{"name": "team-a-produce", "namespaces": ["team-a"], "produceBytesPerSecond": 1048576, "per": "tenant"}],
+        })
+    );
+    // The filter loads it into the very same routing.
+    let filter = meshka_policy::config::FilterConfig::from_json(
+        checked.plugin_config.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(filter.routing, p.spec.routing);
+    let compiled = checked.routing.unwrap();
+    let member = Principal::from_spiffe_id("spiffe://cluster.local/ns/team-a/sa/app");
+    let tenant = compiled
+        .tenant(compiled.tenant_of(&member).unwrap())
+        .unwrap();
+    assert_eq!(tenant.name(), "team-a");
+    assert!(compiled.broker_address().is_some() && compiled.quotas().is_some());
+
+    // Without routing the plugin configuration has none, and neither has the check.
+    let checked = check(&sample()).unwrap();
+    assert!(checked.plugin_config.get("routing").is_none());
+    assert!(checked.routing.is_none());
+}
+
+#[test]
+fn routing_errors_name_their_field() {
+    let bad = ROUTED
+        .replace("topicPrefix: team-a.", "topicPrefix: \"team a/\"")
+        .replace("{node_id}.kafka-brokers", "{broker}.kafka-brokers")
+        .replace("produceBytesPerSecond: 1048576", "produceBytesPerSecond: 0");
+    let p = parse_manifests(&bad).unwrap().remove(0);
+    let e = check(&p).unwrap_err();
+    let paths: Vec<_> = e.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.routing.tenants[0].topicPrefix",
+            "spec.routing.brokerAddress",
+            "spec.routing.quotas[0].produceBytesPerSecond"
+        ],
+        "{e}"
+    );
+    for problem in e.problems() {
+        assert!(
+            !problem.message.starts_with("spec.") && !problem.message.is_empty(),
+            "{problem}"
+        );
+    }
+    assert!(
+        e.to_string()
+            .contains("\n  spec.routing.tenants[0].topicPrefix: \"team a/\" has characters"),
+        "{e}"
+    );
+
+    // Authorization and routing problems together, each under its own path.
+    let bad = ROUTED
+        .replace(
+            "name: \"team-a.\", patternType: prefixed",
+            "name: \"team-a.*\"",
+        )
+        .replace("      - name: team-a\n", "      - name: \"\"\n");
+    let p = parse_manifests(&bad).unwrap().remove(0);
+    let paths: Vec<_> = check(&p)
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(|p| p.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.authorization.rules[0].resources[0].name",
+            "spec.routing.tenants[0].name"
+        ]
+    );
+
+    // What does not deserialize is named too, before any check.
+    let bad = ROUTED.replace("groupPrefix: team-a.", "groupPrefx: team-a.");
+    let e = parse_manifests(&bad).unwrap_err();
+    assert_eq!(
+        e.problems()[0].path,
+        "spec.routing.tenants[0].groupPrefx",
+        "{e}"
+    );
+    assert!(e.to_string().contains("unknown field `groupPrefx`"), "{e}");
+    let bad = ROUTED.replace("per: tenant", "per: team");
+    let e = parse_manifests(&bad).unwrap_err();
+    assert_eq!(e.problems()[0].path, "spec.routing.quotas[0].per", "{e}");
+}
+
+#[test]
+fn crd_has_the_routing_schema() {
+    let crd = serde_json::to_value(KafkaPolicy::crd()).unwrap();
+    let routing = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["properties"]["routing"];
+    assert_eq!(routing["type"], "object");
+    let tenant = &routing["properties"]["tenants"]["items"];
+    assert_eq!(tenant["required"], serde_json::json!(["name"]));
+    for field in [
+        "topicPrefix",
+        "groupPrefix",
+        "transactionalIdPrefix",
+        "topics",
+    ] {
+        assert!(tenant["properties"].get(field).is_some(), "{field}");
+    }
+    let quota = &routing["properties"]["quotas"]["items"];
+    assert_eq!(
+        quota["properties"]["per"]["enum"],
+        serde_json::json!(["principalTopic", "principal", "tenant"])
+    );
+    assert_eq!(quota["properties"]["readOnly"]["type"], "boolean");
+    assert_eq!(routing["properties"]["brokerAddress"]["type"], "string");
 }

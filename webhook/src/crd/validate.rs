@@ -1,10 +1,12 @@
 //! Reading `KafkaPolicy` manifests (YAML or JSON, several documents) and checking a policy the
 //! way the filter will load it. Every problem names its field, as `kubectl` would
-//! (`spec.authorization.rules[0].operations`), and says what to write instead.
+//! (`spec.authorization.rules[0].operations`, `spec.routing.tenants[1].topicPrefix`), and says
+//! what to write instead.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use meshka_policy::authz::CompiledPolicy;
+use meshka_policy::authz::{CompiledPolicy, ValidationErrors};
 use meshka_policy::config::{ConfigError, FilterConfig};
+use meshka_policy::route::CompiledRouting;
 use serde::Deserialize;
 
 use super::{render, KafkaPolicy, KafkaPolicySpec, API_VERSION};
@@ -101,6 +103,9 @@ impl Error {
 pub struct Checked {
     /// The decisions, exactly as the filter makes them.
     pub compiled: CompiledPolicy,
+    /// The routing (tenants, broker address, quotas) as the filter compiles it; `None` without
+    /// `spec.routing`.
+    pub routing: Option<CompiledRouting>,
     /// The WasmPlugin's `pluginConfig`.
     pub plugin_config: serde_json::Value,
 }
@@ -256,31 +261,40 @@ pub fn check(policy: &KafkaPolicy) -> Result<Checked, Error> {
     let compiled = match spec.authorization.validate_at("spec.authorization") {
         Ok(()) => spec.authorization.compile().ok(),
         Err(errors) => {
-            for e in errors.errors() {
-                let full = e.to_string();
-                let path = e.path().to_owned();
-                let message = full
-                    .strip_prefix(&format!("{path}: "))
-                    .map(str::to_owned)
-                    .unwrap_or(full);
-                problems.push(Problem { path, message });
-            }
+            push_validation_errors(&errors, &mut problems);
+            None
+        }
+    };
+    let routing = match spec
+        .routing
+        .as_ref()
+        .map(|r| CompiledRouting::new(r, "spec.routing"))
+    {
+        None => Some(None),
+        Some(Ok(routing)) => Some(Some(routing)),
+        Some(Err(errors)) => {
+            push_validation_errors(&errors, &mut problems);
             None
         }
     };
 
     // The filter's own loader reads the exact pluginConfig the WasmPlugin will carry.
-    let plugin_config = render::plugin_config(spec);
+    let plugin_config = render::plugin_config(spec)?;
     let filter_json = serde_json::to_vec(&plugin_config).map_err(|e| Error::Serialize {
         what: "the plugin configuration",
         message: e.to_string(),
     })?;
     match FilterConfig::from_json(&filter_json) {
         Ok(_) => {}
-        // Already reported above with spec.authorization paths.
+        // Already reported above with spec.authorization and spec.routing paths.
         Err(ConfigError::Authorization(_)) if compiled.is_none() => {}
+        Err(ConfigError::Routing(_)) if routing.is_none() => {}
         Err(ConfigError::Authorization(errors)) => problems.push(Problem {
             path: "spec.authorization".into(),
+            message: errors.to_string(),
+        }),
+        Err(ConfigError::Routing(errors)) => problems.push(Problem {
+            path: "spec.routing".into(),
             message: errors.to_string(),
         }),
         Err(ConfigError::Invalid { field, reason }) => problems.push(Problem {
@@ -293,9 +307,10 @@ pub fn check(policy: &KafkaPolicy) -> Result<Checked, Error> {
         }),
     }
 
-    match compiled {
-        Some(compiled) if problems.is_empty() => Ok(Checked {
+    match (compiled, routing) {
+        (Some(compiled), Some(routing)) if problems.is_empty() => Ok(Checked {
             compiled,
+            routing,
             plugin_config,
         }),
         _ => Err(Error::Invalid {
@@ -305,10 +320,25 @@ pub fn check(policy: &KafkaPolicy) -> Result<Checked, Error> {
     }
 }
 
+/// Each error of a policy part validated at its `spec.…` path, as a [`Problem`].
+fn push_validation_errors(errors: &ValidationErrors, problems: &mut Vec<Problem>) {
+    for e in errors.errors() {
+        let full = e.to_string();
+        let path = e.path().to_owned();
+        let message = full
+            .strip_prefix(&format!("{path}: "))
+            .map(str::to_owned)
+            .unwrap_or(full);
+        problems.push(Problem { path, message });
+    }
+}
+
 fn limit_path(field: &str) -> String {
     match field {
         "failureMode" => "spec.failStrategy".into(),
-        other if other.starts_with("authorization") => format!("spec.{other}"),
+        other if other.starts_with("authorization") || other.starts_with("routing") => {
+            format!("spec.{other}")
+        }
         other => format!("spec.limits.{other}"),
     }
 }
