@@ -166,3 +166,91 @@ fn routing_errors_name_the_field() {
         assert!(e.contains(expect), "{json}\n  gave: {e}\n  want: {expect}");
     }
 }
+
+/// The example in ROUTING.md is a valid configuration, and its error line is what the filter
+/// prints for the mistake it describes.
+#[test]
+fn reference_examples_are_exact() {
+    let doc = include_str!("../../ROUTING.md");
+    let block = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let config = crate::config::FilterConfig::from_json(
+        serde_json::to_string(&serde_yaml::from_str::<serde_json::Value>(block).unwrap())
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{block}"));
+    let routing = config.routing.unwrap();
+    assert_eq!(routing.tenants.len(), 2);
+    assert_eq!(routing.quotas.len(), 2);
+    let error = doc
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .unwrap();
+    let bad = crate::config::FilterConfig::from_json(
+        br#"{"routing": {"tenants": [{"name": "team-a", "namespaces": ["team-a"], "topicPrefix": "team-a.",
+            "topics": [{"name": "x", "to": "shared.x"}, {"prefix": "p-", "to": "team-a.x"}]}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(bad.to_string(), error.trim());
+}
+
+/// Every field of the routing types appears in ROUTING.md.
+#[test]
+fn reference_names_every_field() {
+    let doc = include_str!("../../ROUTING.md");
+    let full = RoutingConfig {
+        tenants: vec![Tenant {
+            name: "t".into(),
+            principals: vec!["*".into()],
+            namespaces: vec!["n".into()],
+            service_accounts: vec!["n/s".into()],
+            users: vec!["User:u".into()],
+            topic_prefix: Some("t.".into()),
+            group_prefix: Some("t.".into()),
+            transactional_id_prefix: Some("t.".into()),
+            topics: vec![TopicRoute {
+                name: Some("a".into()),
+                prefix: Some("b".into()),
+                to: "c".into(),
+            }],
+        }],
+        broker_address: Some("b-{node_id}".into()),
+        quotas: vec![Quota {
+            name: Some("q".into()),
+            principals: vec!["*".into()],
+            namespaces: vec!["n".into()],
+            service_accounts: vec!["n/s".into()],
+            users: vec!["User:u".into()],
+            topics: vec!["t".into()],
+            produce_bytes_per_second: Some(1),
+            fetch_bytes_per_second: Some(1),
+            read_only: true,
+            per: QuotaScope::Tenant,
+        }],
+    };
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    keys(&serde_json::to_value(&full).unwrap(), &mut names);
+    for name in names {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "ROUTING.md does not document `{name}`"
+        );
+    }
+}
