@@ -112,6 +112,12 @@ fn main() {
         let out = clients::run(&full, t);
         println!("{} {}", args.join(" "), out);
     }
+    // What the filter refused on the way (it only observes here, so any is a decoding failure).
+    for line in mesh.broker_stats().lines() {
+        if line.contains("decode_errors") || line.contains("closed_by_filter") {
+            println!("filter: {line}");
+        }
+    }
     println!(
         "captured {} connections ({} bytes to the broker, {} back) in {}",
         relay.accepted(),

@@ -150,6 +150,11 @@ fn main() {
             }
         }
     }
+    // The module is copied first: a `make filter` during the soak must not swap the filter
+    // under it (each policy change reloads the module from its path).
+    let pinned = env::workspace().join("target/soak-filter.wasm");
+    std::fs::copy(env::wasm(), &pinned).expect("copy the filter module");
+    std::env::set_var("MESHKA_WASM", &pinned);
     let start = Instant::now();
     let mut mesh = Mesh::start(MeshOptions {
         workloads: vec![
