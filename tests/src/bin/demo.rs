@@ -178,6 +178,64 @@ fn main() {
         run(&mesh, orders, "list topics", &["topics", "--lib", lib]);
     }
 
+    step("routing: each namespace becomes a tenant (a policy change reaches the sidecar through ECDS)");
+    let tenants = json!({"routing": {"tenants": [
+        {"name": "shop", "namespaces": ["shop"], "topicPrefix": "shop.", "groupPrefix": "shop."},
+        {"name": "bi", "namespaces": ["bi"], "topicPrefix": "bi.", "groupPrefix": "bi."}
+    ]}});
+    println!("routing           {tenants}");
+    mesh.set_filter_config(&tenants)
+        .expect("the routing configuration is accepted");
+    let (orders, analytics) = (mesh.workload(0), mesh.workload(1));
+    for (w, what) in [(orders, "create events"), (analytics, "create events")] {
+        run(
+            &mesh,
+            w,
+            what,
+            &["create", "--topic", "events", "--partitions", "1"],
+        );
+    }
+    run(
+        &mesh,
+        orders,
+        "produce 5 to events",
+        &["produce", "--topic", "events", "--count", "5"],
+    );
+    run(
+        &mesh,
+        orders,
+        "consume events (group audit)",
+        &[
+            "consume", "--topic", "events", "--group", "audit", "--count", "5",
+        ],
+    );
+    run(
+        &mesh,
+        analytics,
+        "consume events (its own, empty)",
+        &[
+            "consume",
+            "--topic",
+            "events",
+            "--group",
+            "audit",
+            "--count",
+            "1",
+            "--timeout",
+            "8",
+        ],
+    );
+    run(&mesh, analytics, "list topics", &["topics"]);
+    run(&mesh, orders, "list topics", &["topics"]);
+    let direct = clients::run(
+        &["topics", "--bootstrap", &mesh.broker_direct()],
+        Duration::from_secs(60),
+    );
+    println!(
+        "{:<13} {:<42} {}",
+        "operator", "list topics on the broker (no sidecar)", direct["topics"]
+    );
+
     step("what the filter logged (broker sidecar): connections with their SPIFFE IDs, and denials");
     let log = mesh.broker_sidecar_log();
     let mut shown = 0;
