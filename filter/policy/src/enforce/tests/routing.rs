@@ -364,3 +364,54 @@ fn a_fetch_whose_response_is_renamed_asks_for_no_more_than_the_hold_limit() {
         seen.max_bytes
     );
 }
+
+#[test]
+fn a_consumer_over_its_fetch_quota_is_told_to_back_off() {
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::FetchResponse;
+    let policy = team_a_policy();
+    let routing =
+        routing(r#"{"quotas": [{"namespaces": ["team-a"], "fetchBytesPerSecond": 1000}]}"#);
+    let mut conn = Routed::new(team_a());
+    let mut hooks = conn.hooks(&policy, &routing);
+    let mut session = Session::new(LIMITS);
+    let v = 12;
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("team-a.orders")))
+            .with_partitions(vec![Default::default()])]);
+    let fetch = request(ApiKey::Fetch, v, 1, &req);
+    assert_eq!(
+        pass(&mut session, &mut hooks, &fetch, false),
+        fetch,
+        "no rename: unchanged"
+    );
+    let answer = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(StrBytes::from_static_str("team-a.orders")))
+        .with_partitions(vec![
+            PartitionData::default().with_records(Some(Bytes::from(vec![7u8; 4000])))
+        ])]);
+    let back = pass(
+        &mut session,
+        &mut hooks,
+        &response(ApiKey::Fetch, v, 1, &answer),
+        true,
+    );
+    let (_, r): (i32, FetchResponse) = decode_response(ApiKey::Fetch, v, &back);
+    // 4000 bytes against 1000 B/s with a one-second burst: 3 s of debt.
+    assert!(
+        (2900..=3100).contains(&r.throttle_time_ms),
+        "{}",
+        r.throttle_time_ms
+    );
+    assert!(is_throttled(FETCH_QUOTA));
+    assert_eq!(
+        r.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .map(|b| b.len()),
+        Some(4000)
+    );
+}
