@@ -4,9 +4,13 @@
 //! Exit codes ([`ExitCode`]): 0 success (valid; allowed; rendered), 1 a policy is invalid,
 //! 2 usage error or unreadable input, 3 `explain`: the request is denied by a policy.
 
-use meshka_policy::authz::{Operation, Principal, ResourceType, CLUSTER_NAME};
+use meshka_policy::authz::{Decision, Operation, Principal, ResourceType, CLUSTER_NAME};
+use meshka_policy::route::throttle::Direction;
+use meshka_policy::route::{CompiledQuotas, NameKind, NameMap, Quota, QuotaScope, RoutingConfig};
 
-use crate::crd::validate::{check, display_name, overlap_message, overlapping, parse_manifests};
+use crate::crd::validate::{
+    check, display_name, overlap_message, overlapping, parse_manifests, Checked,
+};
 use crate::crd::{wasm_plugin, FilterImage};
 
 /// The process exit codes of the command line.
@@ -70,18 +74,20 @@ pub fn validate(text: &str, source: &str) -> Outcome {
                 let a = &policy.spec.authorization;
                 let ports: Vec<String> = policy.spec.ports.iter().map(u16::to_string).collect();
                 out.stdout.push_str(&format!(
-                    "{}: valid ({} rule{}, mode {}, default {}, ports {}, {})\n",
+                    "{}: valid ({} rule{}, mode {}, default {}, ports {}, {}{})\n",
                     display_name(&policy.metadata),
                     checked.compiled.rule_count(),
-                    if checked.compiled.rule_count() == 1 {
-                        ""
-                    } else {
-                        "s"
-                    },
+                    plural(checked.compiled.rule_count()),
                     enum_str(&a.mode),
                     enum_str(&a.default_action),
                     ports.join(","),
                     policy.spec.fail_strategy.as_istio(),
+                    policy
+                        .spec
+                        .routing
+                        .as_ref()
+                        .map(routing_summary)
+                        .unwrap_or_default(),
                 ));
             }
             Err(e) => {
@@ -101,6 +107,149 @@ pub fn validate(text: &str, source: &str) -> Outcome {
         }
     }
     out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// `; routing: 2 tenants (team-a, team-b), broker address …, 2 quotas (1 read-only)` for the
+/// `validate` summary.
+fn routing_summary(routing: &RoutingConfig) -> String {
+    let mut parts = Vec::new();
+    if !routing.tenants.is_empty() {
+        let names: Vec<&str> = routing.tenants.iter().map(|t| t.name.as_str()).collect();
+        parts.push(format!(
+            "{} tenant{} ({})",
+            names.len(),
+            plural(names.len()),
+            names.join(", ")
+        ));
+    }
+    if let Some(address) = &routing.broker_address {
+        parts.push(format!("broker address {address}"));
+    }
+    if !routing.quotas.is_empty() {
+        let read_only = routing.quotas.iter().filter(|q| q.read_only).count();
+        parts.push(format!(
+            "{} quota{}{}",
+            routing.quotas.len(),
+            plural(routing.quotas.len()),
+            if read_only > 0 {
+                format!(" ({read_only} read-only)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("nothing rewritten".into());
+    }
+    format!("; routing: {}", parts.join(", "))
+}
+
+/// What routing does to an explained request, as the filter does it: the caller's tenant and
+/// the broker's name for the resource (authorization decides on that name), a quota that makes
+/// the topic read-only for the caller, and the quotas whose byte rates the transfer is charged to.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Routed {
+    /// The caller's tenant, by name.
+    tenant: Option<String>,
+    /// The resource's name on the broker.
+    broker_name: String,
+    /// The index in `spec.routing.quotas` of a quota that makes the topic read-only for the
+    /// caller (writes are then denied whatever the rules say).
+    read_only_quota: Option<usize>,
+    /// Indexes in `spec.routing.quotas` of the quotas whose rates apply to this operation
+    /// (Write: produce, Read: fetch).
+    rate_quotas: Vec<usize>,
+}
+
+fn route(checked: &Checked, config: &RoutingConfig, request: &Request) -> Option<Routed> {
+    let routing = checked.routing.as_ref()?;
+    let tenant = routing
+        .tenant_of(&request.principal)
+        .and_then(|i| routing.tenant(i));
+    let kind = match request.resource_type {
+        ResourceType::Topic => Some(NameKind::Topic),
+        ResourceType::Group => Some(NameKind::Group),
+        ResourceType::TransactionalId => Some(NameKind::TransactionalId),
+        ResourceType::Cluster => None,
+    };
+    let broker_name = match (tenant, kind) {
+        (Some(t), Some(kind)) => t.to_broker(kind, &request.resource_name).into_owned(),
+        _ => request.resource_name.clone(),
+    };
+    let mut routed = Routed {
+        tenant: tenant.map(|t| t.name().to_owned()),
+        broker_name,
+        read_only_quota: None,
+        rate_quotas: Vec::new(),
+    };
+    if request.resource_type != ResourceType::Topic {
+        return Some(routed);
+    }
+    // Each quota on its own, to name the ones that apply (the whole list compiled already).
+    let one = |q: &Quota| CompiledQuotas::new(std::slice::from_ref(q), "spec.routing.quotas").ok();
+    for (i, quota) in config.quotas.iter().enumerate() {
+        let Some(compiled) = one(quota) else { continue };
+        if request.operation == Operation::Write
+            && routed.read_only_quota.is_none()
+            && compiled.read_only(&request.principal, &routed.broker_name)
+        {
+            routed.read_only_quota = Some(i);
+        }
+        let dir = match request.operation {
+            Operation::Write => Direction::Produce,
+            Operation::Read => Direction::Fetch,
+            _ => continue,
+        };
+        if !compiled
+            .budgets(
+                &request.principal,
+                routed.tenant.as_deref(),
+                &routed.broker_name,
+                dir,
+            )
+            .is_empty()
+        {
+            routed.rate_quotas.push(i);
+        }
+    }
+    Some(routed)
+}
+
+/// `quotas[1] (team-a-produce)`.
+fn quota_label(config: &RoutingConfig, i: usize) -> String {
+    let name = config
+        .quotas
+        .get(i)
+        .and_then(|q| q.name.as_deref())
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    format!("spec.routing.quotas[{i}]{name}")
+}
+
+/// `produce 1048576 bytes/s per tenant`.
+fn quota_rate(quota: &Quota, operation: Operation) -> String {
+    let rate = match operation {
+        Operation::Write => quota.produce_bytes_per_second.map(|r| ("produce", r)),
+        _ => quota.fetch_bytes_per_second.map(|r| ("fetch", r)),
+    };
+    let per = match quota.per {
+        QuotaScope::PrincipalTopic => "per caller and topic",
+        QuotaScope::Principal => "per caller",
+        QuotaScope::Tenant => "per tenant",
+    };
+    match rate {
+        Some((what, rate)) => format!("{what} at most {rate} bytes/s {per}"),
+        None => String::new(),
+    }
 }
 
 fn enum_str<T: serde::Serialize>(v: &T) -> String {
@@ -145,7 +294,8 @@ pub fn parse_resource(s: &str) -> Result<(ResourceType, String), String> {
 }
 
 /// `meshka explain`: the decision of every policy in `text` for `request`, with the rule that
-/// made it. Denied by any policy gives [`ExitCode::Denied`] (each policy is its own filter in
+/// made it and, with `spec.routing`, the caller's tenant, the broker's name for the resource, a
+/// read-only quota (which denies writes whatever the rules say) and the byte rates that apply. Denied by any policy gives [`ExitCode::Denied`] (each policy is its own filter in
 /// the chain: a request must pass all of them).
 pub fn explain(text: &str, source: &str, request: &Request, format: Format) -> Outcome {
     let policies = match parse_manifests(text) {
@@ -163,13 +313,23 @@ pub fn explain(text: &str, source: &str, request: &Request, format: Format) -> O
             Ok(c) => c,
             Err(e) => return Outcome::failed(ExitCode::Invalid, source, e),
         };
-        let decision = checked.compiled.decide(
+        let routed = policy
+            .spec
+            .routing
+            .as_ref()
+            .and_then(|config| route(&checked, config, request));
+        let decision: Decision = checked.compiled.decide(
             &request.principal,
             request.resource_type,
-            &request.resource_name,
+            routed
+                .as_ref()
+                .map_or(&request.resource_name, |r| &r.broker_name),
             request.operation,
         );
-        if !decision.allowed && out.code == ExitCode::Success {
+        // A read-only topic refuses writes whatever the rules say.
+        let read_only = routed.as_ref().and_then(|r| r.read_only_quota);
+        let allowed = decision.allowed && read_only.is_none();
+        if !allowed && out.code == ExitCode::Success {
             out.code = ExitCode::Denied;
         }
         let rule = decision
@@ -177,24 +337,46 @@ pub fn explain(text: &str, source: &str, request: &Request, format: Format) -> O
             .and_then(|i| policy.spec.authorization.rules.get(i));
         let name = display_name(&policy.metadata);
         match format {
-            Format::Json => json.push(serde_json::json!({
-                "policy": name,
-                "principal": request.principal.to_string(),
-                "resource": {"type": request.resource_type, "name": request.resource_name},
-                "operation": request.operation,
-                "decision": decision,
-                "rule": rule,
-            })),
+            Format::Json => {
+                let mut entry = serde_json::json!({
+                    "policy": name,
+                    "principal": request.principal.to_string(),
+                    "resource": {"type": request.resource_type, "name": request.resource_name},
+                    "operation": request.operation,
+                    "decision": decision,
+                    "rule": rule,
+                });
+                // With routing, `decision` is the rules' and `allowed` also counts read-only
+                // topics.
+                if let (Some(routed), Some(map)) = (&routed, entry.as_object_mut()) {
+                    map.insert("allowed".into(), allowed.into());
+                    map.insert(
+                        "routing".into(),
+                        serde_json::to_value(routed).unwrap_or_default(),
+                    );
+                }
+                json.push(entry);
+            }
             Format::Text => {
+                let verdict = match read_only {
+                    Some(i) => {
+                        format!(
+                            "deny: read-only by spec.routing.quotas[{i}]; the rules: {decision}"
+                        )
+                    }
+                    None => decision.to_string(),
+                };
                 out.stdout.push_str(&format!(
-                    "{name}: {} — {} {} on {}:{} ({})\n",
-                    if decision.allowed { "ALLOW" } else { "DENY" },
+                    "{name}: {} — {} {} on {}:{} ({verdict})\n",
+                    if allowed { "ALLOW" } else { "DENY" },
                     request.principal,
                     request.operation,
                     request.resource_type,
                     request.resource_name,
-                    decision,
                 ));
+                if let (Some(routed), Some(config)) = (&routed, &policy.spec.routing) {
+                    explain_routing(&mut out.stdout, routed, config, request);
+                }
                 match rule {
                     Some(rule) => {
                         let label = rule
@@ -226,6 +408,37 @@ pub fn explain(text: &str, source: &str, request: &Request, format: Format) -> O
         );
     }
     out
+}
+
+/// The routing lines of `explain`'s text: the tenant and the broker's name, a read-only quota,
+/// and the byte rates the transfer is charged to.
+fn explain_routing(out: &mut String, routed: &Routed, config: &RoutingConfig, request: &Request) {
+    match &routed.tenant {
+        Some(tenant) if routed.broker_name != request.resource_name => out.push_str(&format!(
+            "  tenant {tenant}: {} {} is {} on the broker (the rules decide on that name)\n",
+            request.resource_type, request.resource_name, routed.broker_name
+        )),
+        Some(tenant) => out.push_str(&format!(
+            "  tenant {tenant}: {} {} keeps its name on the broker\n",
+            request.resource_type, request.resource_name
+        )),
+        None => out.push_str("  in no tenant: names reach the broker unchanged\n"),
+    }
+    if let Some(i) = routed.read_only_quota {
+        out.push_str(&format!(
+            "  {}: read-only for this caller: writes are denied with TOPIC_AUTHORIZATION_FAILED whatever the rules say\n",
+            quota_label(config, i)
+        ));
+    }
+    for &i in &routed.rate_quotas {
+        if let Some(quota) = config.quotas.get(i) {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                quota_label(config, i),
+                quota_rate(quota, request.operation)
+            ));
+        }
+    }
 }
 
 /// `meshka render`: the WasmPlugin of every policy in `text`, or nothing when any is invalid.
@@ -318,7 +531,9 @@ pub struct ExplainArgs {
     /// " + ", or `User:ANONYMOUS`.
     #[arg(long)]
     pub principal: Principal,
-    /// The resource: `topic:orders`, `group:billing`, `transactionalId:tx-1`, or `cluster`.
+    /// The resource: `topic:orders`, `group:billing`, `transactionalId:tx-1`, or `cluster`,
+    /// named as the client names it: with `spec.routing`, the caller's tenant maps it to the
+    /// broker's name, on which the rules decide.
     #[arg(long, value_parser = parse_resource)]
     pub resource: (ResourceType, String),
     /// The Kafka operation: Read, Write, Create, Delete, Alter, Describe, DescribeConfigs,

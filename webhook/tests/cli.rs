@@ -77,6 +77,144 @@ fn validate_names_every_field_with_a_problem() {
 }
 
 #[test]
+fn validate_names_routing_problems_under_spec_routing() {
+    let path = fixture("invalid-routing.yaml");
+    let out = meshka(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "{}: KafkaPolicy kafka/tenants is invalid (4 problems):",
+            path.display()
+        )),
+        "{err}"
+    );
+    for path in [
+        "spec.routing.tenants[0].topicPrefix",
+        "spec.routing.tenants[1].name",
+        "spec.routing.brokerAddress",
+        "spec.routing.quotas[0].produceBytesPerSecond",
+    ] {
+        assert!(err.contains(&format!("\n  {path}: ")), "{path}: {err}");
+    }
+    assert!(out.stdout.is_empty());
+}
+
+/// The tenants example of istio/ (two tenants, a broker address, a rate and a read-only topic).
+fn tenants_example() -> String {
+    crd_schema::workspace()
+        .join("istio/kafkapolicy-tenants.yaml")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn validate_summarizes_routing() {
+    let out = meshka(&["validate", &tenants_example()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "kafka/tenants: valid (6 rules, mode enforce, default deny, ports 9092, FAIL_CLOSE; routing: 2 tenants (team-a, team-b), broker address kafka-{node_id}.kafka-brokers.kafka.svc.cluster.local:9092, 2 quotas (1 read-only))\n"
+    );
+}
+
+#[test]
+fn explain_maps_names_through_the_callers_tenant() {
+    let file = tenants_example();
+    let explain = |principal: &str, resource: &str, operation: &str, json: bool| {
+        let mut args = vec![
+            "explain",
+            &file,
+            "--principal",
+            principal,
+            "--resource",
+            resource,
+            "--operation",
+            operation,
+        ];
+        if json {
+            args.push("--json");
+        }
+        meshka(&args)
+    };
+    let team_a = "spiffe://cluster.local/ns/team-a/sa/app";
+    let team_b = "spiffe://cluster.local/ns/team-b/sa/app";
+
+    let out = explain(team_a, "topic:orders", "Write", false);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "kafka/tenants: ALLOW — {team_a} Write on topic:orders (allow by rules[0])\n  tenant team-a: topic orders is team-a.orders on the broker (the rules decide on that name)\n  spec.routing.quotas[0] (team-a-produce): produce at most 1048576 bytes/s per tenant\n  rules[0] (team-a):\n"
+        )),
+        "{stdout}"
+    );
+
+    // The same name is another topic for another tenant, and team-b's is read-only.
+    let out = explain(team_b, "topic:legacy-orders", "Write", true);
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{
+            "policy": "kafka/tenants",
+            "principal": team_b,
+            "resource": {"type": "topic", "name": "legacy-orders"},
+            "operation": "Write",
+            "decision": {"allowed": true, "enforced": true, "rule": 1, "reason": "allow_rule"},
+            "rule": {"name": "team-b", "action": "allow", "namespaces": ["team-b"],
+                     "resources": [{"type": "topic", "name": "team-b.", "patternType": "prefixed"},
+                                   {"type": "group", "name": "team-b.", "patternType": "prefixed"},
+                                   {"type": "transactionalId", "name": "team-b.", "patternType": "prefixed"}],
+                     "operations": ["All"]},
+            "allowed": false,
+            "routing": {"tenant": "team-b", "brokerName": "team-b.legacy-orders",
+                        "readOnlyQuota": 1, "rateQuotas": []},
+        }])
+    );
+    let out = explain(team_b, "topic:legacy-orders", "Write", false);
+    assert!(
+        text(&out.stdout).contains(
+            "(deny: read-only by spec.routing.quotas[1]; the rules: allow by rules[1])\n"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        explain(team_b, "topic:legacy-orders", "Read", false)
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // Aliases, groups, and callers in no tenant.
+    assert_eq!(
+        explain(team_a, "topic:currencies", "Read", false)
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        explain(team_a, "topic:currencies", "Write", false)
+            .status
+            .code(),
+        Some(3)
+    );
+    let out = explain(team_b, "group:billing", "Read", false);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("group billing is team-b.billing on the broker"));
+    let out = explain(
+        "spiffe://cluster.local/ns/platform/sa/currency-feed",
+        "topic:shared.currencies",
+        "Write",
+        false,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("in no tenant: names reach the broker unchanged"));
+}
+
+#[test]
 fn validate_reports_unreadable_files_as_usage_errors() {
     let out = meshka(&["validate", "/nonexistent/policy.yaml"]);
     assert_eq!(out.status.code(), Some(2));
@@ -355,7 +493,7 @@ fn committed_crd_matches_the_types() {
 #[test]
 fn sample_policies_match_the_crd_schema() {
     let schemas = crd_schema::Schemas::load();
-    for name in ["orders.yaml", "invalid.yaml"] {
+    for name in ["orders.yaml", "invalid.yaml", "invalid-routing.yaml"] {
         let text = std::fs::read_to_string(fixture(name)).unwrap();
         for doc in crd_schema::yaml_documents(&text) {
             schemas.assert_valid(&doc, name);

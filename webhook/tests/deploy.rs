@@ -569,18 +569,33 @@ fn istio_resources_match_their_schemas() {
 
 #[test]
 fn istio_sample_policy_is_valid_and_its_wasm_plugin_is_current() {
-    let path = workspace().join("istio/kafkapolicy.yaml");
-    let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Every KafkaPolicy in istio/ (the sample and the tenants example) is valid.
+    let mut policies: Vec<String> = istio_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "KafkaPolicy")
+        .map(|(file, _)| file)
+        .collect();
+    policies.dedup();
+    assert!(
+        policies.len() >= 2
+            && policies.iter().any(|f| f == "kafkapolicy.yaml")
+            && policies.iter().any(|f| f == "kafkapolicy-tenants.yaml"),
+        "{policies:?}"
     );
+    for file in &policies {
+        let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
+            .arg("validate")
+            .arg(workspace().join("istio").join(file))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "istio/{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = workspace().join("istio/kafkapolicy.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
         .arg("render")
         .arg(&path)
@@ -747,6 +762,73 @@ fn the_readme_decisions_hold_for_the_sample_policy() {
     assert_eq!(
         explain("User:ANONYMOUS", "topic:orders.eu", "Read"),
         Some(3)
+    );
+}
+
+/// The decisions istio/README.md shows for the tenants example: names as each tenant's clients
+/// use them, mapped to the broker's names the rules are written for.
+#[test]
+fn the_readme_decisions_hold_for_the_tenants_example() {
+    let policy = workspace().join("istio/kafkapolicy-tenants.yaml");
+    let explain = |principal: &str, resource: &str, operation: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_meshka"))
+            .arg("explain")
+            .arg(&policy)
+            .args([
+                "--principal",
+                principal,
+                "--resource",
+                resource,
+                "--operation",
+                operation,
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let team_a = "spiffe://cluster.local/ns/team-a/sa/orders";
+    let team_b = "spiffe://cluster.local/ns/team-b/sa/orders";
+    let (code, out) = explain(team_a, "topic:orders", "Write");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("topic orders is team-a.orders on the broker"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(team-a-produce): produce at most 1048576 bytes/s per tenant"),
+        "{out}"
+    );
+    let (code, out) = explain(team_b, "topic:orders", "Write");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("topic orders is team-b.orders on the broker"),
+        "{out}"
+    );
+    // A tenant cannot name another tenant's topic: the name gets its own prefix in front.
+    let (code, out) = explain(team_b, "topic:team-a.orders", "Read");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("is team-b.team-a.orders on the broker"),
+        "{out}"
+    );
+    assert_eq!(explain(team_a, "group:billing", "Read").0, Some(0));
+    assert_eq!(explain(team_a, "topic:currencies", "Read").0, Some(0));
+    assert_eq!(explain(team_b, "topic:currencies", "Write").0, Some(3));
+    let (code, out) = explain(team_b, "topic:legacy-orders", "Write");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("read-only by spec.routing.quotas[1]"), "{out}");
+    assert_eq!(explain(team_b, "topic:legacy-orders", "Read").0, Some(0));
+    assert_eq!(
+        explain(
+            "spiffe://cluster.local/ns/platform/sa/currency-feed",
+            "topic:shared.currencies",
+            "Write"
+        )
+        .0,
+        Some(0)
     );
 }
 
