@@ -418,7 +418,7 @@ pub fn overlapping<'a>(
 /// The explanation of an overlap, for conditions, Events and `meshka validate`.
 pub fn overlap_message(names: &[String]) -> String {
     format!(
-        "also selected, on a common port, by {}: each KafkaPolicy is its own filter, so a request must be allowed by every one of them (with defaultAction deny, each denies what only the other allows); merge them into one policy, or make their selectors or ports disjoint",
+        "also selected, on a common port, by {}: each KafkaPolicy is its own filter, so a request must be allowed by every one of them (with defaultAction deny, each denies what only the other allows), and with spec.routing a filter sees the names another already rewrote; merge them into one policy, or make their selectors or ports disjoint",
         names.join(", ")
     )
 }
