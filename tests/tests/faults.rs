@@ -35,7 +35,9 @@ fn mesh_with_relay() -> (Mesh, Relay) {
         filter_config: policy(),
         ..Default::default()
     });
-    let relay = mesh.interpose_broker_relay(None);
+    // What reaches the broker is recorded, for the logs a failure keeps.
+    let capture = mesh.dir().join("capture");
+    let relay = mesh.interpose_broker_relay(Some(&capture));
     (mesh, relay)
 }
 
@@ -116,7 +118,8 @@ fn verify_exactly_once(mesh: &Mesh, topic: &str, seed: &str, produced: &Value) {
         .collect();
     let missing: Vec<&u64> = acked.iter().filter(|k| !found.contains(k)).collect();
     let brief = json!({"records": read["records"], "distinct": read["distinct"], "duplicates": read["duplicates"],
-                       "altered": read["altered"], "foreign": read["foreign"], "complete": read["complete"]});
+                       "altered": read["altered"], "foreign": read["foreign"], "complete": read["complete"],
+                       "beyond_watermark": read["beyond_watermark"]});
     assert!(read["complete"] == true, "{brief}");
     assert!(
         missing.is_empty(),
