@@ -15,6 +15,9 @@ use crate::{Error, Source};
 pub const LENGTH_PREFIX: usize = 4;
 /// Head bytes read at first; doubled while the head is incomplete, up to the head limit.
 const FIRST_READ: usize = 64;
+/// What the first reads of a frame take from its start (its prefix, then the first head bytes):
+/// a host may fetch this much in one go and serve both reads from it.
+pub const HEAD_READ: usize = LENGTH_PREFIX + FIRST_READ;
 
 /// What to do with a frame, decided from its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +37,9 @@ pub trait Frames {
     fn may_edit(&self) -> bool;
     /// Decides a frame from its bytes seen so far (after the prefix); `None` asks for more.
     fn on_head(&mut self, seen: &[u8], frame_len: usize) -> Result<Option<Action>, Error>;
-    /// A held frame, complete (after the prefix): returns the bytes to send in its place.
-    fn on_frame(&mut self, frame: &[u8]) -> Result<Vec<u8>, Error>;
+    /// A held frame, complete (after the prefix): returns the bytes to send in its place, or
+    /// `None` to send it unchanged.
+    fn on_frame(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 }
 
 /// A piece of what goes on to the peer.
@@ -121,6 +125,9 @@ pub struct Editor {
     buf: Vec<u8>,
     /// Whether `buf` (in `Head`) is held back from the output rather than already passed.
     holding_head: bool,
+    /// Where `buf` starts in the current input, when it started there (not in an earlier
+    /// callback): a held frame sent unchanged is then a range of the input, not new bytes.
+    buf_at: Option<usize>,
     max_frame: usize,
     max_head: usize,
     max_hold: usize,
@@ -134,6 +141,7 @@ impl Editor {
             mode: Mode::Head,
             buf: Vec::new(),
             holding_head: false,
+            buf_at: None,
             max_frame,
             max_head,
             max_hold,
@@ -160,6 +168,7 @@ impl Editor {
         let available = src.len();
         let mut pos = 0usize;
         let mut copied = 0usize;
+        self.buf_at = None;
         while pos < available {
             let rest = available - pos;
             match self.mode {
@@ -198,6 +207,7 @@ impl Editor {
                 Mode::Head => {
                     if self.buf.is_empty() {
                         self.holding_head = frames.may_edit();
+                        self.buf_at = Some(pos);
                     }
                     let want = match self.frame_len()? {
                         None => LENGTH_PREFIX - self.buf.len(),
@@ -242,7 +252,7 @@ impl Editor {
         match action {
             Action::Stream => {
                 if self.holding_head {
-                    out.bytes(std::mem::take(&mut self.buf));
+                    self.release(out);
                 }
                 self.buf.clear();
                 self.mode = if left == 0 {
@@ -295,11 +305,22 @@ impl Editor {
         out: &mut Output,
     ) -> Result<(), Error> {
         let frame = self.buf.get(LENGTH_PREFIX..).unwrap_or_default();
-        let replacement = frames.on_frame(frame)?;
-        out.bytes(replacement);
+        match frames.on_frame(frame)? {
+            Some(replacement) => out.bytes(replacement),
+            None => self.release(out),
+        }
         self.buf.clear();
         self.mode = Mode::Head;
         Ok(())
+    }
+
+    /// Sends the held bytes on unchanged: as the input range they came from when they all came
+    /// in this callback, else as new bytes.
+    fn release(&mut self, out: &mut Output) {
+        match self.buf_at {
+            Some(at) => out.keep(at, self.buf.len()),
+            None => out.bytes(std::mem::take(&mut self.buf)),
+        }
     }
 
     /// The current frame's body length, once its prefix is complete and valid.

@@ -27,8 +27,9 @@ pub struct Pending {
     pub api: Api,
     pub api_version: i16,
     pub correlation_id: i32,
-    /// When the filter saw the request, in the host's clock (nanoseconds).
-    pub sent_at: u64,
+    /// When the filter saw the request, in the host's clock (nanoseconds); `None` when it was
+    /// not timed.
+    pub sent_at: Option<u64>,
     pub rewrite: Rewrite,
 }
 

@@ -36,8 +36,9 @@ pub struct ResponseEvent {
     pub api: Api,
     pub api_version: i16,
     pub correlation_id: i32,
-    /// Host clock time from the request seen to the response seen (nanoseconds).
-    pub latency: u64,
+    /// Host clock time from the request seen to the response seen (nanoseconds); `None` when
+    /// the request was not timed (see [`Hooks::timed`]).
+    pub latency: Option<u64>,
     /// Frame length without the 4-byte prefix.
     pub frame_len: usize,
 }
@@ -56,11 +57,37 @@ pub enum Verdict {
     Drop,
 }
 
+/// A decision on a request from its first bytes (see [`Hooks::on_request_start`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Early {
+    /// Not decidable from these bytes; ask again with more.
+    More,
+    /// Hold the whole request and decide it with [`Hooks::on_request`].
+    Whole,
+    /// Send it on as it is, the rest streaming through unread; its response changes as
+    /// `Rewrite` says.
+    Forward(Rewrite),
+}
+
 /// The caller's decisions and observations.
 pub trait Hooks {
     /// Whether requests are held whole and passed to [`Hooks::on_request`]; when `false` they
     /// stream through and are only observed.
     fn inspect_requests(&self) -> bool;
+
+    /// Decides a request from its first bytes, when [`Hooks::inspect_requests`]: `body` is the
+    /// part of what follows its header seen so far, `body_len` the whole body's length. A
+    /// request forwarded here is not held: the rest of its frame streams through unread.
+    /// [`Early::More`] asks again with more bytes, up to the head limit (then it is held whole).
+    fn on_request_start(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        body_len: usize,
+    ) -> Result<Early, Error> {
+        let _ = (head, body, body_len);
+        Ok(Early::Whole)
+    }
 
     /// Decides a whole request; `body` is what follows its header.
     fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
@@ -77,6 +104,21 @@ pub trait Hooks {
     /// Every request, as soon as its head is decoded.
     fn request_seen(&mut self, event: RequestEvent<'_>) {
         let _ = event;
+    }
+
+    /// Whether to time this request: its response's [`ResponseEvent::latency`]. Called after
+    /// [`Hooks::request_seen`] for requests that expect a response; the clock is read only for
+    /// timed requests and their responses.
+    fn timed(&mut self, head: &RequestHead<'_>) -> bool {
+        let _ = head;
+        true
+    }
+
+    /// The host clock (nanoseconds), read only when a timed request or its response is seen;
+    /// `None` uses the `now` given to [`Session::on_request_data`] /
+    /// [`Session::on_response_data`].
+    fn clock(&mut self) -> Option<u64> {
+        None
     }
 
     /// Every response, as soon as it is matched to its request.
@@ -108,6 +150,9 @@ pub struct Session {
     in_flight: InFlight,
     /// The request a response being held answers, and how to rewrite it.
     held_response: Option<(Pending, u32)>,
+    /// Whether the request head being decided was reported ([`Hooks::request_seen`]).
+    request_reported: bool,
+    max_head: usize,
 }
 
 /// The harmless request a denied one is swapped for: `ApiVersions` v0 (header v1, null client
@@ -126,15 +171,25 @@ struct RequestFrames<'a, H: Hooks + ?Sized> {
     in_flight: &'a mut InFlight,
     now: u64,
     inspect: bool,
+    /// The head limit: a request not decided from this many bytes is held whole.
+    max_head: usize,
+    /// Whether the current frame's head was reported (a head decided early may take several
+    /// reads, across callbacks).
+    seen: &'a mut bool,
 }
 
 impl<H: Hooks + ?Sized> RequestFrames<'_, H> {
-    fn pending(&self, head: &RequestHead<'_>, rewrite: Rewrite) -> Pending {
+    fn pending(&mut self, head: &RequestHead<'_>, rewrite: Rewrite) -> Pending {
+        let sent_at = if self.hooks.timed(head) {
+            Some(self.hooks.clock().unwrap_or(self.now))
+        } else {
+            None
+        };
         Pending {
             api: head.api,
             api_version: head.api_version,
             correlation_id: head.correlation_id,
-            sent_at: self.now,
+            sent_at,
             rewrite,
         }
     }
@@ -149,45 +204,72 @@ impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
         let Some(head) = parse_request(seen, frame_len)? else {
             return Ok(None);
         };
-        self.hooks.request_seen(RequestEvent {
-            head: &head,
-            frame_len,
-        });
-        if self.inspect {
-            return Ok(Some(Action::Hold));
+        if !*self.seen {
+            *self.seen = true;
+            self.hooks.request_seen(RequestEvent {
+                head: &head,
+                frame_len,
+            });
         }
+        if self.inspect {
+            let body = seen.get(head.header_len..).unwrap_or_default();
+            let body_len = frame_len.saturating_sub(head.header_len);
+            let early = if seen.len() >= frame_len {
+                // The whole frame is here: nothing to gain from deciding early.
+                Early::Whole
+            } else {
+                self.hooks.on_request_start(&head, body, body_len)?
+            };
+            let action = match early {
+                Early::More if seen.len() < self.max_head.min(frame_len) => return Ok(None),
+                Early::More | Early::Whole => Action::Hold,
+                Early::Forward(rewrite) => {
+                    if head.expects_response() {
+                        let pending = self.pending(&head, rewrite);
+                        self.in_flight.push(pending)?;
+                    }
+                    Action::Stream
+                }
+            };
+            *self.seen = false;
+            return Ok(Some(action));
+        }
+        *self.seen = false;
         if head.expects_response() {
-            self.in_flight.push(self.pending(&head, Rewrite::None))?;
+            let pending = self.pending(&head, Rewrite::None);
+            self.in_flight.push(pending)?;
         }
         Ok(Some(Action::Stream))
     }
 
-    fn on_frame(&mut self, whole: &[u8]) -> Result<Vec<u8>, Error> {
+    fn on_frame(&mut self, whole: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let head = parse_request(whole, whole.len())?
             .ok_or(Error::Internal("a whole frame without a head"))?;
         let body = whole.get(head.header_len..).unwrap_or_default();
         match self.hooks.on_request(&head, body)? {
             Verdict::Forward(rewrite) => {
                 if head.expects_response() {
-                    self.in_flight.push(self.pending(&head, rewrite))?;
+                    let pending = self.pending(&head, rewrite);
+                    self.in_flight.push(pending)?;
                 }
-                Ok(frame(whole))
+                Ok(None)
             }
             Verdict::ForwardRewritten(new_body, rewrite) => {
                 if head.expects_response() {
-                    self.in_flight.push(self.pending(&head, rewrite))?;
+                    let pending = self.pending(&head, rewrite);
+                    self.in_flight.push(pending)?;
                 }
                 let header = whole
                     .get(..head.header_len)
                     .ok_or(Error::Internal("a head longer than its frame"))?;
-                Ok(frame(&[header, new_body.as_slice()].concat()))
+                Ok(Some(frame(&[header, new_body.as_slice()].concat())))
             }
             Verdict::Deny(response) if head.expects_response() => {
-                self.in_flight
-                    .push(self.pending(&head, Rewrite::Replace(response)))?;
-                Ok(substitute_request(head.correlation_id))
+                let pending = self.pending(&head, Rewrite::Replace(response));
+                self.in_flight.push(pending)?;
+                Ok(Some(substitute_request(head.correlation_id)))
             }
-            Verdict::Deny(_) | Verdict::Drop => Ok(Vec::new()),
+            Verdict::Deny(_) | Verdict::Drop => Ok(Some(Vec::new())),
         }
     }
 }
@@ -212,11 +294,15 @@ impl<H: Hooks + ?Sized> Frames for ResponseFrames<'_, H> {
             return Ok(None);
         };
         let mut pending = self.in_flight.answer(head.correlation_id)?;
+        let latency = pending.sent_at.map(|sent_at| {
+            let now = self.hooks.clock().unwrap_or(self.now);
+            now.saturating_sub(sent_at)
+        });
         self.hooks.response_seen(ResponseEvent {
             api: pending.api,
             api_version: pending.api_version,
             correlation_id: head.correlation_id,
-            latency: self.now.saturating_sub(pending.sent_at),
+            latency,
             frame_len,
         });
         Ok(Some(match std::mem::take(&mut pending.rewrite) {
@@ -229,7 +315,7 @@ impl<H: Hooks + ?Sized> Frames for ResponseFrames<'_, H> {
         }))
     }
 
-    fn on_frame(&mut self, whole: &[u8]) -> Result<Vec<u8>, Error> {
+    fn on_frame(&mut self, whole: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let (pending, tag) = self
             .current
             .take()
@@ -258,7 +344,7 @@ impl<H: Hooks + ?Sized> Frames for ResponseFrames<'_, H> {
         let mut out = Vec::with_capacity(LENGTH_PREFIX + header.len() + new_body.len());
         out.extend_from_slice(header);
         out.extend_from_slice(&new_body);
-        Ok(frame(&out))
+        Ok(Some(frame(&out)))
     }
 }
 
@@ -277,6 +363,8 @@ impl Session {
             ),
             in_flight: InFlight::new(limits.max_in_flight),
             held_response: None,
+            request_reported: false,
+            max_head: limits.max_header_bytes,
         }
     }
 
@@ -310,6 +398,8 @@ impl Session {
             in_flight: &mut self.in_flight,
             now,
             inspect,
+            max_head: self.max_head,
+            seen: &mut self.request_reported,
         };
         self.requests.feed(src, &mut frames, out)
     }

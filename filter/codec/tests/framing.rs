@@ -63,7 +63,7 @@ fn every_api_and_version_decodes_at_every_split() {
                 }
                 assert_eq!(
                     matched,
-                    vec![(key as i16, version, cid, 5); 2],
+                    vec![(key as i16, version, cid, Some(5)); 2],
                     "{key:?} v{version} response cut {rcut}"
                 );
                 assert_eq!(s.in_flight(), 0);

@@ -3,13 +3,14 @@
 
 use meshka_codec::head::RequestHead;
 use meshka_codec::inflight::{Pending, Rewrite};
+use meshka_codec::session::Early;
 use meshka_codec::{Error, Verdict};
 use serde::Serialize;
 
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
 
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
-use crate::kafka::{self, Check, Denied, Resource, Split};
+use crate::kafka::{self, Check, Denied, ProduceStart, ProduceTopic, Resource, Split};
 use crate::route::throttle::{self, BucketStore, Direction};
 use crate::route::{self, ClientName, CompiledRouting, CompiledTenant, NameKind, NameMap};
 use crate::sasl::Exchange;
@@ -142,6 +143,19 @@ impl Enforcer<'_> {
             .policy
             .decide(self.principal, resource, name, operation);
         (d.permits(), d.rule)
+    }
+
+    /// Whether the rules allow it (in audit mode too, unlike [`Enforcer::permits`]).
+    fn allows(
+        &self,
+        resource: ResourceType,
+        name: &str,
+        operation: Operation,
+    ) -> (bool, Option<usize>) {
+        let d = self
+            .policy
+            .decide(self.principal, resource, name, operation);
+        (d.allowed, d.rule)
     }
 
     fn check(&self, check: &Check) -> CheckRecord {
@@ -321,6 +335,75 @@ impl Enforcer<'_> {
             Some(new) => Verdict::ForwardRewritten(new, rewrite),
             None => Verdict::Forward(rewrite),
         }
+    }
+
+    /// Decides a request from its first bytes, when that is enough: a Produce to one topic that
+    /// every check allows streams on (its record batches are neither copied nor decoded).
+    /// Everything else — other apis, several topics, a denial, routing, quotas — is decided
+    /// whole by [`Enforcer::on_request`].
+    pub fn on_request_start(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+    ) -> Result<Early, Error> {
+        if head.api.key() != PRODUCE || self.routing.is_some() {
+            // Routing rewrites names and charges quotas from the whole request.
+            return Ok(Early::Whole);
+        }
+        let (transactional_id, topic) = match kafka::produce_start(head.api_version, body) {
+            ProduceStart::OneTopic {
+                transactional_id,
+                topic,
+                ..
+            } => (transactional_id, topic),
+            ProduceStart::Incomplete => return Ok(Early::More),
+            ProduceStart::Whole => return Ok(Early::Whole),
+        };
+        let mut checks = Vec::with_capacity(2);
+        // The checks `kafka::request_checks` makes for a Produce, in its order.
+        if let Some(id) = transactional_id {
+            let (allowed, rule) = self.allows(ResourceType::TransactionalId, id, Operation::Write);
+            if !allowed {
+                return Ok(Early::Whole);
+            }
+            checks.push(CheckRecord {
+                resource: ResourceType::TransactionalId,
+                name: id.to_owned(),
+                operation: Operation::Write,
+                allowed,
+                rule,
+            });
+        }
+        let check = match topic {
+            ProduceTopic::Name(name) => {
+                let (allowed, rule) = self.allows(ResourceType::Topic, name, Operation::Write);
+                CheckRecord {
+                    resource: ResourceType::Topic,
+                    name: name.to_owned(),
+                    operation: Operation::Write,
+                    allowed,
+                    rule,
+                }
+            }
+            ProduceTopic::Id(id) => self.check(&Check::topic_id(id, Operation::Write)),
+        };
+        if !check.allowed {
+            return Ok(Early::Whole);
+        }
+        checks.push(check);
+        self.records.push(DecisionRecord {
+            api_key: PRODUCE,
+            api: head.api.name(),
+            version: head.api_version,
+            correlation_id: head.correlation_id,
+            principal: self.principal.to_string(),
+            forwarded: true,
+            allowed: true,
+            audit: self.audit(),
+            checks,
+            error: None,
+        });
+        Ok(Early::Forward(Rewrite::None))
     }
 
     /// Decides a whole request (`body` follows its header).

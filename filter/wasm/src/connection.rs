@@ -7,6 +7,7 @@ use log::{info, warn};
 use meshka_codec::edit::Piece;
 use meshka_codec::head::RequestHead;
 use meshka_codec::inflight::{Pending, Rewrite};
+use meshka_codec::session::Early;
 use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session, Verdict};
 use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
@@ -77,6 +78,16 @@ fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// The host's clock, read at most once per callback and only when asked.
+#[derive(Default)]
+struct Clock(Option<u64>);
+
+impl Clock {
+    fn now(&mut self) -> u64 {
+        *self.0.get_or_insert_with(now_ns)
+    }
+}
+
 fn property(path: Vec<&str>) -> Option<String> {
     let bytes = hostcalls::get_property(path).ok()??;
     String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
@@ -132,10 +143,21 @@ impl Connection {
             0
         };
         let mut src = HostSource::new(buffer, base, size - base);
-        let now = now_ns();
         // The configuration in force now, not the one this connection opened with: policy
         // changes reach open connections at their next request.
         let active = active::current(&self.plugin);
+        // The host's clock is read only when something needs it: quotas and a held connection
+        // at once, request latency only for the requests timed (see `metrics::LATENCY_SAMPLE`).
+        let quotas = active
+            .as_ref()
+            .and_then(|a| a.routing.as_ref())
+            .is_some_and(|r| r.quotas().is_some());
+        let mut clock = Clock::default();
+        let now = if quotas || self.muted_until_ms > 0 {
+            clock.now()
+        } else {
+            0
+        };
         let mut records = Vec::new();
         let mut topic_ids = SharedTopicIds;
         let mut buckets = SharedBuckets;
@@ -149,6 +171,8 @@ impl Connection {
             requests: &mut self.requests,
             responses: &mut self.responses,
             muted_until_ms: &mut self.muted_until_ms,
+            clock: &mut clock,
+            timed: false,
             now_ms: now / 1_000_000,
             enforcer: active
                 .as_ref()
@@ -191,8 +215,10 @@ impl Connection {
             let (topic_cap, allowed_every) = (config.max_topic_metrics, config.log_allowed_every);
             self.report(&records, topic_cap, allowed_every);
         }
+        let muted =
+            request && self.muted_until_ms > 0 && clock.now() / 1_000_000 < self.muted_until_ms;
         match result {
-            Ok(len) if request && now / 1_000_000 < self.muted_until_ms => {
+            Ok(len) if muted => {
                 self.held = len;
                 mute::hold(self.id, self.muted_until_ms);
                 Action::Pause
@@ -302,6 +328,9 @@ struct ConnectionHooks<'a> {
     requests: &'a mut u64,
     responses: &'a mut u64,
     muted_until_ms: &'a mut u64,
+    clock: &'a mut Clock,
+    /// Whether the last request seen is timed.
+    timed: bool,
     now_ms: u64,
     enforcer: Option<Enforcer<'a>>,
 }
@@ -309,6 +338,18 @@ struct ConnectionHooks<'a> {
 impl Hooks for ConnectionHooks<'_> {
     fn inspect_requests(&self) -> bool {
         self.enforcer.is_some()
+    }
+
+    fn on_request_start(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        _body_len: usize,
+    ) -> Result<Early, Error> {
+        match &mut self.enforcer {
+            Some(e) => e.on_request_start(head, body),
+            None => Ok(Early::Whole),
+        }
     }
 
     fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
@@ -343,7 +384,15 @@ impl Hooks for ConnectionHooks<'_> {
 
     fn request_seen(&mut self, event: RequestEvent<'_>) {
         *self.requests += 1;
-        metrics::request(event.head.api);
+        self.timed = metrics::request(event.head.api);
+    }
+
+    fn timed(&mut self, _head: &RequestHead<'_>) -> bool {
+        self.timed
+    }
+
+    fn clock(&mut self) -> Option<u64> {
+        Some(self.clock.now())
     }
 
     fn response_seen(&mut self, event: ResponseEvent) {
@@ -383,6 +432,7 @@ impl StreamContext for Connection {
 
     fn on_log(&mut self) {
         mute::release(self.id);
+        // Also sends the VM's batched counters to Envoy.
         metrics::connection_closed();
         if self.config.log_connections {
             info!(

@@ -1,10 +1,11 @@
 //! Envoy's connection buffers as a [`Source`] for the codec.
 
+use meshka_codec::edit::HEAD_READ;
 use meshka_codec::Source;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::BufferType;
 
-/// Reads below this size fetch the whole buffer once: one host call is cheaper than several
+/// Buffers up to this size are fetched whole, once: one host call is cheaper than several
 /// small ones, and nothing large is copied.
 const WHOLE_BUFFER: usize = 4096;
 
@@ -14,7 +15,9 @@ pub struct HostSource {
     /// Where this callback's new bytes start in Envoy's buffer (after bytes held back earlier).
     base: usize,
     len: usize,
-    cache: Option<Vec<u8>>,
+    /// Bytes fetched earlier, and where they start: the whole buffer when it is small, else the
+    /// last short read's window (a frame's prefix and first head bytes come in one host call).
+    cache: Option<(usize, Vec<u8>)>,
     /// Bytes copied from Envoy into the VM.
     pub copied: usize,
 }
@@ -39,6 +42,23 @@ impl HostSource {
         self.copied += bytes.len();
         Some(bytes)
     }
+
+    /// Serves `start..start + len` from the cache, when it holds those bytes.
+    fn cached(&self, start: usize, len: usize, out: &mut Vec<u8>) -> bool {
+        let Some((at, bytes)) = &self.cache else {
+            return false;
+        };
+        let Some(from) = start.checked_sub(*at) else {
+            return false;
+        };
+        match from.checked_add(len).and_then(|end| bytes.get(from..end)) {
+            Some(b) => {
+                out.extend_from_slice(b);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Source for HostSource {
@@ -50,15 +70,23 @@ impl Source for HostSource {
         if start.checked_add(len).is_none_or(|end| end > self.len) {
             return false;
         }
-        if len == 0 {
+        if len == 0 || self.cached(start, len, out) {
             return true;
         }
-        if self.cache.is_none() && self.len <= WHOLE_BUFFER {
-            self.cache = self.fetch(0, self.len);
-        }
-        if let Some(cache) = &self.cache {
-            let mut cached: &[u8] = cache;
-            return cached.read_into(start, len, out);
+        let window = if self.len <= WHOLE_BUFFER {
+            Some((0, self.len))
+        } else if len < HEAD_READ {
+            // A frame's first read (its prefix) is followed by the read of its head: fetch both.
+            Some((start, HEAD_READ.min(self.len - start)))
+        } else {
+            None
+        };
+        if let Some((at, n)) = window {
+            if let Some(bytes) = self.fetch(at, n) {
+                self.cache = Some((at, bytes));
+                return self.cached(start, len, out);
+            }
+            return false;
         }
         match self.fetch(start, len) {
             Some(bytes) if bytes.len() == len => {

@@ -11,6 +11,7 @@ use proxy_wasm::types::ContextType;
 
 use crate::active;
 use crate::connection::Connection;
+use crate::metrics;
 use crate::mute;
 
 #[derive(Default)]
@@ -24,6 +25,8 @@ pub struct Root {
 
 /// How often held (throttled) connections are checked; their throttle time is exact to this.
 const TICK_MS: u64 = 10;
+/// Without quotas the tick only sends the VM's batched counters to Envoy (see `metrics`).
+const METRICS_TICK_MS: u64 = 1000;
 
 impl Context for Root {}
 
@@ -70,12 +73,13 @@ impl RootContext for Root {
                     .and_then(|b| String::from_utf8(b).ok())
                     .unwrap_or_default()
                     .into();
-                // Throttled connections are resumed from the tick (see `mute`).
+                // Throttled connections are resumed from the tick (see `mute`); it also sends the
+                // batched counters to Envoy.
                 let quotas = routing.as_ref().is_some_and(|r| r.quotas().is_some());
                 let tick = if quotas {
                     Duration::from_millis(TICK_MS)
                 } else {
-                    Duration::ZERO
+                    Duration::from_millis(METRICS_TICK_MS)
                 };
                 if proxy_wasm::hostcalls::set_tick_period(tick).is_err() {
                     error!("meshka: cannot set the tick that resumes throttled connections");
@@ -115,6 +119,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        metrics::flush();
         if mute::any_held() {
             let now_ms = proxy_wasm::hostcalls::get_current_time()
                 .ok()

@@ -51,6 +51,14 @@ impl Hooks for Adapter<'_> {
     fn inspect_requests(&self) -> bool {
         true
     }
+    fn on_request_start(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        _body_len: usize,
+    ) -> Result<meshka_codec::session::Early, Error> {
+        self.0.on_request_start(head, body)
+    }
     fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
         self.0.on_request(head, body)
     }
@@ -883,3 +891,5 @@ mod bypass {
 }
 
 mod routing;
+
+mod stream;
