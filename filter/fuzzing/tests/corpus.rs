@@ -13,7 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use meshka_fuzzing::{enforce, enforce_input, frames, frames_input, run, TARGETS};
+use meshka_codec::session::Observe;
+use meshka_codec::{Output, Session};
+use meshka_fuzzing::{enforce, enforce_input, frames, frames_input, run, LIMITS, TARGETS};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -79,12 +81,27 @@ fn real_client_traffic_decodes_at_every_cut() {
     let seeds = inputs("seeds", "frames");
     for (name, data) in &seeds {
         let stream = &data[1..];
-        // Every cut inside the first 300 bytes (prefixes, headers, client ids), then every 61st.
-        let cuts = (0..stream.len().min(300)).chain((300..stream.len()).step_by(61));
-        for cut in cuts {
-            let cut = u8::try_from(cut).unwrap_or(u8::MAX);
-            let input = frames_input(cut, stream);
-            assert_eq!(frames(&input), None, "{name} cut at {cut}");
+        // Every cut the target's input can name (prefixes, headers, client ids)…
+        for cut in 0..=u8::MAX {
+            assert_eq!(
+                frames(&frames_input(cut, stream)),
+                None,
+                "{name} cut at {cut}"
+            );
+        }
+        // …and every 61st byte after, through an observing session directly.
+        for cut in (256..stream.len()).step_by(61) {
+            let mut session = Session::new(LIMITS);
+            let mut hooks = Observe(|_, _| {});
+            for piece in [&stream[..cut], &stream[cut..]] {
+                let mut out = Output::default();
+                let mut src = piece;
+                session
+                    .on_request_data(&mut src, 0, &mut hooks, &mut out)
+                    .unwrap_or_else(|e| panic!("{name} cut at {cut}: {e}"));
+                assert!(out.is_unchanged(piece.len()));
+            }
+            assert!(session.at_boundary(), "{name} cut at {cut}");
         }
     }
 }
@@ -173,5 +190,5 @@ fn garbage_in_real_traffic_fails_closed_and_nothing_after_it_is_sent() {
             }
         }
     }
-    assert!(checked >= 4 * 4 * 10, "{checked}");
+    assert!(checked >= 4 * 4 * 20, "{checked}");
 }
