@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use meshka_codec::head::RequestHead;
 use meshka_codec::inflight::Pending;
-use meshka_codec::session::Observe;
+use meshka_codec::session::{Early, Observe};
 use meshka_codec::{Error, Hooks, Limits, Output, Session, Verdict};
 use meshka_policy::authz::{AuthorizationPolicy, CompiledPolicy, Principal};
 use meshka_policy::config::FilterConfig;
@@ -136,12 +136,20 @@ impl Conn {
     }
 }
 
-/// The enforcer as codec hooks, as the Wasm layer wires them.
+/// The enforcer as codec hooks, as the Wasm layer wires them (`filter/wasm/src/connection.rs`).
 pub struct Adapter<'a>(pub Enforcer<'a>);
 
 impl Hooks for Adapter<'_> {
     fn inspect_requests(&self) -> bool {
         true
+    }
+    fn on_request_start(
+        &mut self,
+        head: &RequestHead<'_>,
+        body: &[u8],
+        _body_len: usize,
+    ) -> Result<Early, Error> {
+        self.0.on_request_start(head, body)
     }
     fn on_request(&mut self, head: &RequestHead<'_>, body: &[u8]) -> Result<Verdict, Error> {
         self.0.on_request(head, body)

@@ -97,20 +97,33 @@ fn uvarint(mut n: usize, out: &mut Vec<u8>) {
 
 /// Produce v9 (acks=1) of `partitions` partitions of `topic`, each with `records` bytes.
 fn produce(correlation_id: i32, topic: &str, partitions: usize, records: usize) -> Vec<u8> {
+    produce_topics(correlation_id, &[topic], partitions, records)
+}
+
+/// Produce v9 (acks=1) to each of `topics`, `partitions` partitions each of `records` bytes.
+fn produce_topics(
+    correlation_id: i32,
+    topics: &[&str],
+    partitions: usize,
+    records: usize,
+) -> Vec<u8> {
     let mut b = vec![0];
     b.extend_from_slice(&1i16.to_be_bytes());
     b.extend_from_slice(&5000i32.to_be_bytes());
-    b.push(2);
-    uvarint(topic.len() + 1, &mut b);
-    b.extend_from_slice(topic.as_bytes());
-    uvarint(partitions + 1, &mut b);
-    for p in 0..partitions {
-        b.extend_from_slice(&(p as i32).to_be_bytes());
-        uvarint(records + 1, &mut b);
-        b.extend(std::iter::repeat_n(0xab, records));
+    uvarint(topics.len() + 1, &mut b);
+    for topic in topics {
+        uvarint(topic.len() + 1, &mut b);
+        b.extend_from_slice(topic.as_bytes());
+        uvarint(partitions + 1, &mut b);
+        for p in 0..partitions {
+            b.extend_from_slice(&(p as i32).to_be_bytes());
+            uvarint(records + 1, &mut b);
+            b.extend(std::iter::repeat_n(0xab, records));
+            b.push(0);
+        }
         b.push(0);
     }
-    b.extend_from_slice(&[0, 0]);
+    b.push(0);
     request(0, 9, correlation_id, &b)
 }
 
@@ -186,21 +199,34 @@ fn hostile_streams_stay_within_the_limits_by_accounting_and_by_heap() {
     let mut slow_head = (1_000_000i32).to_be_bytes().to_vec();
     slow_head.extend_from_slice(&[0, 3, 0, 12, 0, 0, 0, 1, 0x7f, 0xff]);
     slow_head.extend(std::iter::repeat_n(b'x', 40_000));
-    // A frame just under maxHoldBytes, allowed, so held whole and decided.
-    let big = produce(1, "orders.big", 1, hold - 80);
-    assert!(big.len() <= hold, "{}", big.len());
-    // One byte over what may be held.
-    let over = produce(1, "orders.big", 1, hold);
+    // A Produce to two allowed topics is held whole and decided (one to a single allowed topic
+    // is decided from its first bytes and streams on): just under maxHoldBytes, and one byte
+    // over; then one to a single allowed topic over maxHoldBytes, and one to a denied topic.
+    let big = produce_topics(1, &["orders.a", "orders.b"], 1, hold / 2 - 60);
+    assert!(big.len() <= hold && big.len() > hold - 100, "{}", big.len());
+    let over = produce_topics(1, &["orders.a", "orders.b"], 1, hold / 2);
+    let streamed = produce(1, "orders.big", 1, 4 * hold);
+    let denied = produce(1, "payments", 1, hold);
     // Frames claiming up to maxFrameBytes, with nothing behind them.
     let claims: Vec<u8> = (LIMITS.max_frame_bytes as i32).to_be_bytes().repeat(3);
     // Garbage.
     let garbage: Vec<u8> = (0..50_000u32)
         .map(|i| i.wrapping_mul(2_654_435_761) as u8)
         .collect();
-    let cases: [(&str, &[u8], Option<&str>); 5] = [
+    let cases: [(&str, &[u8], Option<&str>); 7] = [
         ("a head that never ends", &slow_head, Some("header")),
-        ("a frame of maxHoldBytes", &big, None),
-        ("a frame over maxHoldBytes", &over, Some("maxHoldBytes")),
+        ("a held frame of maxHoldBytes", &big, None),
+        (
+            "a held frame over maxHoldBytes",
+            &over,
+            Some("maxHoldBytes"),
+        ),
+        ("an allowed frame of 4×maxHoldBytes", &streamed, None),
+        (
+            "a denied frame over maxHoldBytes",
+            &denied,
+            Some("maxHoldBytes"),
+        ),
         ("frames claiming maxFrameBytes", &claims, None),
         ("garbage", &garbage, Some("")),
     ];
