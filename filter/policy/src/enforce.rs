@@ -126,6 +126,9 @@ pub struct Enforcer<'a> {
 pub struct QuotaClock<'a> {
     pub store: &'a mut dyn BucketStore,
     pub now_ms: u64,
+    /// When the budgets the connection was charged to are paid off: its throttle ends then.
+    /// Kept by the host per connection; every charge may push it out.
+    pub deadline_ms: &'a mut u64,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -222,6 +225,7 @@ impl Enforcer<'_> {
                 clock.now_ms,
             ));
         }
+        *clock.deadline_ms = (*clock.deadline_ms).max(clock.now_ms + u64::from(ms));
         ms
     }
 
@@ -652,6 +656,13 @@ impl Enforcer<'_> {
         if tag & FETCH_QUOTA != 0 {
             let bytes = throttle::fetch_bytes(version, &body).map_err(failed)?;
             throttle_ms = throttle_ms.max(self.charge_all(bytes, Direction::Fetch));
+        }
+        if let (true, Some(clock)) = (is_throttled(tag), &self.quota_clock) {
+            // What is left of the connection's debt: the time since the charge (requests held
+            // meanwhile) is not owed twice, and charges made since are owed too.
+            throttle_ms = u32::try_from(clock.deadline_ms.saturating_sub(clock.now_ms))
+                .unwrap_or(u32::MAX)
+                .min(throttle::MAX_THROTTLE_MS);
         }
         if throttle_ms > 0 {
             if let Some(b) =

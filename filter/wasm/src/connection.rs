@@ -57,6 +57,8 @@ pub struct Connection {
     held: usize,
     /// Until when (ms) requests are held back: the throttle time of the last throttled response.
     muted_until_ms: u64,
+    /// When the budgets this connection's requests were charged to are paid off (ms).
+    quota_deadline_ms: u64,
     requests: u64,
     responses: u64,
     decisions: u64,
@@ -109,6 +111,7 @@ impl Connection {
             closing: false,
             held: 0,
             muted_until_ms: 0,
+            quota_deadline_ms: 0,
             requests: 0,
             responses: 0,
             decisions: 0,
@@ -190,6 +193,7 @@ impl Connection {
                     quota_clock: Some(QuotaClock {
                         store: &mut buckets,
                         now_ms: now / 1_000_000,
+                        deadline_ms: &mut self.quota_deadline_ms,
                     }),
                 }),
         };

@@ -52,6 +52,7 @@ fn team_a() -> Principal {
 struct Routed {
     conn: Conn,
     store: MemoryStore,
+    deadline: u64,
 }
 
 impl Routed {
@@ -59,6 +60,7 @@ impl Routed {
         Routed {
             conn: Conn::new(principal),
             store: MemoryStore::default(),
+            deadline: 0,
         }
     }
 
@@ -81,6 +83,7 @@ impl Routed {
             quota_clock: Some(QuotaClock {
                 store: &mut self.store,
                 now_ms: 1_000_000,
+                deadline_ms: &mut self.deadline,
             }),
         })
     }
