@@ -418,3 +418,80 @@ fn a_consumer_over_its_fetch_quota_is_told_to_back_off() {
         Some(4000)
     );
 }
+
+/// Feeds `stream` in pieces of `step` bytes, as TCP may deliver it; returns what came out.
+fn pass_split(
+    session: &mut Session,
+    hooks: &mut dyn Hooks,
+    stream: &[u8],
+    responses: bool,
+    step: usize,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    for chunk in stream.chunks(step) {
+        let mut out = Output::default();
+        let mut src = chunk;
+        if responses {
+            session
+                .on_response_data(&mut src, 0, hooks, &mut out)
+                .unwrap();
+        } else {
+            session
+                .on_request_data(&mut src, 0, hooks, &mut out)
+                .unwrap();
+        }
+        all.extend(out.render(chunk).unwrap());
+    }
+    all
+}
+
+#[test]
+fn renamed_frames_split_anywhere_come_out_the_same() {
+    let (policy, routing) = (team_a_policy(), routing(TENANTS));
+    let v = 9;
+    let requests = [
+        request(ApiKey::Produce, v, 1, &produce("orders", 1)),
+        request(ApiKey::Produce, v, 2, &produce("payments", 1)),
+        request(
+            ApiKey::Metadata,
+            12,
+            3,
+            &MetadataRequest::default().with_topics(None),
+        ),
+    ]
+    .concat();
+    let responses = [
+        response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
+        response(ApiKey::ApiVersions, 0, 2, &ApiVersionsResponse::default()),
+        response(
+            ApiKey::Metadata,
+            12,
+            3,
+            &MetadataResponse::default().with_topics(vec![
+                MetadataResponseTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_static_str("team-a.orders")))),
+                MetadataResponseTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_static_str("team-b.orders")))),
+            ]),
+        ),
+    ]
+    .concat();
+    let whole = {
+        let mut conn = Routed::new(team_a());
+        let mut hooks = conn.hooks(&policy, &routing);
+        let mut session = Session::new(LIMITS);
+        (
+            pass(&mut session, &mut hooks, &requests, false),
+            pass(&mut session, &mut hooks, &responses, true),
+        )
+    };
+    for step in [1, 2, 3, 7, 13, 64] {
+        let mut conn = Routed::new(team_a());
+        let mut hooks = conn.hooks(&policy, &routing);
+        let mut session = Session::new(LIMITS);
+        let sent = pass_split(&mut session, &mut hooks, &requests, false, step);
+        let back = pass_split(&mut session, &mut hooks, &responses, true, step);
+        assert_eq!((&sent, &back), (&whole.0, &whole.1), "in pieces of {step}");
+    }
+    assert_eq!(produce_topics(&whole.0, v), ["team-a.orders"]);
+}
