@@ -2,8 +2,13 @@
 //! message with `kafka-protocol` (what a filter without meshka's codec would pay at least):
 //!
 //! - a Produce request decided by [`Enforcer`] (100-rule policy) for 1, 10 and 100 partitions
-//!   and 1 KiB, 16 KiB and 1 MiB record batches per partition (1 KiB records);
-//! - a Metadata response filtered to what the caller may describe, with 10 and 1,000 topics.
+//!   and 1 KiB, 16 KiB and 1 MiB record batches per partition (1 KiB records): held whole and
+//!   decided (`on_request`), and decided from its first 128 bytes while the rest streams
+//!   (`on_request_start`, what the filter does for a single-topic Produce it allows);
+//! - a decision per api (Produce, Fetch, Metadata, ListOffsets, OffsetCommit, Heartbeat,
+//!   FindCoordinator), one topic or group each;
+//! - a Metadata response filtered to what the caller may describe, and rewritten for a routing
+//!   tenant (its names mapped back, other tenants' topics dropped), with 10 and 1,000 topics.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -29,6 +34,7 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use meshka_codec::head::parse_request;
+use meshka_codec::session::Early;
 use meshka_policy::authz::{
     AuthorizationPolicy, CompiledPolicy, Operation, Principal, ResourceType,
 };
@@ -192,6 +198,38 @@ fn produce(c: &mut Criterion) {
                 },
             );
             group.bench_with_input(
+                BenchmarkId::new("meshka Enforcer, streamed (first 128 bytes)", &param),
+                after_prefix,
+                |b, f| {
+                    let mut principal = principal();
+                    let mut sasl = Exchange::default();
+                    let mut ids: HashMap<[u8; 16], String> = HashMap::new();
+                    let mut records = Vec::new();
+                    let mut merges = Vec::new();
+                    let seen = &f[..128];
+                    b.iter(|| {
+                        let head = parse_request(black_box(seen), frame_len).unwrap().unwrap();
+                        let body = &seen[head.header_len..];
+                        let mut enforcer = Enforcer {
+                            policy: &policy,
+                            principal: &mut principal,
+                            sasl: &mut sasl,
+                            topic_ids: &mut ids,
+                            merges: &mut merges,
+                            close_on_denied_acks_zero: false,
+                            records: &mut records,
+                            routing: None,
+                            hold_limit: 1 << 24,
+                            quota_clock: None,
+                        };
+                        let early = enforcer.on_request_start(&head, body).unwrap();
+                        assert!(matches!(early, Early::Forward(_)));
+                        records.clear();
+                        early
+                    })
+                },
+            );
+            group.bench_with_input(
                 BenchmarkId::new("kafka-protocol full decode", &param),
                 after_prefix,
                 |b, f| {
@@ -305,5 +343,261 @@ fn metadata(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, produce, metadata);
+/// A request frame (length prefix included) with the end-to-end client's header.
+fn request_frame<T: Encodable>(key: ApiKey, version: i16, body: &T) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(42)
+        .with_client_id(Some(StrBytes::from_static_str("rdkafka")))
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    meshka_codec::edit::frame(&buf)
+}
+
+/// One connection's state, kept across requests.
+struct Conn {
+    principal: Principal,
+    sasl: Exchange,
+    ids: HashMap<[u8; 16], String>,
+    records: Vec<meshka_policy::enforce::DecisionRecord>,
+    merges: Vec<(i32, meshka_policy::kafka::Denied)>,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            principal: principal(),
+            sasl: Exchange::default(),
+            ids: HashMap::new(),
+            records: Vec::new(),
+            merges: Vec::new(),
+        }
+    }
+}
+
+fn decide_frame(policy: &CompiledPolicy, conn: &mut Conn, frame: &[u8], early: bool) -> usize {
+    let f = &frame[4..];
+    let head = parse_request(f, f.len()).unwrap().unwrap();
+    let body = &f[head.header_len..];
+    let mut enforcer = Enforcer {
+        policy,
+        principal: &mut conn.principal,
+        sasl: &mut conn.sasl,
+        topic_ids: &mut conn.ids,
+        merges: &mut conn.merges,
+        close_on_denied_acks_zero: false,
+        records: &mut conn.records,
+        routing: None,
+        hold_limit: 1 << 24,
+        quota_clock: None,
+    };
+    if early {
+        assert!(matches!(
+            enforcer.on_request_start(&head, body).unwrap(),
+            Early::Forward(_)
+        ));
+    } else {
+        black_box(enforcer.on_request(&head, body).unwrap());
+    }
+    let n = conn.records.len();
+    conn.records.clear();
+    n
+}
+
+type Case = (&'static str, Vec<u8>, Box<dyn Fn(&[u8]) -> usize>, bool);
+
+fn per_api(c: &mut Criterion) {
+    use kafka_protocol::messages::*;
+    let policy = policy();
+    let topic = || TopicName(StrBytes::from_static_str("bench.load"));
+    let group_id = || GroupId(StrBytes::from_static_str("g-1"));
+    let mut group = c.benchmark_group("decision per api");
+    fn full<T: Decodable>(key: ApiKey, version: i16) -> impl Fn(&[u8]) -> usize {
+        move |f: &[u8]| {
+            let mut buf = Bytes::copy_from_slice(f);
+            let header =
+                RequestHeader::decode(&mut buf, key.request_header_version(version)).unwrap();
+            black_box(T::decode(&mut buf, version).unwrap());
+            header.correlation_id as usize
+        }
+    }
+    let cases: Vec<Case> = vec![
+        (
+            "Produce v9 1 KiB",
+            produce_frame(1, 1 << 10),
+            Box::new(full::<ProduceRequest>(ApiKey::Produce, 9)),
+            true,
+        ),
+        (
+            "Fetch v12",
+            request_frame(
+                ApiKey::Fetch,
+                12,
+                &FetchRequest::default()
+                    .with_replica_id(BrokerId(-1))
+                    .with_topics(vec![fetch_request::FetchTopic::default()
+                        .with_topic(topic())
+                        .with_partitions(vec![fetch_request::FetchPartition::default()])]),
+            ),
+            Box::new(full::<FetchRequest>(ApiKey::Fetch, 12)),
+            false,
+        ),
+        (
+            "Metadata v12",
+            request_frame(
+                ApiKey::Metadata,
+                12,
+                &MetadataRequest::default().with_topics(Some(vec![
+                    metadata_request::MetadataRequestTopic::default().with_name(Some(topic())),
+                ])),
+            ),
+            Box::new(full::<MetadataRequest>(ApiKey::Metadata, 12)),
+            false,
+        ),
+        (
+            "ListOffsets v7",
+            request_frame(
+                ApiKey::ListOffsets,
+                7,
+                &ListOffsetsRequest::default().with_topics(vec![
+                    list_offsets_request::ListOffsetsTopic::default()
+                        .with_name(topic())
+                        .with_partitions(vec![
+                            list_offsets_request::ListOffsetsPartition::default(),
+                        ]),
+                ]),
+            ),
+            Box::new(full::<ListOffsetsRequest>(ApiKey::ListOffsets, 7)),
+            false,
+        ),
+        (
+            "OffsetCommit v8",
+            request_frame(
+                ApiKey::OffsetCommit,
+                8,
+                &OffsetCommitRequest::default()
+                    .with_group_id(group_id())
+                    .with_topics(vec![
+                        offset_commit_request::OffsetCommitRequestTopic::default()
+                            .with_name(topic())
+                            .with_partitions(vec![
+                                offset_commit_request::OffsetCommitRequestPartition::default(),
+                            ]),
+                    ]),
+            ),
+            Box::new(full::<OffsetCommitRequest>(ApiKey::OffsetCommit, 8)),
+            false,
+        ),
+        (
+            "Heartbeat v4",
+            request_frame(
+                ApiKey::Heartbeat,
+                4,
+                &HeartbeatRequest::default().with_group_id(group_id()),
+            ),
+            Box::new(full::<HeartbeatRequest>(ApiKey::Heartbeat, 4)),
+            false,
+        ),
+        (
+            "FindCoordinator v4",
+            request_frame(
+                ApiKey::FindCoordinator,
+                4,
+                &FindCoordinatorRequest::default()
+                    .with_coordinator_keys(vec![StrBytes::from_static_str("g-1")]),
+            ),
+            Box::new(full::<FindCoordinatorRequest>(ApiKey::FindCoordinator, 4)),
+            false,
+        ),
+    ];
+    for (name, frame, decode, streams) in &cases {
+        group.bench_with_input(BenchmarkId::new("meshka Enforcer", name), frame, |b, f| {
+            let mut conn = Conn::new();
+            b.iter(|| decide_frame(&policy, &mut conn, black_box(f), false))
+        });
+        if *streams {
+            group.bench_with_input(
+                BenchmarkId::new("meshka Enforcer, streamed", name),
+                frame,
+                |b, f| {
+                    let mut conn = Conn::new();
+                    b.iter(|| decide_frame(&policy, &mut conn, black_box(f), true))
+                },
+            );
+        }
+        group.bench_with_input(
+            BenchmarkId::new("kafka-protocol full decode", name),
+            &frame[4..],
+            |b, f| b.iter(|| decode(black_box(f))),
+        );
+    }
+    group.finish();
+}
+
+/// A tenant whose topics are `bench.*` on the broker and appear without the prefix to it.
+fn tenant() -> meshka_policy::route::CompiledRouting {
+    let config: meshka_policy::route::RoutingConfig = serde_json::from_value(serde_json::json!({
+        "tenants": [{"name": "bench", "namespaces": ["apps"], "topicPrefix": "bench."}]
+    }))
+    .unwrap();
+    meshka_policy::route::CompiledRouting::new(&config, "routing").unwrap()
+}
+
+fn metadata_rewrite(c: &mut Criterion) {
+    use meshka_policy::route::{ClientName, NameKind, NameMap};
+    let routing = tenant();
+    let tenant = routing.tenant(0).unwrap();
+    let mut group = c.benchmark_group("metadata response rewrite");
+    for topics in [10usize, 1000] {
+        let body = metadata_body(topics);
+        group.throughput(Throughput::Elements(topics as u64));
+        group.bench_with_input(
+            BenchmarkId::new("meshka route rewrite_response", topics),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    meshka_policy::route::rewrite::rewrite_response(
+                        ApiKey::Metadata as i16,
+                        METADATA_VERSION,
+                        black_box(body),
+                        tenant,
+                    )
+                    .unwrap()
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("kafka-protocol decode, rename, encode", topics),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    let mut buf = Bytes::copy_from_slice(black_box(body));
+                    let mut response =
+                        MetadataResponse::decode(&mut buf, METADATA_VERSION).unwrap();
+                    response.topics.retain_mut(|t| {
+                        let Some(name) = t.name.as_mut() else {
+                            return false;
+                        };
+                        match tenant.to_client(NameKind::Topic, name) {
+                            ClientName::Named(n) => {
+                                *name = TopicName(StrBytes::from_string(n.into_owned()));
+                                true
+                            }
+                            _ => false,
+                        }
+                    });
+                    let mut out = BytesMut::new();
+                    response.encode(&mut out, METADATA_VERSION).unwrap();
+                    out.len()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, produce, per_api, metadata, metadata_rewrite);
 criterion_main!(benches);
