@@ -158,6 +158,23 @@ impl Editor {
         self.buf.len()
     }
 
+    /// Passes `n` bytes that lie wholly inside the frame being streamed, without looking at
+    /// them (what [`Editor::feed`] would do with them, for less); `false`, and nothing done,
+    /// when they do not.
+    pub fn skip_streamed(&mut self, n: usize) -> bool {
+        match self.mode {
+            Mode::Stream { left } if n <= left => {
+                self.mode = if n == left {
+                    Mode::Head
+                } else {
+                    Mode::Stream { left: left - n }
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Walks `src`, appending what goes on to `out`. Returns the bytes copied out of `src`.
     pub fn feed<S: Source + ?Sized, F: Frames + ?Sized>(
         &mut self,

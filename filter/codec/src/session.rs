@@ -383,6 +383,19 @@ impl Session {
         self.requests.at_boundary() && self.responses.at_boundary()
     }
 
+    /// Passes `n` client → broker bytes that lie wholly inside a request being streamed (a
+    /// record batch passing through): `true` when they did, and nothing else is to be done
+    /// with them; `false`, and nothing done, when they must go through
+    /// [`Session::on_request_data`].
+    pub fn skip_request_data(&mut self, n: usize) -> bool {
+        self.requests.skip_streamed(n)
+    }
+
+    /// The same for broker → client bytes.
+    pub fn skip_response_data(&mut self, n: usize) -> bool {
+        self.responses.skip_streamed(n)
+    }
+
     /// Client → broker bytes: appends to `out` what goes on to the broker. Returns the bytes
     /// copied out of `src`.
     pub fn on_request_data<S: Source + ?Sized, H: Hooks + ?Sized>(

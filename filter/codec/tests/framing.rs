@@ -266,3 +266,35 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn bytes_inside_a_streamed_frame_are_skipped_unread() {
+    // A Produce whose body runs on for 20,000 bytes after its head, then another request.
+    let mut first = request(ApiKey::Produce, 9, 1, Some("c"), 1);
+    let body_len = first.len() - 4 + 20_000;
+    first[..4].copy_from_slice(&(body_len as i32).to_be_bytes());
+    first.extend(std::iter::repeat_n(0x5a, 20_000));
+    let second = request(ApiKey::Metadata, 12, 2, Some("c"), 1);
+    let mut session = Session::new(LIMITS);
+    assert!(
+        !session.skip_request_data(1),
+        "between frames nothing is skipped"
+    );
+    let head = 100;
+    let seen = feed_requests(&mut session, &first[..head], &[]).unwrap();
+    assert_eq!(seen.len(), 1);
+    let rest = first.len() - head;
+    assert!(!session.skip_request_data(rest + 1), "past the frame's end");
+    assert!(session.skip_request_data(rest - 10));
+    assert!(!session.skip_request_data(11));
+    let seen = feed_requests(
+        &mut session,
+        &[&first[first.len() - 10..], &second[..]].concat(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].2, 2);
+    assert!(session.at_boundary());
+    assert_eq!(session.in_flight(), 2);
+}

@@ -139,6 +139,18 @@ impl Connection {
             self.held = 0;
         }
         let request = matches!(direction, Direction::Request);
+        // Bytes inside a frame streaming through (record batches) need nothing but counting.
+        if self.held == 0 && self.muted_until_ms == 0 {
+            let skipped = if request {
+                self.session.skip_request_data(size)
+            } else {
+                self.session.skip_response_data(size)
+            };
+            if skipped {
+                metrics::bytes(request, size, 0);
+                return Action::Continue;
+            }
+        }
         // Held bytes were decided when they arrived; only what follows them is new.
         let base = if request && self.held <= size {
             self.held
@@ -290,8 +302,11 @@ impl Connection {
 }
 
 /// Replaces the callback's new bytes (after the `base` bytes held back earlier) in Envoy's
-/// `buffer` of `size` bytes by `out`; returns the buffer's new length. Envoy only accepts writes
-/// at offset 0 (or appends), so the whole new content is written at once, held bytes included.
+/// `buffer` of `size` bytes by `out`; returns the buffer's new length. Envoy writes only at
+/// offset 0: a write of `n` bytes there drains the buffer's first `n` bytes and puts the new ones
+/// in front. So the output's tail that is the input's own tail (the frames after the last edit)
+/// stays in Envoy's buffer unread, and only what comes before it is written, held bytes
+/// included.
 fn apply(
     src: &mut HostSource,
     buffer: BufferType,
@@ -299,6 +314,13 @@ fn apply(
     size: usize,
     out: &Output,
 ) -> Result<usize, Error> {
+    let new = size.saturating_sub(base);
+    let (pieces, tail) = match out.pieces.split_last() {
+        Some((Piece::Keep { start, len }, rest)) if start.checked_add(*len) == Some(new) => {
+            (rest, *len)
+        }
+        _ => (out.pieces.as_slice(), 0),
+    };
     let mut bytes = Vec::new();
     if base > 0 {
         let mut held = HostSource::new(buffer, 0, base);
@@ -309,7 +331,7 @@ fn apply(
             });
         }
     }
-    for piece in &out.pieces {
+    for piece in pieces {
         match piece {
             Piece::Keep { start, len } => {
                 if !meshka_codec::Source::read_into(src, *start, *len, &mut bytes) {
@@ -322,9 +344,9 @@ fn apply(
             Piece::Bytes(b) => bytes.extend_from_slice(b),
         }
     }
-    hostcalls::set_buffer(buffer, 0, size, &bytes)
+    hostcalls::set_buffer(buffer, 0, size - tail, &bytes)
         .map_err(|_| Error::Internal("Envoy refused a buffer write"))?;
-    Ok(bytes.len())
+    Ok(bytes.len() + tail)
 }
 
 /// The connection's decisions (when a policy is in force) and observations.
