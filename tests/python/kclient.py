@@ -439,8 +439,10 @@ def throttled(args):
         p = Producer({"bootstrap.servers": args.bootstrap, "acks": "1", "client.id": args.client_id,
                       "throttle_cb": on_throttle, "linger.ms": 5, "batch.size": 16384,
                       # A small queue: the producer waits on its acknowledgements instead of
-                      # buffering more than a flush could send at the limited rate.
-                      "queue.buffering.max.kbytes": 512})
+                      # buffering more than a flush could send at the limited rate, and its
+                      # acknowledgements come in small bursts, so the rate measured over the
+                      # window does not depend on where a burst falls.
+                      "queue.buffering.max.kbytes": 64})
 
         def cb(err, msg):
             if err is None:
@@ -470,8 +472,8 @@ def throttled(args):
             if time.time() - sampled >= 1:
                 sample()
                 sampled = time.time()
-            # At most 512 KiB unacknowledged, as the confluent producer's queue above.
-            if (sent - len(acked)) * args.size >= 512 * 1024:
+            # At most 64 KiB unacknowledged, as the confluent producer's queue above.
+            if (sent - len(acked)) * args.size >= 64 * 1024:
                 time.sleep(0.002)
                 continue
             p.send(args.topic, value=value).add_callback(ok)
