@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::env;
-use crate::mesh::Workload;
+use crate::mesh::{Mesh, Workload};
 use crate::netns::Pod;
 
 /// The Python client library a run uses.
@@ -87,4 +87,52 @@ fn run_in(pod: Option<&Pod>, args: &[&str], timeout: Duration) -> Value {
     serde_json::from_str(last).unwrap_or_else(|e| {
         panic!("client printed no JSON summary ({e})\nstdout:\n{out}\nstderr:\n{err}")
     })
+}
+
+/// Runs the client as `w`'s app through its sidecar: `args[0]` is the subcommand, then
+/// `--bootstrap` (the sidecar) and `--client-id` (the service account) are added.
+pub fn run_app(mesh: &Mesh, w: &Workload, args: &[&str]) -> Value {
+    let bootstrap = w.bootstrap(mesh.ports.client_sidecar);
+    let mut full = vec![
+        args.first().copied().unwrap_or("topics"),
+        "--bootstrap",
+        &bootstrap,
+        "--client-id",
+        &w.identity.service_account,
+    ];
+    full.extend(args.iter().skip(1));
+    run_as(w, &full, Duration::from_secs(120))
+}
+
+/// Runs the client as an operator straight on the broker: no sidecar, no filter.
+pub fn run_direct(mesh: &Mesh, args: &[&str]) -> Value {
+    let bootstrap = mesh.broker_direct();
+    let mut full = vec![
+        args.first().copied().unwrap_or("topics"),
+        "--bootstrap",
+        &bootstrap,
+    ];
+    full.extend(args.iter().skip(1));
+    run(&full, Duration::from_secs(120))
+}
+
+/// Creates `topic` straight on the broker; panics unless the broker then lists it.
+pub fn create_direct(mesh: &Mesh, topic: &str, partitions: u32) -> Value {
+    let out = run_direct(
+        mesh,
+        &[
+            "create",
+            "--topic",
+            topic,
+            "--partitions",
+            &partitions.to_string(),
+        ],
+    );
+    assert!(
+        out["listed"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|t| t == topic)),
+        "{out}"
+    );
+    out
 }

@@ -7,7 +7,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use meshka_tests::clients::{self, Library};
-use meshka_tests::mesh::Workload;
 use meshka_tests::{env, Identity, Mesh, MeshOptions};
 use serde_json::{json, Value};
 
@@ -25,40 +24,6 @@ fn policy(mode: &str) -> Value {
     ]}})
 }
 
-fn run(mesh: &Mesh, w: &Workload, args: &[&str]) -> Value {
-    let bootstrap = w.bootstrap(mesh.ports.client_sidecar);
-    let mut full = vec![
-        args[0],
-        "--bootstrap",
-        &bootstrap,
-        "--client-id",
-        &w.identity.service_account,
-    ];
-    full.extend_from_slice(&args[1..]);
-    clients::run_as(w, &full, Duration::from_secs(120))
-}
-
-fn admin_create(mesh: &Mesh, topic: &str) {
-    let out = clients::run(
-        &[
-            "create",
-            "--bootstrap",
-            &mesh.broker_direct(),
-            "--topic",
-            topic,
-            "--partitions",
-            "1",
-        ],
-        Duration::from_secs(60),
-    );
-    assert!(
-        out["listed"]
-            .as_array()
-            .is_some_and(|l| l.iter().any(|t| t == topic)),
-        "{out}"
-    );
-}
-
 fn two_workloads(config: Value) -> Mesh {
     let mesh = Mesh::start(MeshOptions {
         workloads: vec![
@@ -69,7 +34,7 @@ fn two_workloads(config: Value) -> Mesh {
         ..Default::default()
     });
     for topic in ["orders.created", "payments", "secrets"] {
-        admin_create(&mesh, topic);
+        clients::create_direct(&mesh, topic, 1);
     }
     mesh
 }
@@ -81,7 +46,7 @@ fn topics_and_groups_are_authorized_per_workload() {
     for lib in [Library::Confluent, Library::KafkaPython] {
         let l = lib.arg();
         // Allowed and denied produces from the same workload.
-        let ok = run(
+        let ok = clients::run_app(
             &mesh,
             orders,
             &[
@@ -99,7 +64,7 @@ fn topics_and_groups_are_authorized_per_workload() {
             (Some(20), &json!({})),
             "{ok}"
         );
-        let denied = run(
+        let denied = clients::run_app(
             &mesh,
             orders,
             &["produce", "--lib", l, "--topic", "payments", "--count", "5"],
@@ -112,7 +77,7 @@ fn topics_and_groups_are_authorized_per_workload() {
         };
         assert!(denied["errors"].get(expected).is_some(), "{l}: {denied}");
         // analytics reads orders.* with its own group, and may not write there.
-        let read = run(
+        let read = clients::run_app(
             &mesh,
             analytics,
             &[
@@ -132,7 +97,7 @@ fn topics_and_groups_are_authorized_per_workload() {
             (Some(20), &json!({})),
             "{read}"
         );
-        let write = run(
+        let write = clients::run_app(
             &mesh,
             analytics,
             &[
@@ -147,7 +112,7 @@ fn topics_and_groups_are_authorized_per_workload() {
         );
         assert_eq!(write["delivered"], 0, "{write}");
         // A group that is not analytics': denied with GROUP_AUTHORIZATION_FAILED.
-        let group = run(
+        let group = clients::run_app(
             &mesh,
             analytics,
             &[
@@ -172,9 +137,9 @@ fn topics_and_groups_are_authorized_per_workload() {
         };
         assert!(group["errors"].get(expected).is_some(), "{l}: {group}");
         // Listings hide what may not be described.
-        let listed = run(&mesh, analytics, &["topics", "--lib", l]);
+        let listed = clients::run_app(&mesh, analytics, &["topics", "--lib", l]);
         assert_eq!(listed["topics"], json!(["orders.created"]), "{l}: {listed}");
-        let listed = run(&mesh, orders, &["topics", "--lib", l]);
+        let listed = clients::run_app(&mesh, orders, &["topics", "--lib", l]);
         assert_eq!(
             listed["topics"],
             json!(["orders.created", "payments"]),
@@ -244,7 +209,7 @@ fn topics_and_groups_are_authorized_per_workload() {
 #[test]
 fn audit_mode_forwards_and_logs_what_it_would_deny() {
     let mesh = two_workloads(policy("audit"));
-    let out = run(
+    let out = clients::run_app(
         &mesh,
         mesh.workload(0),
         &["produce", "--topic", "payments", "--count", "5"],

@@ -31,16 +31,7 @@ fn policy() -> Value {
 }
 
 fn run(mesh: &Mesh, w: &Workload, what: &str, args: &[&str]) {
-    let bootstrap = w.bootstrap(mesh.ports.client_sidecar);
-    let mut full = vec![
-        args[0],
-        "--bootstrap",
-        &bootstrap,
-        "--client-id",
-        &w.identity.service_account,
-    ];
-    full.extend_from_slice(&args[1..]);
-    let out = clients::run_as(w, &full, Duration::from_secs(120));
+    let out = clients::run_app(mesh, w, args);
     let errors = out
         .get("errors")
         .filter(|e| e.as_object().is_some_and(|o| !o.is_empty()));

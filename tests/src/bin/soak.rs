@@ -69,20 +69,6 @@ fn summary(child: Child) -> Value {
     })
 }
 
-fn run_as(mesh: &Mesh, workload: usize, args: &[&str]) -> Value {
-    let w = mesh.workload(workload);
-    let bootstrap = w.bootstrap(mesh.ports.client_sidecar);
-    let mut full = vec![
-        args[0],
-        "--bootstrap",
-        &bootstrap,
-        "--client-id",
-        &w.identity.service_account,
-    ];
-    full.extend_from_slice(&args[1..]);
-    clients::run_as(w, &full, Duration::from_secs(120))
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -122,7 +108,7 @@ fn check_listing(
     } else {
         "kafka-python"
     };
-    let out = run_as(mesh, 1, &["topics", "--lib", lib]);
+    let out = clients::run_app(mesh, mesh.workload(1), &["topics", "--lib", lib]);
     *listings += 1;
     let listed: Vec<&str> = out["topics"]
         .as_array()
@@ -259,9 +245,9 @@ fn main() {
                 "minute {minute}: the policy change was refused: {e}"
             ));
         }
-        let probe = run_as(
+        let probe = clients::run_app(
             &mesh,
-            1,
+            mesh.workload(1),
             &[
                 "produce",
                 "--lib",
