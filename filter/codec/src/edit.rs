@@ -117,6 +117,9 @@ enum Mode {
     Swallow { left: usize },
 }
 
+/// Most buffer capacity an editor keeps between frames (headers and small frames fit).
+const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// One direction of a connection, framed.
 #[derive(Debug)]
 pub struct Editor {
@@ -271,7 +274,7 @@ impl Editor {
                 if self.holding_head {
                     self.release(out);
                 }
-                self.buf.clear();
+                self.clear_buf();
                 self.mode = if left == 0 {
                     Mode::Head
                 } else {
@@ -285,7 +288,7 @@ impl Editor {
                     ));
                 }
                 out.bytes(bytes);
-                self.buf.clear();
+                self.clear_buf();
                 self.mode = if left == 0 {
                     Mode::Head
                 } else {
@@ -326,9 +329,19 @@ impl Editor {
             Some(replacement) => out.bytes(replacement),
             None => self.release(out),
         }
-        self.buf.clear();
+        self.clear_buf();
         self.mode = Mode::Head;
         Ok(())
+    }
+
+    /// Empties the buffer, giving back the memory of a large held frame: a connection that
+    /// once held a 16 MiB frame must not keep 16 MiB for the rest of its life.
+    fn clear_buf(&mut self) {
+        if self.buf.capacity() > KEPT_CAPACITY {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
     }
 
     /// Sends the held bytes on unchanged: as the input range they came from when they all came

@@ -27,6 +27,8 @@ pub enum Error {
     Malformed { what: &'static str },
     #[error("more than maxInFlight ({max}) requests are waiting for responses; raise maxInFlight for clients that pipeline this deeply")]
     TooManyInFlight { max: usize },
+    #[error("denials waiting for their turn would hold more than maxHoldBytes ({max}) bytes on this connection; a client is pipelining many large denied requests")]
+    DenialsTooLarge { max: usize },
     #[error("response with correlation id {got} does not answer the oldest request in flight ({expected:?}): responses must come back in request order")]
     UnexpectedResponse { got: i32, expected: Option<i32> },
     #[error("the stream ended inside a frame")]
@@ -53,6 +55,7 @@ impl Error {
             Error::UnsupportedVersion { .. } => "unsupported_version",
             Error::Malformed { .. } => "malformed",
             Error::TooManyInFlight { .. } => "too_many_in_flight",
+            Error::DenialsTooLarge { .. } => "denials_too_large",
             Error::UnexpectedResponse { .. } => "unexpected_response",
             Error::EndInsideFrame => "end_inside_frame",
             Error::HostRead { .. } => "host_read",

@@ -38,14 +38,27 @@ pub struct Pending {
 pub struct InFlight {
     queue: VecDeque<Pending>,
     max: usize,
+    /// Bytes of synthesized responses (denials) waiting in the queue, and their bound: a
+    /// denial can be ten times its request (an error per partition named), and it waits for
+    /// the substitute's answer.
+    replaced: usize,
+    max_replaced: usize,
 }
 
 impl InFlight {
-    pub fn new(max: usize) -> Self {
+    /// At most `max` requests, holding at most `max_replaced` bytes of synthesized responses.
+    pub fn new(max: usize, max_replaced: usize) -> Self {
         InFlight {
             queue: VecDeque::new(),
             max,
+            replaced: 0,
+            max_replaced,
         }
+    }
+
+    /// Bytes of synthesized responses waiting for their turn.
+    pub fn replaced_bytes(&self) -> usize {
+        self.replaced
     }
 
     pub fn len(&self) -> usize {
@@ -60,6 +73,15 @@ impl InFlight {
         if self.queue.len() >= self.max {
             return Err(Error::TooManyInFlight { max: self.max });
         }
+        if let Rewrite::Replace(bytes) = &pending.rewrite {
+            let replaced = self.replaced.saturating_add(bytes.len());
+            if replaced > self.max_replaced {
+                return Err(Error::DenialsTooLarge {
+                    max: self.max_replaced,
+                });
+            }
+            self.replaced = replaced;
+        }
         self.queue.push_back(pending);
         Ok(())
     }
@@ -73,10 +95,14 @@ impl InFlight {
     pub fn answer(&mut self, correlation_id: i32) -> Result<Pending, Error> {
         match self.queue.front() {
             Some(front) if front.correlation_id == correlation_id => {
-                self.queue.pop_front().ok_or(Error::UnexpectedResponse {
+                let pending = self.queue.pop_front().ok_or(Error::UnexpectedResponse {
                     got: correlation_id,
                     expected: None,
-                })
+                })?;
+                if let Rewrite::Replace(bytes) = &pending.rewrite {
+                    self.replaced = self.replaced.saturating_sub(bytes.len());
+                }
+                Ok(pending)
             }
             other => Err(Error::UnexpectedResponse {
                 got: correlation_id,

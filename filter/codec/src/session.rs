@@ -361,7 +361,7 @@ impl Session {
                 limits.max_header_bytes,
                 limits.max_hold_bytes,
             ),
-            in_flight: InFlight::new(limits.max_in_flight),
+            in_flight: InFlight::new(limits.max_in_flight, limits.max_hold_bytes),
             held_response: None,
             request_reported: false,
             max_head: limits.max_header_bytes,
