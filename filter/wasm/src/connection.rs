@@ -62,6 +62,9 @@ pub struct Connection {
     requests: u64,
     responses: u64,
     decisions: u64,
+    /// Reused by every callback: the decisions it made, and what replaces its input.
+    records: Vec<DecisionRecord>,
+    out: Output,
 }
 
 fn limits(config: &FilterConfig) -> Limits {
@@ -115,6 +118,8 @@ impl Connection {
             requests: 0,
             responses: 0,
             decisions: 0,
+            records: Vec::new(),
+            out: Output::default(),
         }
     }
 
@@ -173,7 +178,9 @@ impl Connection {
         } else {
             0
         };
-        let mut records = Vec::new();
+        // Buffers kept across callbacks: no allocation per callback for them.
+        let mut records = std::mem::take(&mut self.records);
+        let mut out = std::mem::take(&mut self.out);
         let mut topic_ids = SharedTopicIds;
         let mut buckets = SharedBuckets;
         let close_on_denied_acks_zero = active
@@ -209,7 +216,6 @@ impl Connection {
                     }),
                 }),
         };
-        let mut out = Output::default();
         let result = match direction {
             Direction::Request => self
                 .session
@@ -226,11 +232,16 @@ impl Connection {
             }
         });
         metrics::bytes(request, size - base, src.copied);
+        // Keeps the pieces' capacity, not the new bytes (a rewritten frame can be large).
+        out.clear();
+        self.out = out;
         if !records.is_empty() {
             let config = active.as_ref().map_or(self.config.as_ref(), |a| &a.config);
             let (topic_cap, allowed_every) = (config.max_topic_metrics, config.log_allowed_every);
             self.report(&records, topic_cap, allowed_every);
+            records.clear();
         }
+        self.records = records;
         let muted =
             request && self.muted_until_ms > 0 && clock.now() / 1_000_000 < self.muted_until_ms;
         match result {
