@@ -306,6 +306,13 @@ fn a_producer_past_its_quota_is_throttled_to_the_limit_and_read_only_topics_refu
             "{l}: {rate} B/s against a limit of {LIMIT}: {out}"
         );
     }
+    assert!(
+        mesh.broker_stat("wasmcustom.meshka.quota.throttled")
+            .unwrap_or(0)
+            > 0,
+        "{}",
+        mesh.broker_stats()
+    );
     // Another tenant's producer is not limited by team-a's quota.
     let free = clients::run_app(
         &mesh,

@@ -413,6 +413,9 @@ impl Hooks for ConnectionHooks<'_> {
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map_or(0, i32::from_be_bytes);
             if let Ok(ms) = u64::try_from(ms) {
+                if ms > 0 {
+                    metrics::throttled(ms);
+                }
                 *self.muted_until_ms = (*self.muted_until_ms).max(self.now_ms + ms);
             }
         }

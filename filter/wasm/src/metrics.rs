@@ -274,6 +274,16 @@ pub fn closed_by_filter() {
     });
 }
 
+/// Counts a response that carried a quota's throttle time, and the time.
+pub fn throttled(ms: u64) {
+    with(|r| {
+        let count = r.named(MetricType::Counter, "meshka.quota.throttled");
+        r.add(count, 1);
+        let time = r.named(MetricType::Counter, "meshka.quota.throttle_ms");
+        r.add(time, i64::try_from(ms).unwrap_or(i64::MAX));
+    });
+}
+
 pub fn passed_undecoded() {
     with(|r| {
         let id = r.named(MetricType::Counter, "meshka.connections.passed_undecoded");
