@@ -150,18 +150,33 @@ fn produce(topic: &str, acks: i16) -> ProduceRequest {
 
 /// Sends `stream` one way through `session`, returns what came out.
 fn pass(session: &mut Session, hooks: &mut dyn Hooks, stream: &[u8], responses: bool) -> Vec<u8> {
-    let mut out = Output::default();
-    let mut src = stream;
-    if responses {
-        session
-            .on_response_data(&mut src, 0, hooks, &mut out)
-            .unwrap();
-    } else {
-        session
-            .on_request_data(&mut src, 0, hooks, &mut out)
-            .unwrap();
+    pass_split(session, hooks, stream, responses, stream.len().max(1))
+}
+
+/// Feeds `stream` in pieces of `step` bytes, as TCP may deliver it; returns what came out.
+fn pass_split(
+    session: &mut Session,
+    hooks: &mut dyn Hooks,
+    stream: &[u8],
+    responses: bool,
+    step: usize,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    for chunk in stream.chunks(step) {
+        let mut out = Output::default();
+        let mut src = chunk;
+        if responses {
+            session
+                .on_response_data(&mut src, 0, hooks, &mut out)
+                .unwrap();
+        } else {
+            session
+                .on_request_data(&mut src, 0, hooks, &mut out)
+                .unwrap();
+        }
+        all.extend(out.render(chunk).unwrap());
     }
-    out.render(stream).unwrap()
+    all
 }
 
 fn decode_response<T: Decodable>(key: ApiKey, version: i16, frame: &[u8]) -> (i32, T) {

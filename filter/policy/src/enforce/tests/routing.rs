@@ -419,32 +419,6 @@ fn a_consumer_over_its_fetch_quota_is_told_to_back_off() {
     );
 }
 
-/// Feeds `stream` in pieces of `step` bytes, as TCP may deliver it; returns what came out.
-fn pass_split(
-    session: &mut Session,
-    hooks: &mut dyn Hooks,
-    stream: &[u8],
-    responses: bool,
-    step: usize,
-) -> Vec<u8> {
-    let mut all = Vec::new();
-    for chunk in stream.chunks(step) {
-        let mut out = Output::default();
-        let mut src = chunk;
-        if responses {
-            session
-                .on_response_data(&mut src, 0, hooks, &mut out)
-                .unwrap();
-        } else {
-            session
-                .on_request_data(&mut src, 0, hooks, &mut out)
-                .unwrap();
-        }
-        all.extend(out.render(chunk).unwrap());
-    }
-    all
-}
-
 #[test]
 fn renamed_frames_split_anywhere_come_out_the_same() {
     let (policy, routing) = (team_a_policy(), routing(TENANTS));
