@@ -34,14 +34,14 @@ const FIND_COORDINATOR: i16 = 10;
 pub const FETCH_QUOTA: u32 = 1 << 11;
 /// A Produce's throttle time (ms, from its quotas) rides in the tag's top 16 bits to its response.
 const THROTTLE_SHIFT: u32 = 16;
+const BASE_TAG: u32 = 0xff;
 const PRODUCE: i16 = 0;
+const FETCH: i16 = 1;
 
 /// Whether a response tagged `tag` may carry a throttle time from the caller's quotas.
 pub fn is_throttled(tag: u32) -> bool {
     tag >> THROTTLE_SHIFT != 0 || tag & FETCH_QUOTA != 0
 }
-const FETCH: i16 = 1;
-const BASE_TAG: u32 = 0xff;
 
 const API_VERSIONS: i16 = 18;
 /// How a topic id the filter could not name appears in checks and logs.
@@ -205,18 +205,16 @@ impl Enforcer<'_> {
     /// Charges `bytes` of `topic` to every budget the caller's quotas give it; the throttle
     /// time to signal, in ms.
     fn charge(&mut self, topic: &str, bytes: u64, dir: Direction) -> u32 {
-        let (Some(quotas), Some(clock)) = (
-            self.routing.and_then(CompiledRouting::quotas),
-            self.quota_clock.as_mut(),
-        ) else {
+        let Some(quotas) = self.quotas() else {
             return 0;
         };
-        let tenant = self
-            .routing
-            .and_then(|r| r.tenant(r.tenant_of(self.principal)?))
-            .map(CompiledTenant::name);
+        let tenant = self.tenant().map(CompiledTenant::name);
+        let budgets = quotas.budgets(self.principal, tenant, topic, dir);
+        let Some(clock) = self.quota_clock.as_mut() else {
+            return 0;
+        };
         let mut ms = 0;
-        for (key, rate) in quotas.budgets(self.principal, tenant, topic, dir) {
+        for (key, rate) in budgets {
             ms = ms.max(throttle::charge(
                 clock.store,
                 &key,
@@ -315,13 +313,12 @@ impl Enforcer<'_> {
             Verdict::Forward(_) | Verdict::ForwardRewritten(..) => self.quota_flags(head, body),
             _ => 0,
         };
-        let (new, rewrite) = match verdict {
+        let (mut new, rewrite) = match verdict {
             Verdict::Forward(rewrite) => (routed, rewrite),
             Verdict::ForwardRewritten(new, rewrite) => (Some(new), rewrite),
             other => return other,
         };
         let rewrite = self.routed(head, body, extra, rewrite);
-        let mut new = new;
         let held = match &rewrite {
             Rewrite::Transform(tag) => tag & (ROUTE_NAMES | FETCH_QUOTA) != 0,
             _ => false,
