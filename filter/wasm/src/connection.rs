@@ -76,7 +76,8 @@ fn limits(config: &FilterConfig) -> Limits {
     }
 }
 
-fn now_ns() -> u64 {
+/// The host's wall clock in nanoseconds (0 if Envoy cannot tell).
+pub(crate) fn now_ns() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -121,10 +121,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         metrics::flush();
         if mute::any_held() {
-            let now_ms = proxy_wasm::hostcalls::get_current_time()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let now_ms = crate::connection::now_ns() / 1_000_000;
             // Connections due before the next tick go now: waiting for that tick would hold
             // each one half a tick too long on average, and a throttled producer's cycles are
             // short (16 KB at 256 KB/s is 62 ms).
