@@ -171,28 +171,12 @@ fn produce(c: &mut Criterion) {
                 BenchmarkId::new("meshka Enforcer", &param),
                 after_prefix,
                 |b, f| {
-                    let mut principal = principal();
-                    let mut sasl = Exchange::default();
-                    let mut ids: HashMap<[u8; 16], String> = HashMap::new();
-                    let mut records = Vec::new();
-                    let mut merges = Vec::new();
+                    let mut conn = Conn::new();
                     b.iter(|| {
                         let head = parse_request(black_box(f), frame_len).unwrap().unwrap();
                         let body = &f[head.header_len..];
-                        let mut enforcer = Enforcer {
-                            policy: &policy,
-                            principal: &mut principal,
-                            sasl: &mut sasl,
-                            topic_ids: &mut ids,
-                            merges: &mut merges,
-                            close_on_denied_acks_zero: false,
-                            records: &mut records,
-                            routing: None,
-                            hold_limit: 1 << 24,
-                            quota_clock: None,
-                        };
-                        let verdict = enforcer.on_request(&head, body).unwrap();
-                        records.clear();
+                        let verdict = conn.enforcer(&policy).on_request(&head, body).unwrap();
+                        conn.records.clear();
                         verdict
                     })
                 },
@@ -201,30 +185,17 @@ fn produce(c: &mut Criterion) {
                 BenchmarkId::new("meshka Enforcer, streamed (first 128 bytes)", &param),
                 after_prefix,
                 |b, f| {
-                    let mut principal = principal();
-                    let mut sasl = Exchange::default();
-                    let mut ids: HashMap<[u8; 16], String> = HashMap::new();
-                    let mut records = Vec::new();
-                    let mut merges = Vec::new();
+                    let mut conn = Conn::new();
                     let seen = &f[..128];
                     b.iter(|| {
                         let head = parse_request(black_box(seen), frame_len).unwrap().unwrap();
                         let body = &seen[head.header_len..];
-                        let mut enforcer = Enforcer {
-                            policy: &policy,
-                            principal: &mut principal,
-                            sasl: &mut sasl,
-                            topic_ids: &mut ids,
-                            merges: &mut merges,
-                            close_on_denied_acks_zero: false,
-                            records: &mut records,
-                            routing: None,
-                            hold_limit: 1 << 24,
-                            quota_clock: None,
-                        };
-                        let early = enforcer.on_request_start(&head, body).unwrap();
+                        let early = conn
+                            .enforcer(&policy)
+                            .on_request_start(&head, body)
+                            .unwrap();
                         assert!(matches!(early, Early::Forward(_)));
-                        records.clear();
+                        conn.records.clear();
                         early
                     })
                 },
@@ -376,24 +347,29 @@ impl Conn {
             merges: Vec::new(),
         }
     }
+
+    /// The enforcer over this connection's state, as the Wasm layer builds it per callback.
+    fn enforcer<'a>(&'a mut self, policy: &'a CompiledPolicy) -> Enforcer<'a> {
+        Enforcer {
+            policy,
+            principal: &mut self.principal,
+            sasl: &mut self.sasl,
+            topic_ids: &mut self.ids,
+            merges: &mut self.merges,
+            close_on_denied_acks_zero: false,
+            records: &mut self.records,
+            routing: None,
+            hold_limit: 1 << 24,
+            quota_clock: None,
+        }
+    }
 }
 
 fn decide_frame(policy: &CompiledPolicy, conn: &mut Conn, frame: &[u8], early: bool) -> usize {
     let f = &frame[4..];
     let head = parse_request(f, f.len()).unwrap().unwrap();
     let body = &f[head.header_len..];
-    let mut enforcer = Enforcer {
-        policy,
-        principal: &mut conn.principal,
-        sasl: &mut conn.sasl,
-        topic_ids: &mut conn.ids,
-        merges: &mut conn.merges,
-        close_on_denied_acks_zero: false,
-        records: &mut conn.records,
-        routing: None,
-        hold_limit: 1 << 24,
-        quota_clock: None,
-    };
+    let mut enforcer = conn.enforcer(policy);
     if early {
         assert!(matches!(
             enforcer.on_request_start(&head, body).unwrap(),
