@@ -51,12 +51,12 @@ struct Registry {
 }
 
 /// Counter updates kept in the VM before they are sent to Envoy.
-const FLUSH_AFTER: u32 = 256;
+const FLUSH_AFTER: u32 = 1024;
 
 /// One request in this many of each api is timed for `meshka.api.<Api>.latency_us` (the first
 /// one, then every `LATENCY_SAMPLE`th): reading the host's clock twice and recording a histogram
 /// value per request would be a fifth of the filter's per-request cost.
-pub const LATENCY_SAMPLE: u64 = 8;
+pub const LATENCY_SAMPLE: u64 = 32;
 
 /// Where topics beyond `maxTopicMetrics` are counted.
 const OTHER_TOPICS: &str = "_other";
