@@ -100,13 +100,21 @@ $(NOOP_WASM): $(NOOP_SRCS)
 BENCH_OUT := target/bench
 BENCH_ROUNDS ?= 2
 BENCH_SECONDS ?= 10
-.PHONY: bench bench-criterion bench-e2e
-bench: bench-criterion bench-e2e
+.PHONY: bench bench-criterion bench-e2e bench-hostcalls
+bench: bench-criterion bench-hostcalls bench-e2e
 	$(VENV)/bin/python tests/python/bench_plot.py --out $(BENCH_OUT)
 
 bench-criterion:
 	@mkdir -p $(BENCH_OUT)
 	set -o pipefail; cargo bench -p meshka-codec -p meshka-policy --bench codec --bench enforce --bench decide -- --warm-up-time 1 --measurement-time 2 2>&1 | tee $(BENCH_OUT)/criterion.txt
+
+# Calls into the VM and host calls per Produce request, counted exactly (wasmtime behind a
+# proxy-wasm host that answers like Envoy), for the same configurations as bench-e2e.
+bench-hostcalls: venv filter noop-filter
+	@mkdir -p $(BENCH_OUT)
+	@$(VENV)/bin/python -c "import wasmtime" 2>/dev/null || $(VENV)/bin/pip install -q wasmtime
+	cargo run -q -p meshka-tests --bin bench -- --configs > $(BENCH_OUT)/configs.json
+	$(VENV)/bin/python tests/python/hostcalls.py --configs $(BENCH_OUT)/configs.json --wasm $(WASM) --noop $(NOOP_WASM) --out $(BENCH_OUT)
 
 # The bench binary is a dev build: the release profile aborts on panic, and the bench relies on
 # unwinding to stop a mesh that failed to start and to try again.

@@ -61,6 +61,13 @@ fn configs() -> Vec<Config> {
             config: json!({}),
         },
         Config {
+            key: "noop_read",
+            label: "(b2) no-op Wasm filter + one host read per callback",
+            filter: BrokerFilter::Meshka,
+            noop: true,
+            config: json!({"mode": "read"}),
+        },
+        Config {
             key: "meshka",
             label: "(c) meshka, no policy",
             filter: BrokerFilter::Meshka,
@@ -129,6 +136,9 @@ struct Args {
     idle_connections: usize,
     /// Only re-render the tables of an earlier run's `e2e.json`.
     from: Option<PathBuf>,
+    /// Only print the configurations (key, label, module, filter configuration) as JSON: what
+    /// `make bench`'s host-call count (`tests/python/hostcalls.py`) runs.
+    print_configs: bool,
 }
 
 fn args() -> Args {
@@ -140,9 +150,14 @@ fn args() -> Args {
         only: Vec::new(),
         idle_connections: 1000,
         from: None,
+        print_configs: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--configs" {
+            a.print_configs = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--rounds" => a.rounds = value.parse().expect("--rounds N"),
@@ -153,7 +168,7 @@ fn args() -> Args {
             "--idle-connections" => a.idle_connections = value.parse().expect("--idle-connections N"),
             "--from" => a.from = Some(PathBuf::from(value)),
             _ => panic!(
-                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--idle-connections N] [--from e2e.json]"
+                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--idle-connections N] [--from e2e.json] [--configs]"
             ),
         }
     }
@@ -353,6 +368,15 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 fn main() {
     let a = args();
+    if a.print_configs {
+        let configs: Vec<Value> = configs()
+            .iter()
+            .filter(|c| c.filter == BrokerFilter::Meshka)
+            .map(|c| json!({"key": c.key, "label": c.label, "noop": c.noop, "config": c.config}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&configs).unwrap());
+        return;
+    }
     if let Some(from) = &a.from {
         let text = std::fs::read_to_string(from).expect("read the e2e.json");
         let doc: Value = serde_json::from_str(&text).expect("an e2e.json");

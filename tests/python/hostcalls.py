@@ -1,0 +1,240 @@
+"""make bench: what each broker-sidecar configuration asks of its host per Kafka request.
+
+The end-to-end bench measures Envoy's CPU time, which on a shared 2-core machine is noisy to a
+few µs per request. What a Wasm filter costs Envoy per request is mostly counted, not timed: the
+calls Envoy makes into the VM (one callback per buffer, plus one allocation for every buffer
+read it hands over) and the host calls the VM makes (buffer reads, clock, metrics). This script
+counts them exactly, by running each module in wasmtime behind a small proxy-wasm host that
+answers like Envoy, and replaying a 1-record Produce request (captured from librdkafka, see
+filter/fuzz/seeds) and its response on one connection, as the `rate` load does.
+
+Usage: hostcalls.py --configs configs.json --wasm meshka.wasm --noop noop.wasm --out DIR
+(configs.json from `bench --configs`). Writes DIR/hostcalls.md and DIR/hostcalls.json.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+
+import wasmtime
+
+# proxy-wasm ABI 0.2.1 buffer types and statuses.
+DOWNSTREAM, UPSTREAM, VM_CONFIGURATION, PLUGIN_CONFIGURATION = 2, 3, 6, 7
+OK, NOT_FOUND = 0, 1
+# The bench's client workload (the mesh's `apps/orders` service account) and topic.
+PEER = b"spiffe://cluster.local/ns/apps/sa/orders"
+TOPIC = b"bench.load"
+SEED = "filter/fuzz/seeds/checks/request-Produce-v10-c054e40d"
+WARM_UP = 256
+MEASURED = 4096
+
+
+def produce_body(seed_path):
+    """The captured Produce v10 body (acks=1, one topic, one ~900-byte record batch) with its
+    topic renamed to the bench's."""
+    data = open(seed_path, "rb").read()
+    key, version = struct.unpack(">hh", data[:4])
+    assert (key, version) == (0, 10), "the seed is a Produce v10 request"
+    body = data[4:]
+    # transactional_id (compact nullable string), acks, timeout, topics (compact array), name.
+    assert body[0] == 0 and struct.unpack(">h", body[1:3])[0] == 1, "acks=1, no transaction"
+    at = 1 + 2 + 4 + 1
+    name_len = body[at] - 1
+    return body[:at] + bytes([len(TOPIC) + 1]) + TOPIC + body[at + 1 + name_len:]
+
+
+def produce_request(body, correlation_id):
+    # Request header v2: api key, version, correlation id, client id, no tagged fields.
+    header = struct.pack(">hhih", 0, 10, correlation_id, 7) + b"rdkafka" + b"\x00"
+    frame = header + body
+    return struct.pack(">i", len(frame)) + frame
+
+
+def produce_response(correlation_id):
+    partition = struct.pack(">ihqqq", 0, 0, correlation_id, -1, 0) + b"\x01" + b"\x00" + b"\x00"
+    topic = bytes([len(TOPIC) + 1]) + TOPIC + b"\x02" + partition + b"\x00"
+    frame = struct.pack(">i", correlation_id) + b"\x00" + b"\x02" + topic + struct.pack(">i", 0) + b"\x00"
+    return struct.pack(">i", len(frame)) + frame
+
+
+class Host:
+    """The parts of Envoy's proxy-wasm host the filters use, counting every call."""
+
+    def __init__(self, wasm_path, plugin_config):
+        self.engine = wasmtime.Engine()
+        self.store = wasmtime.Store(self.engine)
+        self.store.set_wasi(wasmtime.WasiConfig())
+        module = wasmtime.Module.from_file(self.engine, wasm_path)
+        linker = wasmtime.Linker(self.engine)
+        linker.define_wasi()
+        self.buffers = {PLUGIN_CONFIGURATION: plugin_config, VM_CONFIGURATION: b""}
+        self.calls = {}
+        self.next_metric = 1
+        self.logs = []
+        handlers = {
+            "proxy_get_buffer_bytes": self.get_buffer_bytes,
+            "proxy_set_buffer_bytes": self.set_buffer_bytes,
+            "proxy_get_property": self.get_property,
+            "proxy_define_metric": self.define_metric,
+            "proxy_increment_metric": lambda *a: self.count("counter increment", OK),
+            "proxy_record_metric": lambda *a: self.count("histogram/gauge record", OK),
+            "proxy_get_current_time_nanoseconds": self.now,
+            "proxy_log": self.log,
+            "proxy_get_shared_data": lambda *a: self.count("shared data read", NOT_FOUND),
+            "proxy_set_shared_data": lambda *a: self.count("shared data write", OK),
+            "proxy_set_tick_period_milliseconds": lambda *a: OK,
+            "proxy_continue_stream": lambda *a: self.count("continue", OK),
+            "proxy_close_stream": lambda *a: self.count("close", OK),
+            "proxy_set_effective_context": lambda *a: self.count("set context", OK),
+            "proxy_done": lambda *a: OK,
+        }
+        for imp in module.imports:
+            if imp.module != "env":
+                continue
+            name = imp.name
+            handler = handlers.get(name) or (lambda *a, name=name: self.count(name, NOT_FOUND))
+            linker.define_func("env", name, imp.type, handler)
+        instance = linker.instantiate(self.store, module)
+        self.exports = instance.exports(self.store)
+        self.memory = self.exports["memory"]
+        self.allocate = self.exports["proxy_on_memory_allocate"]
+        self.exports["_initialize"](self.store)
+
+    def count(self, what, status):
+        self.calls[what] = self.calls.get(what, 0) + 1
+        return status
+
+    def write(self, at, data):
+        self.memory.write(self.store, data, at)
+
+    def read(self, at, n):
+        return bytes(self.memory.read(self.store, at, at + n))
+
+    def hand_over(self, data, ptr_at, size_at):
+        """Copies `data` into the VM as Envoy does: the VM allocates, the host writes."""
+        if data:
+            self.count("VM allocation (callback)", OK)
+            ptr = self.allocate(self.store, len(data))
+            self.write(ptr, data)
+        else:
+            ptr = 0
+        self.write(ptr_at, struct.pack("<I", ptr))
+        self.write(size_at, struct.pack("<I", len(data)))
+
+    def get_buffer_bytes(self, kind, start, max_size, ptr_at, size_at):
+        self.count("buffer read", OK)
+        data = self.buffers.get(kind, b"")[start:start + (max_size & 0xFFFFFFFF)]
+        self.hand_over(data, ptr_at, size_at)
+        return OK
+
+    def set_buffer_bytes(self, kind, start, size, data_at, data_size):
+        self.count("buffer write", OK)
+        old = self.buffers.get(kind, b"")
+        self.buffers[kind] = self.read(data_at, data_size) + old[start + size:]
+        return OK
+
+    def get_property(self, path_at, path_size, ptr_at, size_at):
+        self.count("property read", OK)
+        if self.read(path_at, path_size) == b"connection\x00uri_san_peer_certificate":
+            self.hand_over(PEER, ptr_at, size_at)
+            return OK
+        return NOT_FOUND
+
+    def define_metric(self, kind, name_at, name_size, id_at):
+        self.count("metric definition", OK)
+        self.write(id_at, struct.pack("<I", self.next_metric))
+        self.next_metric += 1
+        return OK
+
+    def now(self, at):
+        self.count("clock read", OK)
+        self.write(at, struct.pack("<Q", time.time_ns()))
+        return OK
+
+    def log(self, level, at, size):
+        self.count("log", OK)
+        self.logs.append((level, self.read(at, size).decode(errors="replace")))
+        return OK
+
+    def callback(self, name, *args):
+        self.count("VM callback", OK)
+        return self.exports[name](self.store, *args)
+
+
+def measure(wasm, config, body):
+    host = Host(wasm, json.dumps(config, separators=(",", ":")).encode())
+    root, stream = 1, 2
+    host.exports["proxy_on_context_create"](host.store, root, 0)
+    host.exports["proxy_on_vm_start"](host.store, root, 0)
+    configured = host.exports["proxy_on_configure"](host.store, root, len(host.buffers[PLUGIN_CONFIGURATION]))
+    if configured != 1:
+        raise SystemExit(f"{wasm}: configuration rejected: {host.logs[-3:]}")
+    host.exports["proxy_on_context_create"](host.store, stream, root)
+    host.exports["proxy_on_new_connection"](host.store, stream)
+    forwarded = 0
+
+    def exchange(correlation_id):
+        nonlocal forwarded
+        request = produce_request(body, correlation_id)
+        host.buffers[DOWNSTREAM] = request
+        down = host.callback("proxy_on_downstream_data", stream, len(request), 0)
+        response = produce_response(correlation_id)
+        host.buffers[UPSTREAM] = response
+        up = host.callback("proxy_on_upstream_data", stream, len(response), 0)
+        # Continue (0) both ways, and the request reached the broker as the client sent it.
+        if down != 0 or up != 0 or host.buffers[DOWNSTREAM] != request or host.buffers[UPSTREAM] != response:
+            raise SystemExit(f"{wasm}: the Produce did not pass unchanged ({down}, {up}): {host.logs[-3:]}")
+        forwarded += 1
+
+    for i in range(WARM_UP):
+        exchange(i + 1)
+    host.calls.clear()
+    for i in range(MEASURED):
+        exchange(WARM_UP + i + 1)
+    per = {k: v / MEASURED for k, v in sorted(host.calls.items())}
+    into_vm = per.get("VM callback", 0) + per.get("VM allocation (callback)", 0)
+    host_calls = sum(v for k, v in per.items() if not k.startswith("VM "))
+    return {"per_request": per, "calls_into_vm": into_vm, "host_calls": host_calls, "forwarded": forwarded}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--configs", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--noop", required=True)
+    ap.add_argument("--seed", default=SEED)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    body = produce_body(a.seed)
+    rows = []
+    for c in json.load(open(a.configs)):
+        result = measure(a.noop if c["noop"] else a.wasm, c["config"], body)
+        result.update(key=c["key"], label=c["label"])
+        rows.append(result)
+        print(f"{c['key']:<18} calls into the VM {result['calls_into_vm']:.3f}  host calls {result['host_calls']:.3f}  {result['per_request']}", file=sys.stderr)
+    kinds = sorted({k for r in rows for k in r["per_request"] if not k.startswith("VM ")})
+    lines = [
+        f"Per 1-record Produce request and its response (acks=1, {len(body) + 25} B request), over "
+        f"{MEASURED} exchanges on one connection after {WARM_UP} to warm up: calls Envoy makes into "
+        "the VM (a callback per buffer; an allocation per buffer read it hands over) and calls the "
+        "VM makes to Envoy. Counted in wasmtime behind a proxy-wasm host that answers like Envoy "
+        "(`tests/python/hostcalls.py`).",
+        "",
+        "| broker sidecar | calls into the VM | host calls | " + " | ".join(kinds) + " |",
+        "|---|---:|---:|" + "---:|" * len(kinds),
+    ]
+    for r in rows:
+        cells = [f"{r['per_request'].get(k, 0):.3f}" for k in kinds]
+        lines.append(f"| {r['label']} | {r['calls_into_vm']:.3f} | {r['host_calls']:.3f} | " + " | ".join(cells) + " |")
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "hostcalls.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(a.out, "hostcalls.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
