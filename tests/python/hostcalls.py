@@ -45,6 +45,26 @@ def produce_body(seed_path):
     return body[:at] + bytes([len(TOPIC) + 1]) + TOPIC + body[at + 1 + name_len:]
 
 
+def uvarint(n):
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def batch_body(batch_bytes):
+    """A Produce v10 body (acks=1) writing one `batch_bytes` record batch to one partition: the
+    saturation load's shape. The batch bytes are filler: on this path no filter reads them."""
+    batch = bytes(i % 251 for i in range(batch_bytes))
+    partition = struct.pack(">i", 0) + uvarint(len(batch) + 1) + batch + b"\x00"
+    topic = bytes([len(TOPIC) + 1]) + TOPIC + b"\x02" + partition + b"\x00"
+    return b"\x00" + struct.pack(">hi", 1, 30000) + b"\x02" + topic + b"\x00"
+
+
 def produce_request(body, correlation_id):
     # Request header v2: api key, version, correlation id, client id, no tagged fields.
     header = struct.pack(">hhih", 0, 10, correlation_id, 7) + b"rdkafka" + b"\x00"
@@ -163,7 +183,10 @@ class Host:
         return self.exports[name](self.store, *args)
 
 
-def measure(wasm, config, body):
+def measure(wasm, config, body, read_size=None):
+    """Per Produce request and its response. With `read_size`, requests are pipelined and reach
+    the filter in reads of that many bytes (frames straddle reads), as Envoy reads a busy
+    socket; else each request is one read."""
     host = Host(wasm, json.dumps(config, separators=(",", ":")).encode())
     root, stream = 1, 2
     host.exports["proxy_on_context_create"](host.store, root, 0)
@@ -174,25 +197,40 @@ def measure(wasm, config, body):
     host.exports["proxy_on_context_create"](host.store, stream, root)
     host.exports["proxy_on_new_connection"](host.store, stream)
     forwarded = 0
+    # What each direction received, and what went on (the buffer after each callback): a filter
+    # may hold a frame's first bytes back in one read and send them with the next.
+    sent = {DOWNSTREAM: bytearray(), UPSTREAM: bytearray()}
+    passed = {DOWNSTREAM: bytearray(), UPSTREAM: bytearray()}
 
-    def exchange(correlation_id):
+    def pass_through(kind, data):
+        host.buffers[kind] = data
+        name = "proxy_on_downstream_data" if kind == DOWNSTREAM else "proxy_on_upstream_data"
+        action = host.callback(name, stream, len(data), 0)
+        if action != 0:
+            raise SystemExit(f"{wasm}: the filter paused a Produce ({action}): {host.logs[-3:]}")
+        sent[kind] += data
+        passed[kind] += host.buffers[kind]
+
+    def exchanges(first, n):
         nonlocal forwarded
-        request = produce_request(body, correlation_id)
-        host.buffers[DOWNSTREAM] = request
-        down = host.callback("proxy_on_downstream_data", stream, len(request), 0)
-        response = produce_response(correlation_id)
-        host.buffers[UPSTREAM] = response
-        up = host.callback("proxy_on_upstream_data", stream, len(response), 0)
-        # Continue (0) both ways, and the request reached the broker as the client sent it.
-        if down != 0 or up != 0 or host.buffers[DOWNSTREAM] != request or host.buffers[UPSTREAM] != response:
-            raise SystemExit(f"{wasm}: the Produce did not pass unchanged ({down}, {up}): {host.logs[-3:]}")
-        forwarded += 1
+        if read_size is None:
+            for correlation_id in range(first, first + n):
+                pass_through(DOWNSTREAM, produce_request(body, correlation_id))
+                pass_through(UPSTREAM, produce_response(correlation_id))
+        else:
+            stream_bytes = b"".join(produce_request(body, c) for c in range(first, first + n))
+            for at in range(0, len(stream_bytes), read_size):
+                pass_through(DOWNSTREAM, stream_bytes[at:at + read_size])
+            for correlation_id in range(first, first + n):
+                pass_through(UPSTREAM, produce_response(correlation_id))
+        forwarded += n
 
-    for i in range(WARM_UP):
-        exchange(i + 1)
+    exchanges(1, WARM_UP)
     host.calls.clear()
-    for i in range(MEASURED):
-        exchange(WARM_UP + i + 1)
+    exchanges(WARM_UP + 1, MEASURED)
+    for kind in (DOWNSTREAM, UPSTREAM):
+        if passed[kind] != sent[kind]:
+            raise SystemExit(f"{wasm}: the Produce stream did not pass unchanged: {host.logs[-3:]}")
     per = {k: v / MEASURED for k, v in sorted(host.calls.items())}
     into_vm = per.get("VM callback", 0) + per.get("VM allocation (callback)", 0)
     host_calls = sum(v for k, v in per.items() if not k.startswith("VM "))
@@ -207,27 +245,34 @@ def main():
     ap.add_argument("--seed", default=SEED)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    body = produce_body(a.seed)
+    loads = [
+        ("rate", f"1-record Produce (acks=1, {len(produce_body(a.seed)) + 25} B), one read each",
+         produce_body(a.seed), None),
+        ("saturation", "16 KiB-batch Produce (acks=1), pipelined, in 16 KiB reads",
+         batch_body(16 << 10), 16 << 10),
+    ]
+    configs = json.load(open(a.configs))
     rows = []
-    for c in json.load(open(a.configs)):
-        result = measure(a.noop if c["noop"] else a.wasm, c["config"], body)
-        result.update(key=c["key"], label=c["label"])
-        rows.append(result)
-        print(f"{c['key']:<18} calls into the VM {result['calls_into_vm']:.3f}  host calls {result['host_calls']:.3f}  {result['per_request']}", file=sys.stderr)
+    for load, _, body, read_size in loads:
+        for c in configs:
+            result = measure(a.noop if c["noop"] else a.wasm, c["config"], body, read_size)
+            result.update(key=c["key"], label=c["label"], load=load)
+            rows.append(result)
+            print(f"{load:<10} {c['key']:<18} into the VM {result['calls_into_vm']:.3f}  host calls {result['host_calls']:.3f}  {result['per_request']}", file=sys.stderr)
     kinds = sorted({k for r in rows for k in r["per_request"] if not k.startswith("VM ")})
     lines = [
-        f"Per 1-record Produce request and its response (acks=1, {len(body) + 25} B request), over "
-        f"{MEASURED} exchanges on one connection after {WARM_UP} to warm up: calls Envoy makes into "
-        "the VM (a callback per buffer; an allocation per buffer read it hands over) and calls the "
-        "VM makes to Envoy. Counted in wasmtime behind a proxy-wasm host that answers like Envoy "
-        "(`tests/python/hostcalls.py`).",
+        f"Calls per Produce request and its response, over {MEASURED} requests on one connection "
+        f"after {WARM_UP} to warm up: calls Envoy makes into the VM (a callback per read; an "
+        "allocation per buffer read it hands over) and calls the VM makes to Envoy. Counted in "
+        "wasmtime behind a proxy-wasm host that answers like Envoy (`tests/python/hostcalls.py`).",
         "",
-        "| broker sidecar | calls into the VM | host calls | " + " | ".join(kinds) + " |",
-        "|---|---:|---:|" + "---:|" * len(kinds),
+        "| load | broker sidecar | calls into the VM | host calls | " + " | ".join(kinds) + " |",
+        "|---|---|---:|---:|" + "---:|" * len(kinds),
     ]
-    for r in rows:
-        cells = [f"{r['per_request'].get(k, 0):.3f}" for k in kinds]
-        lines.append(f"| {r['label']} | {r['calls_into_vm']:.3f} | {r['host_calls']:.3f} | " + " | ".join(cells) + " |")
+    for load, description, _, _ in loads:
+        for r in (r for r in rows if r["load"] == load):
+            cells = [f"{r['per_request'].get(k, 0):.3f}" for k in kinds]
+            lines.append(f"| {description} | {r['label']} | {r['calls_into_vm']:.3f} | {r['host_calls']:.3f} | " + " | ".join(cells) + " |")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "hostcalls.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
