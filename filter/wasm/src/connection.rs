@@ -62,6 +62,9 @@ pub struct Connection {
     requests: u64,
     responses: u64,
     decisions: u64,
+    /// Whether the last request seen is timed: kept across callbacks, as a held request is
+    /// registered in the callback that completes it.
+    timed: bool,
     /// Reused by every callback: the decisions it made, and what replaces its input.
     records: Vec<DecisionRecord>,
     out: Output,
@@ -119,6 +122,7 @@ impl Connection {
             requests: 0,
             responses: 0,
             decisions: 0,
+            timed: false,
             records: Vec::new(),
             out: Output::default(),
         }
@@ -195,7 +199,7 @@ impl Connection {
             responses: &mut self.responses,
             muted_until_ms: &mut self.muted_until_ms,
             clock: &mut clock,
-            timed: false,
+            timed: &mut self.timed,
             now_ms: now / 1_000_000,
             enforcer: active
                 .as_ref()
@@ -368,7 +372,7 @@ struct ConnectionHooks<'a> {
     muted_until_ms: &'a mut u64,
     clock: &'a mut Clock,
     /// Whether the last request seen is timed.
-    timed: bool,
+    timed: &'a mut bool,
     now_ms: u64,
     enforcer: Option<Enforcer<'a>>,
 }
@@ -425,11 +429,11 @@ impl Hooks for ConnectionHooks<'_> {
 
     fn request_seen(&mut self, event: RequestEvent<'_>) {
         *self.requests += 1;
-        self.timed = metrics::request(event.head.api);
+        *self.timed = metrics::request(event.head.api);
     }
 
     fn timed(&mut self, _head: &RequestHead<'_>) -> bool {
-        self.timed
+        *self.timed
     }
 
     fn clock(&mut self) -> Option<u64> {
