@@ -31,9 +31,9 @@ WARM_UP = 256
 MEASURED = 4096
 
 
-def produce_body(seed_path):
+def produce_body(seed_path, topic=TOPIC):
     """The captured Produce v10 body (acks=1, one topic, one ~900-byte record batch) with its
-    topic renamed to the bench's."""
+    topic renamed to `topic`."""
     data = open(seed_path, "rb").read()
     key, version = struct.unpack(">hh", data[:4])
     assert (key, version) == (0, 10), "the seed is a Produce v10 request"
@@ -42,7 +42,7 @@ def produce_body(seed_path):
     assert body[0] == 0 and struct.unpack(">h", body[1:3])[0] == 1, "acks=1, no transaction"
     at = 1 + 2 + 4 + 1
     name_len = body[at] - 1
-    return body[:at] + bytes([len(TOPIC) + 1]) + TOPIC + body[at + 1 + name_len:]
+    return body[:at] + bytes([len(topic) + 1]) + topic + body[at + 1 + name_len:]
 
 
 def uvarint(n):
@@ -56,13 +56,13 @@ def uvarint(n):
             return out + bytes([byte])
 
 
-def batch_body(batch_bytes):
+def batch_body(batch_bytes, topic=TOPIC):
     """A Produce v10 body (acks=1) writing one `batch_bytes` record batch to one partition: the
     saturation load's shape. The batch bytes are filler: on this path no filter reads them."""
     batch = bytes(i % 251 for i in range(batch_bytes))
     partition = struct.pack(">i", 0) + uvarint(len(batch) + 1) + batch + b"\x00"
-    topic = bytes([len(TOPIC) + 1]) + TOPIC + b"\x02" + partition + b"\x00"
-    return b"\x00" + struct.pack(">hi", 1, 30000) + b"\x02" + topic + b"\x00"
+    topics = bytes([len(topic) + 1]) + topic + b"\x02" + partition + b"\x00"
+    return b"\x00" + struct.pack(">hi", 1, 30000) + b"\x02" + topics + b"\x00"
 
 
 def produce_request(body, correlation_id):
@@ -72,10 +72,10 @@ def produce_request(body, correlation_id):
     return struct.pack(">i", len(frame)) + frame
 
 
-def produce_response(correlation_id):
+def produce_response(correlation_id, topic=TOPIC):
     partition = struct.pack(">ihqqq", 0, 0, correlation_id, -1, 0) + b"\x01" + b"\x00" + b"\x00"
-    topic = bytes([len(TOPIC) + 1]) + TOPIC + b"\x02" + partition + b"\x00"
-    frame = struct.pack(">i", correlation_id) + b"\x00" + b"\x02" + topic + struct.pack(">i", 0) + b"\x00"
+    topics = bytes([len(topic) + 1]) + topic + b"\x02" + partition + b"\x00"
+    frame = struct.pack(">i", correlation_id) + b"\x00" + b"\x02" + topics + struct.pack(">i", 0) + b"\x00"
     return struct.pack(">i", len(frame)) + frame
 
 
@@ -183,10 +183,22 @@ class Host:
         return self.exports[name](self.store, *args)
 
 
-def measure(wasm, config, body, read_size=None):
+def broker_topic(config):
+    """The bench topic's name on the broker: under the tenant's prefix when the configuration
+    routes the producer's namespace (`bench --configs`, configuration f)."""
+    for tenant in (config.get("routing") or {}).get("tenants", []):
+        if "apps" in tenant.get("namespaces", []):
+            return tenant.get("topicPrefix", "").encode() + TOPIC
+    return TOPIC
+
+
+def measure(wasm, config, make_body, read_size=None):
     """Per Produce request and its response. With `read_size`, requests are pipelined and reach
     the filter in reads of that many bytes (frames straddle reads), as Envoy reads a busy
-    socket; else each request is one read."""
+    socket; else each request is one read. The broker must get the requests in its names and
+    the client the responses in the client's."""
+    body, routed_topic = make_body(TOPIC), broker_topic(config)
+    broker_body = make_body(routed_topic)
     host = Host(wasm, json.dumps(config, separators=(",", ":")).encode())
     root, stream = 1, 2
     host.exports["proxy_on_context_create"](host.store, root, 0)
@@ -201,6 +213,7 @@ def measure(wasm, config, body, read_size=None):
     # may hold a frame's first bytes back in one read and send them with the next.
     sent = {DOWNSTREAM: bytearray(), UPSTREAM: bytearray()}
     passed = {DOWNSTREAM: bytearray(), UPSTREAM: bytearray()}
+    expected = {DOWNSTREAM: bytearray(), UPSTREAM: bytearray()}
 
     def pass_through(kind, data):
         host.buffers[kind] = data
@@ -213,24 +226,29 @@ def measure(wasm, config, body, read_size=None):
 
     def exchanges(first, n):
         nonlocal forwarded
+        ids = range(first, first + n)
+        expected[DOWNSTREAM].extend(b"".join(produce_request(broker_body, c) for c in ids))
+        expected[UPSTREAM].extend(b"".join(produce_response(c) for c in ids))
         if read_size is None:
-            for correlation_id in range(first, first + n):
+            for correlation_id in ids:
                 pass_through(DOWNSTREAM, produce_request(body, correlation_id))
-                pass_through(UPSTREAM, produce_response(correlation_id))
+                pass_through(UPSTREAM, produce_response(correlation_id, routed_topic))
         else:
-            stream_bytes = b"".join(produce_request(body, c) for c in range(first, first + n))
+            stream_bytes = b"".join(produce_request(body, c) for c in ids)
             for at in range(0, len(stream_bytes), read_size):
                 pass_through(DOWNSTREAM, stream_bytes[at:at + read_size])
-            for correlation_id in range(first, first + n):
-                pass_through(UPSTREAM, produce_response(correlation_id))
+            for correlation_id in ids:
+                pass_through(UPSTREAM, produce_response(correlation_id, routed_topic))
         forwarded += n
 
     exchanges(1, WARM_UP)
     host.calls.clear()
     exchanges(WARM_UP + 1, MEASURED)
-    for kind in (DOWNSTREAM, UPSTREAM):
-        if passed[kind] != sent[kind]:
-            raise SystemExit(f"{wasm}: the Produce stream did not pass unchanged: {host.logs[-3:]}")
+    for kind, direction in ((DOWNSTREAM, "requests to the broker"), (UPSTREAM, "responses to the client")):
+        if passed[kind] != expected[kind]:
+            at = next((i for i, (x, y) in enumerate(zip(passed[kind], expected[kind])) if x != y), None)
+            raise SystemExit(f"{wasm}: {direction} are not what the broker/client must get "
+                             f"(first difference at byte {at}): {host.logs[-3:]}")
     per = {k: v / MEASURED for k, v in sorted(host.calls.items())}
     into_vm = per.get("VM callback", 0) + per.get("VM allocation (callback)", 0)
     host_calls = sum(v for k, v in per.items() if not k.startswith("VM "))
@@ -247,15 +265,15 @@ def main():
     a = ap.parse_args()
     loads = [
         ("rate", f"1-record Produce (acks=1, {len(produce_body(a.seed)) + 25} B), one read each",
-         produce_body(a.seed), None),
+         lambda topic: produce_body(a.seed, topic), None),
         ("saturation", "16 KiB-batch Produce (acks=1), pipelined, in 16 KiB reads",
-         batch_body(16 << 10), 16 << 10),
+         lambda topic: batch_body(16 << 10, topic), 16 << 10),
     ]
     configs = json.load(open(a.configs))
     rows = []
-    for load, _, body, read_size in loads:
+    for load, _, make_body, read_size in loads:
         for c in configs:
-            result = measure(a.noop if c["noop"] else a.wasm, c["config"], body, read_size)
+            result = measure(a.noop if c["noop"] else a.wasm, c["config"], make_body, read_size)
             result.update(key=c["key"], label=c["label"], load=load)
             rows.append(result)
             print(f"{load:<10} {c['key']:<18} into the VM {result['calls_into_vm']:.3f}  host calls {result['host_calls']:.3f}  {result['per_request']}", file=sys.stderr)

@@ -90,21 +90,34 @@ fn configs() -> Vec<Config> {
             label: "(e) meshka, 100-rule policy",
             filter: BrokerFilter::Meshka,
             noop: false,
-            config: json!({"authorization": hundred_rules()}),
+            config: json!({"authorization": hundred_rules("bench.")}),
+        },
+        Config {
+            key: "meshka_routing",
+            label: "(f) meshka, 100 rules + topic rewriting",
+            filter: BrokerFilter::Meshka,
+            noop: false,
+            // The producer's namespace is a tenant: `bench.load` is `apps.bench.load` on the
+            // broker, and the rules (which see the broker's names) allow that.
+            config: json!({
+                "authorization": hundred_rules("apps.bench."),
+                "routing": {"tenants": [{"name": "apps", "namespaces": ["apps"], "topicPrefix": "apps."}]}
+            }),
         },
     ]
 }
 
 /// 100 rules of the shapes real policies have: literal and prefixed topics, groups, several
-/// kinds of subject, some denials; the one for the bench's producer sits in the middle.
-fn hundred_rules() -> Value {
+/// kinds of subject, some denials; the one for the bench's producer (its topics under
+/// `bench_prefix`, as the broker names them) sits in the middle.
+fn hundred_rules(bench_prefix: &str) -> Value {
     let mut rules = Vec::new();
     for i in 0..100 {
         if i == 50 {
             rules.push(json!({
                 "name": "orders-writes-bench", "action": "allow", "serviceAccounts": ["apps/orders"],
                 "operations": ["Write", "Describe", "Create"],
-                "resources": [{"type": "topic", "name": "bench.", "patternType": "prefixed"}]
+                "resources": [{"type": "topic", "name": bench_prefix, "patternType": "prefixed"}]
             }));
             continue;
         }
