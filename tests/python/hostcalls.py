@@ -146,6 +146,8 @@ class Host:
     def get_buffer_bytes(self, kind, start, max_size, ptr_at, size_at):
         self.count("buffer read", OK)
         data = self.buffers.get(kind, b"")[start:start + (max_size & 0xFFFFFFFF)]
+        if kind in (DOWNSTREAM, UPSTREAM):
+            self.calls["bytes read"] = self.calls.get("bytes read", 0) + len(data)
         self.hand_over(data, ptr_at, size_at)
         return OK
 
@@ -249,10 +251,14 @@ def measure(wasm, config, make_body, read_size=None):
             at = next((i for i, (x, y) in enumerate(zip(passed[kind], expected[kind])) if x != y), None)
             raise SystemExit(f"{wasm}: {direction} are not what the broker/client must get "
                              f"(first difference at byte {at}): {host.logs[-3:]}")
+    bytes_read = host.calls.pop("bytes read", 0)
     per = {k: v / MEASURED for k, v in sorted(host.calls.items())}
     into_vm = per.get("VM callback", 0) + per.get("VM allocation (callback)", 0)
     host_calls = sum(v for k, v in per.items() if not k.startswith("VM "))
-    return {"per_request": per, "calls_into_vm": into_vm, "host_calls": host_calls, "forwarded": forwarded}
+    proxied = len(sent[DOWNSTREAM]) + len(sent[UPSTREAM])
+    return {"per_request": per, "calls_into_vm": into_vm, "host_calls": host_calls,
+            "bytes_read_per_request": bytes_read / MEASURED,
+            "bytes_read_share": bytes_read / proxied if proxied else 0.0, "forwarded": forwarded}
 
 
 def main():
@@ -284,13 +290,14 @@ def main():
         "allocation per buffer read it hands over) and calls the VM makes to Envoy. Counted in "
         "wasmtime behind a proxy-wasm host that answers like Envoy (`tests/python/hostcalls.py`).",
         "",
-        "| load | broker sidecar | calls into the VM | host calls | " + " | ".join(kinds) + " |",
-        "|---|---|---:|---:|" + "---:|" * len(kinds),
+        "| load | broker sidecar | calls into the VM | host calls | " + " | ".join(kinds) + " | bytes read into the VM (share of bytes proxied) |",
+        "|---|---|---:|---:|" + "---:|" * len(kinds) + "---:|",
     ]
     for load, description, _, _ in loads:
         for r in (r for r in rows if r["load"] == load):
             cells = [f"{r['per_request'].get(k, 0):.3f}" for k in kinds]
-            lines.append(f"| {description} | {r['label']} | {r['calls_into_vm']:.3f} | {r['host_calls']:.3f} | " + " | ".join(cells) + " |")
+            read = f"{r['bytes_read_per_request']:,.0f} ({100 * r['bytes_read_share']:.2f} %)"
+            lines.append(f"| {description} | {r['label']} | {r['calls_into_vm']:.3f} | {r['host_calls']:.3f} | " + " | ".join(cells) + f" | {read} |")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "hostcalls.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

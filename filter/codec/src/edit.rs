@@ -28,6 +28,9 @@ pub enum Action {
     Hold,
     /// Swallow the frame and send these bytes (whole frames, prefix included) in its place.
     Replace(Vec<u8>),
+    /// Send these bytes in place of the head bytes seen so far (prefix included, so the frame's
+    /// new length too), then let the rest of the frame through unread.
+    StreamEdited(Vec<u8>),
 }
 
 /// The caller's side of an [`Editor`]: decisions per frame.
@@ -274,6 +277,20 @@ impl Editor {
                 if self.holding_head {
                     self.release(out);
                 }
+                self.clear_buf();
+                self.mode = if left == 0 {
+                    Mode::Head
+                } else {
+                    Mode::Stream { left }
+                };
+            }
+            Action::StreamEdited(bytes) => {
+                if !self.holding_head {
+                    return Err(Error::Internal(
+                        "a frame's head was edited after it was let through",
+                    ));
+                }
+                out.bytes(bytes);
                 self.clear_buf();
                 self.mode = if left == 0 {
                     Mode::Head

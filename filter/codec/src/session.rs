@@ -67,6 +67,14 @@ pub enum Early {
     /// Send it on as it is, the rest streaming through unread; its response changes as
     /// `Rewrite` says.
     Forward(Rewrite),
+    /// Send it on with the body's first `replaced` bytes (all among those seen) replaced by
+    /// `with` — a renamed topic — the rest streaming through unread; its response changes as
+    /// `rewrite` says.
+    ForwardEdited {
+        replaced: usize,
+        with: Vec<u8>,
+        rewrite: Rewrite,
+    },
 }
 
 /// The caller's decisions and observations.
@@ -166,6 +174,37 @@ pub fn substitute_request(correlation_id: i32) -> Vec<u8> {
     frame(&body)
 }
 
+/// The head bytes `seen` (after the length prefix) of a `frame_len`-byte request with its
+/// body's first `replaced` bytes replaced by `with`, behind the frame's new length prefix.
+fn edit_head(
+    seen: &[u8],
+    head: &RequestHead<'_>,
+    frame_len: usize,
+    replaced: usize,
+    with: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let header = seen
+        .get(..head.header_len)
+        .ok_or(Error::Internal("a head longer than the bytes seen"))?;
+    let rest = seen
+        .get(head.header_len..)
+        .and_then(|body| body.get(replaced..))
+        .ok_or(Error::Internal("an edit of more body bytes than were seen"))?;
+    let new_len = frame_len
+        .checked_sub(replaced)
+        .and_then(|n| n.checked_add(with.len()))
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or(Error::Internal(
+            "an edited frame longer than Kafka frames can be",
+        ))?;
+    let mut out = Vec::with_capacity(LENGTH_PREFIX + header.len() + with.len() + rest.len());
+    out.extend_from_slice(&new_len.to_be_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(with);
+    out.extend_from_slice(rest);
+    Ok(out)
+}
+
 struct RequestFrames<'a, H: Hooks + ?Sized> {
     hooks: &'a mut H,
     in_flight: &'a mut InFlight,
@@ -229,6 +268,18 @@ impl<H: Hooks + ?Sized> Frames for RequestFrames<'_, H> {
                         self.in_flight.push(pending)?;
                     }
                     Action::Stream
+                }
+                Early::ForwardEdited {
+                    replaced,
+                    with,
+                    rewrite,
+                } => {
+                    let edited = edit_head(seen, &head, frame_len, replaced, &with)?;
+                    if head.expects_response() {
+                        let pending = self.pending(&head, rewrite);
+                        self.in_flight.push(pending)?;
+                    }
+                    Action::StreamEdited(edited)
                 }
             };
             *self.seen = false;

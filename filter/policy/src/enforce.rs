@@ -339,26 +339,51 @@ impl Enforcer<'_> {
     }
 
     /// Decides a request from its first bytes, when that is enough: a Produce to one topic that
-    /// every check allows streams on (its record batches are neither copied nor decoded).
-    /// Everything else — other apis, several topics, a denial, routing, quotas — is decided
+    /// every check allows streams on (its record batches are neither copied nor decoded). A
+    /// tenant's topic name is renamed in those first bytes. Everything else — other apis,
+    /// several topics, a denial, a tenant's transactional id or topic id, quotas — is decided
     /// whole by [`Enforcer::on_request`].
     pub fn on_request_start(
         &mut self,
         head: &RequestHead<'_>,
         body: &[u8],
     ) -> Result<Early, Error> {
-        if head.api.key() != PRODUCE || self.routing.is_some() {
-            // Routing rewrites names and charges quotas from the whole request.
+        if head.api.key() != PRODUCE || self.quotas().is_some() {
+            // Quotas charge (and read-only topics deny) from the whole request.
             return Ok(Early::Whole);
         }
-        let (transactional_id, topic) = match kafka::produce_start(head.api_version, body) {
-            ProduceStart::OneTopic {
-                transactional_id,
-                topic,
-                ..
-            } => (transactional_id, topic),
-            ProduceStart::Incomplete => return Ok(Early::More),
-            ProduceStart::Whole => return Ok(Early::Whole),
+        let (transactional_id, topic, topic_field) =
+            match kafka::produce_start(head.api_version, body) {
+                ProduceStart::OneTopic {
+                    transactional_id,
+                    topic,
+                    topic_field,
+                    ..
+                } => (transactional_id, topic, topic_field),
+                ProduceStart::Incomplete => return Ok(Early::More),
+                ProduceStart::Whole => return Ok(Early::Whole),
+            };
+        // The broker's name, when this connection's tenant renames the topic; the checks below
+        // see it, as the rules see the broker's names.
+        let mut renamed = None;
+        if let Some(tenant) = self.tenant() {
+            let renames_id = transactional_id
+                .is_some_and(|id| tenant.to_broker(NameKind::TransactionalId, id) != id);
+            let ProduceTopic::Name(name) = topic else {
+                // Ids: whether the tenant may reach the topic is decided whole.
+                return Ok(Early::Whole);
+            };
+            if renames_id {
+                return Ok(Early::Whole);
+            }
+            let broker = tenant.to_broker(NameKind::Topic, name);
+            if broker != name {
+                renamed = Some(broker.into_owned());
+            }
+        }
+        let topic = match &renamed {
+            Some(name) => ProduceTopic::Name(name),
+            None => topic,
         };
         let mut checks = Vec::with_capacity(2);
         // The checks `kafka::request_checks` makes for a Produce, in its order.
@@ -404,7 +429,27 @@ impl Enforcer<'_> {
             checks,
             error: None,
         });
-        Ok(Early::Forward(Rewrite::None))
+        // A tenant's response names its topic as the broker does: mapped back, as for a request
+        // decided whole.
+        let rewrite = self.routed(head, body, 0, Rewrite::None);
+        match renamed {
+            None => Ok(Early::Forward(rewrite)),
+            Some(name) => {
+                let field = kafka::topic_name_field(head.api_version, &name).ok_or_else(|| {
+                    Error::Denied(format!(
+                        "routing: the broker's topic name {name:?} is too long"
+                    ))
+                })?;
+                let mut with = Vec::with_capacity(topic_field.1 + field.len());
+                with.extend_from_slice(body.get(..topic_field.0).unwrap_or_default());
+                with.extend_from_slice(&field);
+                Ok(Early::ForwardEdited {
+                    replaced: topic_field.1,
+                    with,
+                    rewrite,
+                })
+            }
+        }
     }
 
     /// Decides a whole request (`body` follows its header).

@@ -27,6 +27,9 @@ pub enum ProduceStart<'a> {
         transactional_id: Option<&'a str>,
         acks: i16,
         topic: ProduceTopic<'a>,
+        /// Where the topic's name field (its length included) or id sits in the body: the
+        /// bytes a rename replaces.
+        topic_field: (usize, usize),
     },
     /// Anything else — several topics, none, a version or bytes the filter does not read
     /// here: decide the whole request.
@@ -70,6 +73,7 @@ pub fn produce_start(version: i16, body: &[u8]) -> ProduceStart<'_> {
     if topics != 1 {
         return ProduceStart::Whole;
     }
+    let topic_start = r.position();
     let topic = if version >= TOPIC_IDS {
         match r.take(16).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
             Some(id) => ProduceTopic::Id(id),
@@ -89,7 +93,26 @@ pub fn produce_start(version: i16, body: &[u8]) -> ProduceStart<'_> {
         transactional_id,
         acks,
         topic,
+        topic_field: (topic_start, r.position()),
     }
+}
+
+/// A topic name field as Produce `version` encodes it (compact from v9): what replaces
+/// `topic_field` when the topic is renamed. `None` for a name longer than the encoding allows.
+pub fn topic_name_field(version: i16, name: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    if version >= FLEXIBLE {
+        let mut n = u32::try_from(name.len()).ok()?.checked_add(1)?;
+        while n >= 0x80 {
+            out.push(u8::try_from(n & 0x7f).ok()? | 0x80);
+            n >>= 7;
+        }
+        out.push(u8::try_from(n).ok()?);
+    } else {
+        out.extend_from_slice(&i16::try_from(name.len()).ok()?.to_be_bytes());
+    }
+    out.extend_from_slice(name.as_bytes());
+    Some(out)
 }
 
 #[cfg(test)]
@@ -123,21 +146,45 @@ mod tests {
         buf.to_vec()
     }
 
+    /// A renamed topic's field, spliced in, is what kafka-protocol encodes for that name: the
+    /// broker reads the same request as from a full re-encode.
+    #[test]
+    fn a_renamed_topic_field_is_the_encoding_of_the_new_name() {
+        let long = "t".repeat(200);
+        for v in 3..TOPIC_IDS {
+            for (from, to) in [("orders", "team-a.orders"), ("orders", long.as_str())] {
+                let body = request(v, &[from], None);
+                let ProduceStart::OneTopic { topic_field, .. } = produce_start(v, &body) else {
+                    panic!("v{v}: not one topic");
+                };
+                let field = topic_name_field(v, to).unwrap();
+                let spliced = [&body[..topic_field.0], &field, &body[topic_field.1..]].concat();
+                assert_eq!(spliced, request(v, &[to], None), "v{v} {to}");
+            }
+        }
+        assert_eq!(topic_name_field(8, &"x".repeat(40_000)), None);
+    }
+
     #[test]
     fn one_topic_at_every_version_and_cut() {
         let range = ApiKey::Produce.valid_versions();
         for v in range.min..=range.max {
             for txn in [None, Some("tx-1")] {
                 let body = request(v, &["orders"], txn);
-                let want_topic = if v >= TOPIC_IDS {
-                    ProduceTopic::Id([7; 16])
+                let (want_topic, field) = if v >= TOPIC_IDS {
+                    (ProduceTopic::Id([7; 16]), [7u8; 16].to_vec())
                 } else {
-                    ProduceTopic::Name("orders")
+                    (
+                        ProduceTopic::Name("orders"),
+                        topic_name_field(v, "orders").unwrap(),
+                    )
                 };
+                let at = body.windows(field.len()).position(|w| w == field).unwrap();
                 let want = ProduceStart::OneTopic {
                     transactional_id: txn,
                     acks: -1,
                     topic: want_topic,
+                    topic_field: (at, at + field.len()),
                 };
                 let mut decided_at = None;
                 for cut in 0..=body.len() {

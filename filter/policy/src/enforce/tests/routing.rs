@@ -469,3 +469,98 @@ fn renamed_frames_split_anywhere_come_out_the_same() {
     }
     assert_eq!(produce_topics(&whole.0, v), ["team-a.orders"]);
 }
+
+/// The tenants of [`TENANTS`] without quotas (quotas charge from the whole request).
+const UNMETERED: &str = r#"{
+    "tenants": [
+        {"name": "team-a", "namespaces": ["team-a"], "topicPrefix": "team-a.", "transactionalIdPrefix": "tx-a."},
+        {"name": "team-b", "namespaces": ["team-b"], "topicPrefix": "team-b."}
+    ]
+}"#;
+
+#[test]
+fn a_tenants_produce_is_renamed_in_its_first_bytes_and_its_batches_stream() {
+    let (policy, routing) = (team_a_policy(), routing(UNMETERED));
+    let range = ApiKey::Produce.valid_versions();
+    // Topic ids (v13) are decided whole.
+    for v in range.min..13 {
+        for txn in [None, Some("tx-a.1")] {
+            let body = produce("orders", 1)
+                .with_transactional_id(txn.map(|t| {
+                    kafka_protocol::messages::TransactionalId(StrBytes::from_static_str(t))
+                }))
+                .with_topic_data(vec![TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("orders")))
+                    .with_partition_data(vec![PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(Bytes::from(vec![7u8; 5000])))])]);
+            let frame = request(ApiKey::Produce, v, 1, &body);
+            // Held whole and re-encoded by kafka-protocol: what the broker must get.
+            let whole = {
+                let mut conn = Routed::new(team_a());
+                let mut hooks = conn.hooks(&policy, &routing);
+                pass(&mut Session::new(LIMITS), &mut hooks, &frame, false)
+            };
+            assert_eq!(produce_topics(&whole, v), ["team-a.orders"], "v{v}");
+            let mut conn = Routed::new(team_a());
+            let mut hooks = conn.hooks(&policy, &routing);
+            let mut session = Session::new(LIMITS);
+            let sent = pass_split(&mut session, &mut hooks, &frame, false, 64);
+            assert_eq!(sent, whole, "v{v} {txn:?}: the same bytes, in pieces");
+            // The first 128 bytes hold the topic: without a transactional id to rename, the
+            // renamed head goes on at once and the record batch streams after it.
+            let first = {
+                let mut conn = Routed::new(team_a());
+                let mut hooks = conn.hooks(&policy, &routing);
+                pass(&mut Session::new(LIMITS), &mut hooks, &frame[..128], false)
+            };
+            if txn.is_none() {
+                assert!(
+                    !first.is_empty() && whole.starts_with(&first),
+                    "v{v}: streamed"
+                );
+            } else {
+                assert!(
+                    first.is_empty(),
+                    "v{v}: a renamed transactional id is held whole"
+                );
+            }
+            let back = pass(
+                &mut session,
+                &mut hooks,
+                &response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
+                true,
+            );
+            let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+            assert_eq!(r.responses[0].name.as_str(), "orders", "v{v}");
+            let record = conn.conn.records.last().unwrap();
+            assert_eq!(record.checks.last().unwrap().name, "team-a.orders");
+            assert!(record.allowed);
+        }
+    }
+}
+
+#[test]
+fn a_connection_outside_every_tenant_streams_its_produce_unchanged() {
+    let (policy, routing) = (
+        serde_json::from_str::<AuthorizationPolicy>(
+            r#"{"rules": [{"action": "allow", "principals": ["*"], "operations": ["All"],
+                "resources": [{"type": "topic", "name": "*"}]}]}"#,
+        )
+        .unwrap()
+        .compile()
+        .unwrap(),
+        routing(UNMETERED),
+    );
+    let outsider = Principal::from_spiffe_id("spiffe://cluster.local/ns/ops/sa/tool");
+    let mut conn = Routed::new(outsider);
+    let mut hooks = conn.hooks(&policy, &routing);
+    let body = produce("orders", 1).with_topic_data(vec![TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_static_str("orders")))
+        .with_partition_data(vec![PartitionProduceData::default()
+            .with_index(0)
+            .with_records(Some(Bytes::from(vec![7u8; 5000])))])]);
+    let frame = request(ApiKey::Produce, 9, 1, &body);
+    let first = pass(&mut Session::new(LIMITS), &mut hooks, &frame[..128], false);
+    assert_eq!(first, frame[..128], "streamed as it came");
+}
