@@ -277,47 +277,20 @@ impl Editor {
                 if self.holding_head {
                     self.release(out);
                 }
-                self.clear_buf();
-                self.mode = if left == 0 {
-                    Mode::Head
-                } else {
-                    Mode::Stream { left }
-                };
+                self.after_head(left, |left| Mode::Stream { left });
             }
             Action::StreamEdited(bytes) => {
-                if !self.holding_head {
-                    return Err(Error::Internal(
-                        "a frame's head was edited after it was let through",
-                    ));
-                }
+                self.check_held("a frame's head was edited after it was let through")?;
                 out.bytes(bytes);
-                self.clear_buf();
-                self.mode = if left == 0 {
-                    Mode::Head
-                } else {
-                    Mode::Stream { left }
-                };
+                self.after_head(left, |left| Mode::Stream { left });
             }
             Action::Replace(bytes) => {
-                if !self.holding_head {
-                    return Err(Error::Internal(
-                        "a frame was replaced after its head was let through",
-                    ));
-                }
+                self.check_held("a frame was replaced after its head was let through")?;
                 out.bytes(bytes);
-                self.clear_buf();
-                self.mode = if left == 0 {
-                    Mode::Head
-                } else {
-                    Mode::Swallow { left }
-                };
+                self.after_head(left, |left| Mode::Swallow { left });
             }
             Action::Hold => {
-                if !self.holding_head {
-                    return Err(Error::Internal(
-                        "a frame was held after its head was let through",
-                    ));
-                }
+                self.check_held("a frame was held after its head was let through")?;
                 let total = body + LENGTH_PREFIX;
                 if total > self.max_hold {
                     return Err(Error::FrameTooLargeToHold {
@@ -334,6 +307,21 @@ impl Editor {
             }
         }
         Ok(())
+    }
+
+    /// Errs (`what`) unless the head just decided was held back: only then may it change.
+    fn check_held(&self, what: &'static str) -> Result<(), Error> {
+        if self.holding_head {
+            Ok(())
+        } else {
+            Err(Error::Internal(what))
+        }
+    }
+
+    /// Forgets the head just decided; the frame's `left` bytes then go as `rest` says.
+    fn after_head(&mut self, left: usize, rest: fn(usize) -> Mode) {
+        self.clear_buf();
+        self.mode = if left == 0 { Mode::Head } else { rest(left) };
     }
 
     fn finish_hold<F: Frames + ?Sized>(

@@ -102,6 +102,19 @@ fn produce_response(topic: &str) -> ProduceResponse {
             .with_name(TopicName(StrBytes::from_string(topic.into())))])
 }
 
+/// The topic the client reads in the broker's answer (naming `team-a.orders`) to its Produce
+/// `v` with correlation id 1.
+fn client_topic_of_answer(session: &mut Session, hooks: &mut dyn Hooks, v: i16) -> String {
+    let back = pass(
+        session,
+        hooks,
+        &response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
+        true,
+    );
+    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
+    r.responses[0].name.to_string()
+}
+
 #[test]
 fn a_tenant_produces_under_its_own_names_and_the_broker_sees_its_prefix() {
     let (policy, routing) = (team_a_policy(), routing(TENANTS));
@@ -116,14 +129,10 @@ fn a_tenant_produces_under_its_own_names_and_the_broker_sees_its_prefix() {
         false,
     );
     assert_eq!(produce_topics(&sent, v), ["team-a.orders"]);
-    let back = pass(
-        &mut session,
-        &mut hooks,
-        &response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
-        true,
+    assert_eq!(
+        client_topic_of_answer(&mut session, &mut hooks, v),
+        "orders"
     );
-    let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
-    assert_eq!(r.responses[0].name.as_str(), "orders");
     assert_eq!(
         conn.conn.records[0].checks[0].name, "team-a.orders",
         "rules see the broker's name"
@@ -495,12 +504,14 @@ fn a_tenants_produce_is_renamed_in_its_first_bytes_and_its_batches_stream() {
                         .with_index(0)
                         .with_records(Some(Bytes::from(vec![7u8; 5000])))])]);
             let frame = request(ApiKey::Produce, v, 1, &body);
-            // Held whole and re-encoded by kafka-protocol: what the broker must get.
-            let whole = {
+            // What a new team-a connection sends on for these bytes.
+            let fresh = |bytes: &[u8]| {
                 let mut conn = Routed::new(team_a());
                 let mut hooks = conn.hooks(&policy, &routing);
-                pass(&mut Session::new(LIMITS), &mut hooks, &frame, false)
+                pass(&mut Session::new(LIMITS), &mut hooks, bytes, false)
             };
+            // Held whole and re-encoded by kafka-protocol: what the broker must get.
+            let whole = fresh(&frame);
             assert_eq!(produce_topics(&whole, v), ["team-a.orders"], "v{v}");
             let mut conn = Routed::new(team_a());
             let mut hooks = conn.hooks(&policy, &routing);
@@ -509,11 +520,7 @@ fn a_tenants_produce_is_renamed_in_its_first_bytes_and_its_batches_stream() {
             assert_eq!(sent, whole, "v{v} {txn:?}: the same bytes, in pieces");
             // The first 128 bytes hold the topic: without a transactional id to rename, the
             // renamed head goes on at once and the record batch streams after it.
-            let first = {
-                let mut conn = Routed::new(team_a());
-                let mut hooks = conn.hooks(&policy, &routing);
-                pass(&mut Session::new(LIMITS), &mut hooks, &frame[..128], false)
-            };
+            let first = fresh(&frame[..128]);
             if txn.is_none() {
                 assert!(
                     !first.is_empty() && whole.starts_with(&first),
@@ -525,14 +532,11 @@ fn a_tenants_produce_is_renamed_in_its_first_bytes_and_its_batches_stream() {
                     "v{v}: a renamed transactional id is held whole"
                 );
             }
-            let back = pass(
-                &mut session,
-                &mut hooks,
-                &response(ApiKey::Produce, v, 1, &produce_response("team-a.orders")),
-                true,
+            assert_eq!(
+                client_topic_of_answer(&mut session, &mut hooks, v),
+                "orders",
+                "v{v}"
             );
-            let (_, r): (i32, ProduceResponse) = decode_response(ApiKey::Produce, v, &back);
-            assert_eq!(r.responses[0].name.as_str(), "orders", "v{v}");
             let record = conn.conn.records.last().unwrap();
             assert_eq!(record.checks.last().unwrap().name, "team-a.orders");
             assert!(record.allowed);
