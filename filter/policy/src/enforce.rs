@@ -681,7 +681,13 @@ impl Enforcer<'_> {
         };
         if tag & ROUTE_NAMES != 0 {
             if let Some(tenant) = self.tenant() {
-                let rewritten = if key == FIND_COORDINATOR {
+                let fast = match key {
+                    PRODUCE => rename_produce_response(version, &body, tenant),
+                    _ => None,
+                };
+                let rewritten = if let Some(renamed) = fast {
+                    Ok(renamed)
+                } else if key == FIND_COORDINATOR {
                     let key_type = i8::from(tag & ROUTE_TRANSACTION_KEYS != 0);
                     route::rewrite::rewrite_find_coordinator_response(
                         version, key_type, &body, tenant,
@@ -791,6 +797,27 @@ impl Enforcer<'_> {
         result
             .map_err(|e| Error::Denied(format!("rewriting a {} response: {e}", request.api.name())))
     }
+}
+
+/// A one-topic Produce response (`version`, body after its header) with its topic named as the
+/// tenant's client knows it, renamed in place — the rest of the bytes as the broker sent them:
+/// `Some(None)` when the name is the client's already. `None` when only a full rewrite can tell:
+/// several topics, topic ids, a name the client may not see.
+fn rename_produce_response(
+    version: i16,
+    body: &[u8],
+    tenant: &CompiledTenant,
+) -> Option<Option<Vec<u8>>> {
+    let (name, (start, end)) = kafka::produce_response_topic(version, body)?;
+    let client = match tenant.to_client(NameKind::Topic, name) {
+        ClientName::Hidden => return None,
+        ClientName::Named(client) if client == name => return Some(None),
+        ClientName::Named(client) => client,
+    };
+    let field = kafka::topic_name_field(version, &client)?;
+    Some(Some(
+        [body.get(..start)?, &field, body.get(end..)?].concat(),
+    ))
 }
 
 /// The key type of a FindCoordinator request (0 group, 1 transactional id); before v1 every

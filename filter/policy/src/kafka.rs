@@ -38,7 +38,9 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
-pub use produce_start::{produce_start, topic_name_field, ProduceStart, ProduceTopic};
+pub use produce_start::{
+    produce_response_topic, produce_start, topic_name_field, ProduceStart, ProduceTopic,
+};
 pub use responses::{
     clamp_api_versions, disable_auto_create, disable_fetch_session, filter_listing_response,
     filter_metadata_response, metadata_topic_ids,

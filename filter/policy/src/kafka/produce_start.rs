@@ -97,6 +97,33 @@ pub fn produce_start(version: i16, body: &[u8]) -> ProduceStart<'_> {
     }
 }
 
+/// The one topic a Produce response (its body, after the response header) of `version` names,
+/// and where its name field sits: `None` when the response names several topics or none, names
+/// them by id (v13), or does not read. A tenant's answer is renamed there in place.
+pub fn produce_response_topic(version: i16, body: &[u8]) -> Option<(&str, (usize, usize))> {
+    let range = ApiKey::Produce.valid_versions();
+    if version < range.min || version > range.max || version >= TOPIC_IDS {
+        return None;
+    }
+    let compact = version >= FLEXIBLE;
+    let mut r = Reader::new(body);
+    let topics = if compact {
+        i64::from(r.uvarint()?.ok()?) - 1
+    } else {
+        i64::from(r.i32()?)
+    };
+    if topics != 1 {
+        return None;
+    }
+    let start = r.position();
+    match r.nullable_string(compact, "topic name") {
+        Field::Value(Some(bytes)) => {
+            Some((std::str::from_utf8(bytes).ok()?, (start, r.position())))
+        }
+        _ => None,
+    }
+}
+
 /// A topic name field as Produce `version` encodes it (compact from v9): what replaces
 /// `topic_field` when the topic is renamed. `None` for a name longer than the encoding allows.
 pub fn topic_name_field(version: i16, name: &str) -> Option<Vec<u8>> {
@@ -144,6 +171,44 @@ mod tests {
         let mut buf = BytesMut::new();
         r.encode(&mut buf, version).unwrap();
         buf.to_vec()
+    }
+
+    #[test]
+    fn a_produce_responses_one_topic_is_found_at_every_version_and_cut() {
+        use kafka_protocol::messages::produce_response::{
+            PartitionProduceResponse, TopicProduceResponse,
+        };
+        use kafka_protocol::messages::ProduceResponse;
+        let range = ApiKey::Produce.valid_versions();
+        for v in range.min..=range.max {
+            for topics in [&["orders"][..], &["orders", "payments"][..]] {
+                let response = ProduceResponse::default().with_responses(
+                    topics
+                        .iter()
+                        .map(|t| {
+                            TopicProduceResponse::default()
+                                .with_name(TopicName(StrBytes::from_string((*t).into())))
+                                .with_partition_responses(vec![PartitionProduceResponse::default()])
+                        })
+                        .collect(),
+                );
+                let mut buf = BytesMut::new();
+                response.encode(&mut buf, v).unwrap();
+                let body = buf.to_vec();
+                let found = produce_response_topic(v, &body);
+                if v >= TOPIC_IDS || topics.len() > 1 {
+                    assert_eq!(found, None, "v{v} {topics:?}");
+                    continue;
+                }
+                let (name, (start, end)) = found.unwrap();
+                assert_eq!(name, "orders");
+                assert_eq!(body[start..end], topic_name_field(v, "orders").unwrap()[..]);
+                for cut in 0..body.len() {
+                    let got = produce_response_topic(v, &body[..cut]);
+                    assert!(got.is_none() || got == found, "v{v} cut {cut}");
+                }
+            }
+        }
     }
 
     /// A renamed topic's field, spliced in, is what kafka-protocol encodes for that name: the

@@ -568,3 +568,55 @@ fn a_connection_outside_every_tenant_streams_its_produce_unchanged() {
     let first = pass(&mut Session::new(LIMITS), &mut hooks, &frame[..128], false);
     assert_eq!(first, frame[..128], "streamed as it came");
 }
+
+fn encode_body<T: kafka_protocol::protocol::Encodable>(message: &T, version: i16) -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    message.encode(&mut buf, version).unwrap();
+    buf.to_vec()
+}
+
+#[test]
+fn a_produce_answer_renamed_in_place_is_what_the_full_rewrite_makes() {
+    use kafka_protocol::messages::produce_response::{
+        BatchIndexAndErrorMessage, PartitionProduceResponse,
+    };
+    let routing = routing(UNMETERED);
+    let tenant = routing
+        .tenant(routing.tenant_of(&team_a()).unwrap())
+        .unwrap();
+    let partition = |i: i32| {
+        PartitionProduceResponse::default()
+            .with_index(i)
+            .with_error_code(if i == 1 { 87 } else { 0 })
+            .with_base_offset(1_000 + i64::from(i))
+            .with_error_message((i == 1).then(|| StrBytes::from_static_str("invalid record")))
+            .with_record_errors(if i == 1 {
+                vec![BatchIndexAndErrorMessage::default().with_batch_index(3)]
+            } else {
+                Vec::new()
+            })
+    };
+    for v in 3..13 {
+        for (broker, client) in [
+            ("team-a.orders", Some("orders")),
+            ("team-a.team-b.x", Some("team-b.x")),
+        ] {
+            let body = encode_body(
+                &ProduceResponse::default()
+                    .with_throttle_time_ms(7)
+                    .with_responses(vec![TopicProduceResponse::default()
+                        .with_name(TopicName(StrBytes::from_static_str(broker)))
+                        .with_partition_responses((0..3).map(partition).collect())]),
+                v,
+            );
+            let full = route::rewrite::rewrite_response(PRODUCE, v, &body, tenant).unwrap();
+            let fast = rename_produce_response(v, &body, tenant).expect("one topic, in place");
+            assert_eq!(fast, full, "v{v} {broker}");
+            let (name, _) = kafka::produce_response_topic(v, fast.as_deref().unwrap()).unwrap();
+            assert_eq!(Some(name.to_string()), client.map(str::to_string));
+        }
+        // Another tenant's topic is not the client's to see: the full rewrite decides.
+        let other = encode_body(&produce_response("team-b.orders"), v);
+        assert_eq!(rename_produce_response(v, &other, tenant), None, "v{v}");
+    }
+}
