@@ -100,8 +100,8 @@ $(NOOP_WASM): $(NOOP_SRCS)
 BENCH_OUT := target/bench
 BENCH_ROUNDS ?= 2
 BENCH_SECONDS ?= 10
-.PHONY: bench bench-criterion bench-e2e bench-hostcalls
-bench: bench-criterion bench-hostcalls bench-e2e
+.PHONY: bench bench-criterion bench-e2e bench-hostcalls bench-v8
+bench: bench-criterion bench-hostcalls bench-v8 bench-e2e
 	$(VENV)/bin/python tests/python/bench_plot.py --out $(BENCH_OUT)
 
 bench-criterion:
@@ -115,6 +115,12 @@ bench-hostcalls: venv filter noop-filter
 	@$(VENV)/bin/python -c "import wasmtime" 2>/dev/null || $(VENV)/bin/pip install -q wasmtime
 	cargo run -q -p meshka-tests --bin bench -- --configs > $(BENCH_OUT)/configs.json
 	$(VENV)/bin/python tests/python/hostcalls.py --configs $(BENCH_OUT)/configs.json --wasm $(WASM) --noop $(NOOP_WASM) --out $(BENCH_OUT)
+
+# Each module's own code timed in V8 outside Envoy (node, --no-liftoff as Envoy runs V8), on the
+# exchanges bench-hostcalls wrote; skipped where node is missing.
+bench-v8: bench-hostcalls
+	@if command -v node >/dev/null; then node --no-liftoff tests/v8/replay.cjs $(BENCH_OUT); \
+	else echo "bench-v8: no node on PATH, skipped"; fi
 
 # The bench binary is a dev build: the release profile aborts on panic, and the bench relies on
 # unwinding to stop a mesh that failed to start and to try again.

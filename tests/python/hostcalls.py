@@ -261,6 +261,33 @@ def measure(wasm, config, make_body, read_size=None):
             "bytes_read_share": bytes_read / proxied if proxied else 0.0, "forwarded": forwarded}
 
 
+def write_replay(a, configs):
+    """<out>/replay.json: the rate shape's exchange per configuration (the module, its
+    configuration, what the client and broker send, what each must get), for `tests/v8/replay.cjs`
+    to time the modules in V8 itself."""
+    cases = []
+    for c in configs:
+        routed = broker_topic(c["config"])
+        client_body = produce_body(a.seed)
+        cases.append({
+            "key": c["key"],
+            "label": c["label"],
+            "wasm": os.path.abspath(a.noop if c["noop"] else a.wasm),
+            "config": c["config"],
+            "request": produce_request(client_body, 1).hex(),
+            "broker_request": produce_request(produce_body(a.seed, routed), 1).hex(),
+            "response": produce_response(1, routed).hex(),
+            "client_response": produce_response(1).hex(),
+            # Where the correlation id sits in each (after the length prefix, and the request's
+            # api key and version).
+            "request_correlation_at": 8,
+            "response_correlation_at": 4,
+        })
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "replay.json"), "w") as f:
+        json.dump(cases, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--configs", required=True)
@@ -269,6 +296,7 @@ def main():
     ap.add_argument("--seed", default=SEED)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    write_replay(a, json.load(open(a.configs)))
     loads = [
         ("rate", f"1-record Produce (acks=1, {len(produce_body(a.seed)) + 25} B), one read each",
          lambda topic: produce_body(a.seed, topic), None),
