@@ -17,6 +17,7 @@ use meshka_policy::authz::{AuthorizationPolicy, CompiledPolicy, Principal};
 use meshka_policy::config::FilterConfig;
 use meshka_policy::enforce::{DecisionRecord, Enforcer};
 use meshka_policy::kafka;
+use meshka_policy::route::{CompiledRouting, RoutingConfig};
 use meshka_policy::sasl::Exchange;
 
 /// The targets, by the name of their cargo-fuzz binary and corpus directory.
@@ -37,6 +38,17 @@ pub const POLICY: &str = r#"{"rules": [{"action": "allow", "serviceAccounts": ["
 
 /// The principal of the `enforce` target's connection.
 pub const PEER: &str = "spiffe://cluster.local/ns/shop/sa/orders";
+
+/// The routing the `enforce` target's second pass adds: [`PEER`] is a tenant whose topics are
+/// `orders.<name>` on the broker, so what [`POLICY`] allows is renamed on its way (requests
+/// renamed in their first bytes, answers mapped back).
+pub const ROUTING: &str = r#"{"tenants": [{"name": "shop", "serviceAccounts": ["shop/orders"], "topicPrefix": "orders."}]}"#;
+
+/// The compiled [`ROUTING`].
+pub fn routing() -> Option<CompiledRouting> {
+    let config: RoutingConfig = serde_json::from_str(ROUTING).ok()?;
+    CompiledRouting::new(&config, "routing").ok()
+}
 
 /// Runs target `name` on `data`; `false` for an unknown target name.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -121,6 +133,15 @@ impl Conn {
 
     /// The codec hooks that decide with `policy`.
     pub fn hooks<'a>(&'a mut self, policy: &'a CompiledPolicy) -> Adapter<'a> {
+        self.routed_hooks(policy, None)
+    }
+
+    /// The codec hooks that decide with `policy` and route with `routing`.
+    pub fn routed_hooks<'a>(
+        &'a mut self,
+        policy: &'a CompiledPolicy,
+        routing: Option<&'a CompiledRouting>,
+    ) -> Adapter<'a> {
         Adapter(Enforcer {
             policy,
             principal: &mut self.principal,
@@ -129,7 +150,7 @@ impl Conn {
             merges: &mut self.merges,
             close_on_denied_acks_zero: false,
             records: &mut self.records,
-            routing: None,
+            routing,
             hold_limit: 1 << 24,
             quota_clock: None,
         })
@@ -179,11 +200,18 @@ pub struct EnforceRun {
 /// `enforce`: a request stream and a response stream through the enforcer with [`POLICY`] for
 /// [`PEER`], each fed in two pieces: never a panic, and after every piece the connection holds
 /// at most one frame of `maxHoldBytes` per direction, at most `maxInFlight` pending requests,
-/// and at most one pending merge per request in flight.
+/// and at most one pending merge per request in flight. The same again with [`ROUTING`]; the
+/// run returned is the one without.
 ///
 /// Input: `[cut][requests length: u16 BE][requests…][responses…]`; both streams are cut after
 /// `cut` bytes.
 pub fn enforce(data: &[u8]) -> EnforceRun {
+    let run = enforce_with(data, None);
+    let _ = enforce_with(data, routing().as_ref());
+    run
+}
+
+fn enforce_with(data: &[u8], routing: Option<&CompiledRouting>) -> EnforceRun {
     let mut run = EnforceRun::default();
     let [cut, l0, l1, rest @ ..] = data else {
         return run;
@@ -206,7 +234,7 @@ pub fn enforce(data: &[u8]) -> EnforceRun {
         for piece in [a, b] {
             let mut out = Output::default();
             let mut src = piece;
-            let mut hooks = conn.hooks(&policy);
+            let mut hooks = conn.routed_hooks(&policy, routing);
             let result = if is_request {
                 session.on_request_data(&mut src, 0, &mut hooks, &mut out)
             } else {
