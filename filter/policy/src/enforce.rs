@@ -381,6 +381,20 @@ impl Enforcer<'_> {
                 renamed = Some(broker.into_owned());
             }
         }
+        // The new first bytes: the body up to the topic, then its new name field. A name too long
+        // for the field is left to the whole-request path (which answers it).
+        let edit = match &renamed {
+            Some(name) => match kafka::topic_name_field(head.api_version, name) {
+                Some(field) => {
+                    let mut with = Vec::with_capacity(topic_field.0 + field.len());
+                    with.extend_from_slice(body.get(..topic_field.0).unwrap_or_default());
+                    with.extend_from_slice(&field);
+                    Some(with)
+                }
+                None => return Ok(Early::Whole),
+            },
+            None => None,
+        };
         let topic = match &renamed {
             Some(name) => ProduceTopic::Name(name),
             None => topic,
@@ -432,24 +446,14 @@ impl Enforcer<'_> {
         // A tenant's response names its topic as the broker does: mapped back, as for a request
         // decided whole.
         let rewrite = self.routed(head, body, 0, Rewrite::None);
-        match renamed {
-            None => Ok(Early::Forward(rewrite)),
-            Some(name) => {
-                let field = kafka::topic_name_field(head.api_version, &name).ok_or_else(|| {
-                    Error::Denied(format!(
-                        "routing: the broker's topic name {name:?} is too long"
-                    ))
-                })?;
-                let mut with = Vec::with_capacity(topic_field.1 + field.len());
-                with.extend_from_slice(body.get(..topic_field.0).unwrap_or_default());
-                with.extend_from_slice(&field);
-                Ok(Early::ForwardEdited {
-                    replaced: topic_field.1,
-                    with,
-                    rewrite,
-                })
-            }
-        }
+        Ok(match edit {
+            None => Early::Forward(rewrite),
+            Some(with) => Early::ForwardEdited {
+                replaced: topic_field.1,
+                with,
+                rewrite,
+            },
+        })
     }
 
     /// Decides a whole request (`body` follows its header).
