@@ -224,8 +224,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
     let health = match args.health_listen {
         Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
+            meshka_webhook::server::listen(addr)
                 .with_context(|| format!("listening on {addr} for health probes"))?,
         ),
         None => None,
@@ -340,8 +339,7 @@ async fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
         _ => state.set_ready(true),
     }
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
+    let listener = meshka_webhook::server::listen(args.listen)
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "serving the admission webhook");
     let (stop_tx, stop_rx) = watch::channel(false);

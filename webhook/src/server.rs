@@ -330,6 +330,25 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// How many connections the kernel may complete before the server accepts them. The API server
+/// opens connections in bursts (one per concurrent admission); tokio's default of 128 drops the
+/// handshake's last ACK past that, and a client that then stays silent waits for the kernel's
+/// SYN-ACK retransmissions (1 s, 3 s, 7 s ...) before the server ever sees it. Capped by
+/// `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`].
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `app` over TLS on `listener` until `shutdown` turns true; open connections then get
 /// a graceful HTTP shutdown of at most 5 seconds.
 pub async fn serve(
@@ -401,5 +420,35 @@ pub async fn serve(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of silent connections is queued whole: with tokio's default backlog of 128 the
+    /// kernel dropped the handshake's last ACK past it and those clients reached the server only
+    /// after SYN-ACK retransmissions, a second or more later.
+    #[tokio::test]
+    async fn a_burst_of_silent_connections_is_queued_whole() {
+        const BURST: usize = 300;
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients = Vec::new();
+        for i in 0..BURST {
+            let connect = tokio::net::TcpStream::connect(addr);
+            match tokio::time::timeout(Duration::from_secs(5), connect).await {
+                Ok(stream) => clients.push(stream.unwrap()),
+                Err(_) => panic!("connection {i} of {BURST} was not even queued after 5 s"),
+            }
+        }
+        let mut accepted = 0;
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(500), listener.accept()).await
+        {
+            accepted += 1;
+        }
+        assert_eq!(accepted, BURST, "connections the kernel had queued");
     }
 }

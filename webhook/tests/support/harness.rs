@@ -44,7 +44,7 @@ pub async fn start_with(
     let state = AppState::new(config, Arc::clone(&metrics), limits.clone());
     state.set_ready(true);
     let tls_config = tls::server_config(Arc::clone(&store)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = server::listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = watch::channel(false);
     tokio::spawn(server::serve(
