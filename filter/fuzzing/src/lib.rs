@@ -15,7 +15,7 @@ use meshka_codec::session::{Early, Observe};
 use meshka_codec::{Error, Hooks, Limits, Output, Session, Verdict};
 use meshka_policy::authz::{AuthorizationPolicy, CompiledPolicy, Principal};
 use meshka_policy::config::FilterConfig;
-use meshka_policy::enforce::{DecisionRecord, Enforcer};
+use meshka_policy::enforce::{Enforcer, Records};
 use meshka_policy::kafka;
 use meshka_policy::route::{CompiledRouting, RoutingConfig};
 use meshka_policy::sasl::Exchange;
@@ -117,7 +117,7 @@ pub struct Conn {
     pub sasl: Exchange,
     pub topic_ids: HashMap<[u8; 16], String>,
     pub merges: Vec<(i32, kafka::Denied)>,
-    pub records: Vec<DecisionRecord>,
+    pub records: Records,
 }
 
 impl Conn {
@@ -127,7 +127,7 @@ impl Conn {
             sasl: Exchange::default(),
             topic_ids: HashMap::new(),
             merges: Vec::new(),
-            records: Vec::new(),
+            records: Records::default(),
         }
     }
 

@@ -333,7 +333,7 @@ struct Conn {
     principal: Principal,
     sasl: Exchange,
     ids: HashMap<[u8; 16], String>,
-    records: Vec<meshka_policy::enforce::DecisionRecord>,
+    records: meshka_policy::enforce::Records,
     merges: Vec<(i32, meshka_policy::kafka::Denied)>,
 }
 
@@ -343,7 +343,7 @@ impl Conn {
             principal: principal(),
             sasl: Exchange::default(),
             ids: HashMap::new(),
-            records: Vec::new(),
+            records: Default::default(),
             merges: Vec::new(),
         }
     }

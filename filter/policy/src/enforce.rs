@@ -112,7 +112,7 @@ pub struct Enforcer<'a> {
     /// (at most one per request in flight).
     pub merges: &'a mut Vec<(i32, Denied)>,
     /// Every decided request, for the host to log and count.
-    pub records: &'a mut Vec<DecisionRecord>,
+    pub records: &'a mut Records,
     /// Topic virtualization, tenants and broker addresses, when configured.
     pub routing: Option<&'a CompiledRouting>,
     /// Where quota budgets live, and the time to charge them at; quotas need both.
@@ -399,50 +399,60 @@ impl Enforcer<'_> {
             Some(name) => ProduceTopic::Name(name),
             None => topic,
         };
-        let mut checks = Vec::with_capacity(2);
-        // The checks `kafka::request_checks` makes for a Produce, in its order.
-        if let Some(id) = transactional_id {
-            let (allowed, rule) = self.allows(ResourceType::TransactionalId, id, Operation::Write);
-            if !allowed {
-                return Ok(Early::Whole);
-            }
-            checks.push(CheckRecord {
-                resource: ResourceType::TransactionalId,
-                name: id.to_owned(),
-                operation: Operation::Write,
-                allowed,
-                rule,
-            });
-        }
-        let check = match topic {
+        // The checks `kafka::request_checks` makes for a Produce, in its order; any denial is
+        // answered by the whole-request path.
+        let transactional = match transactional_id {
+            Some(id) => match self.allows(ResourceType::TransactionalId, id, Operation::Write) {
+                (true, rule) => Some((id, rule)),
+                (false, _) => return Ok(Early::Whole),
+            },
+            None => None,
+        };
+        let topic_check = match topic {
             ProduceTopic::Name(name) => {
-                let (allowed, rule) = self.allows(ResourceType::Topic, name, Operation::Write);
-                CheckRecord {
-                    resource: ResourceType::Topic,
-                    name: name.to_owned(),
-                    operation: Operation::Write,
-                    allowed,
-                    rule,
+                match self.allows(ResourceType::Topic, name, Operation::Write) {
+                    (true, rule) => Ok((name, rule)),
+                    (false, _) => return Ok(Early::Whole),
                 }
             }
-            ProduceTopic::Id(id) => self.check(&Check::topic_id(id, Operation::Write)),
+            ProduceTopic::Id(id) => {
+                let check = self.check(&Check::topic_id(id, Operation::Write));
+                if !check.allowed {
+                    return Ok(Early::Whole);
+                }
+                Err(check)
+            }
         };
-        if !check.allowed {
-            return Ok(Early::Whole);
+        let audit = self.audit();
+        let mut record = self.records.blank(
+            PRODUCE,
+            head.api.name(),
+            head.api_version,
+            head.correlation_id,
+            self.principal,
+            audit,
+        );
+        record.forwarded = true;
+        record.allowed = true;
+        if let Some((id, rule)) = transactional {
+            let check = self.records.check(
+                ResourceType::TransactionalId,
+                id,
+                Operation::Write,
+                true,
+                rule,
+            );
+            record.checks.push(check);
         }
-        checks.push(check);
-        self.records.push(DecisionRecord {
-            api_key: PRODUCE,
-            api: head.api.name(),
-            version: head.api_version,
-            correlation_id: head.correlation_id,
-            principal: self.principal.to_string(),
-            forwarded: true,
-            allowed: true,
-            audit: self.audit(),
-            checks,
-            error: None,
-        });
+        let check = match topic_check {
+            Ok((name, rule)) => {
+                self.records
+                    .check(ResourceType::Topic, name, Operation::Write, true, rule)
+            }
+            Err(check) => check,
+        };
+        record.checks.push(check);
+        self.records.push(record);
         // A tenant's response names its topic as the broker does: mapped back, as for a request
         // decided whole.
         let rewrite = self.routed(head, body, 0, Rewrite::None);
@@ -482,18 +492,15 @@ impl Enforcer<'_> {
             }
             _ => {}
         }
-        let mut record = DecisionRecord {
-            api_key: key,
-            api: head.api.name(),
-            version: head.api_version,
-            correlation_id: head.correlation_id,
-            principal: self.principal.to_string(),
-            forwarded: false,
-            allowed: false,
-            audit: self.audit(),
-            checks: Vec::new(),
-            error: None,
-        };
+        let audit = self.audit();
+        let mut record = self.records.blank(
+            key,
+            head.api.name(),
+            head.api_version,
+            head.correlation_id,
+            self.principal,
+            audit,
+        );
         // Routing first: the checks below and the policy's rules see the broker's names.
         let client_body = body;
         let routed = match self.tenant() {
@@ -845,5 +852,8 @@ fn decode_request<T: kafka_protocol::protocol::Decodable>(
         .map_err(|e| Error::Denied(format!("reading a {key:?} v{version} request: {e}")))
 }
 
+mod records;
 #[cfg(test)]
 mod tests;
+
+pub use records::Records;

@@ -11,7 +11,7 @@ use meshka_codec::session::Early;
 use meshka_codec::{Error, Hooks, Limits, Output, RequestEvent, ResponseEvent, Session, Verdict};
 use meshka_policy::authz::Principal;
 use meshka_policy::config::{FailureMode, FilterConfig};
-use meshka_policy::enforce::{self, DecisionRecord, Enforcer, QuotaClock};
+use meshka_policy::enforce::{self, DecisionRecord, Enforcer, QuotaClock, Records};
 use meshka_policy::kafka::Denied;
 use meshka_policy::route::throttle;
 use meshka_policy::sasl::Exchange;
@@ -66,7 +66,7 @@ pub struct Connection {
     /// registered in the callback that completes it.
     timed: bool,
     /// Reused by every callback: the decisions it made, and what replaces its input.
-    records: Vec<DecisionRecord>,
+    records: Records,
     out: Output,
 }
 
@@ -123,7 +123,7 @@ impl Connection {
             responses: 0,
             decisions: 0,
             timed: false,
-            records: Vec::new(),
+            records: Records::default(),
             out: Output::default(),
         }
     }

@@ -73,7 +73,7 @@ struct Conn {
     sasl: crate::sasl::Exchange,
     ids: std::collections::HashMap<[u8; 16], String>,
     merges: Vec<(i32, crate::kafka::Denied)>,
-    records: Vec<DecisionRecord>,
+    records: Records,
     close_on_denied_acks_zero: bool,
 }
 
@@ -84,7 +84,7 @@ impl Conn {
             sasl: crate::sasl::Exchange::default(),
             ids: std::collections::HashMap::new(),
             merges: Vec::new(),
-            records: Vec::new(),
+            records: Records::default(),
             close_on_denied_acks_zero: false,
         }
     }
