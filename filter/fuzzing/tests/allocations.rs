@@ -3,57 +3,20 @@
 //! load of `make bench` sends them. Counted by a global allocator for this thread, after a
 //! warm-up that lets the connection's reused buffers reach their size.
 #![allow(
-    unsafe_code,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
 
+use common::heap::allocations;
 use meshka_codec::session::Hooks;
 use meshka_codec::{Output, Session};
 use meshka_fuzzing::{policy, routing, Conn, LIMITS, PEER};
 use meshka_policy::authz::CompiledPolicy;
 use meshka_policy::route::CompiledRouting;
-
-/// Counts the allocations (and growing reallocations) made by the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn counted() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is passed to the system allocator unchanged; the counter is a
-// thread-local cell without a destructor, so counting allocates nothing.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        counted();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        if new > layout.size() {
-            counted();
-        }
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 fn uvarint(mut n: usize, out: &mut Vec<u8>) {
     while n >= 0x80 {

@@ -1,0 +1,2 @@
+//! Helpers shared by the fuzzing crate's test binaries.
+pub mod heap;
