@@ -53,7 +53,7 @@ fn policy() -> CompiledPolicy {
         if i == 50 {
             rules.push(serde_json::json!({
                 "name": "orders-writes-bench", "action": "allow", "serviceAccounts": ["apps/orders"],
-                "operations": ["Write", "Describe", "Create"],
+                "operations": ["Write", "Describe", "Create", "Read"],
                 "resources": [{"type": "topic", "name": "bench.", "patternType": "prefixed"}]
             }));
             continue;

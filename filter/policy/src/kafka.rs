@@ -22,6 +22,7 @@
 
 mod checks;
 mod deny;
+mod fetch_walk;
 #[rustfmt::skip]
 mod guard;
 mod produce_start;

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
+use super::fetch_walk::fetch_checks;
 use super::{api, api_name, decode, guard_request, id_bytes, Check, KafkaError, RequestChecks};
 use crate::authz::{Operation, ResourceType};
 
@@ -109,6 +110,20 @@ pub fn request_checks(
             max: decodable_max(key),
         });
     }
+    if key == ApiKey::Fetch {
+        if let Some(rc) = fetch_checks(version, body) {
+            return Ok(rc);
+        }
+    }
+    decoded_checks(key, version, body)
+}
+
+/// [`request_checks`] by a full (guarded) kafka-protocol decode of the body.
+pub(crate) fn decoded_checks(
+    key: ApiKey,
+    version: i16,
+    body: &[u8],
+) -> Result<RequestChecks, KafkaError> {
     // One copy of the body; the guard and the decoder share it.
     let body = &Bytes::copy_from_slice(body);
     guard_request(key, version, body)?;

@@ -341,6 +341,7 @@ fn trailing_bytes_are_ignored_like_the_broker_does() {
 }
 
 mod apis;
+mod fetch_walk;
 mod garbage;
 mod long_tail;
 mod responses;
