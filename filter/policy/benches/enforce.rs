@@ -422,6 +422,23 @@ fn per_api(c: &mut Criterion) {
             false,
         ),
         (
+            // A Java consumer's: the filter rewrites it without the session.
+            "Fetch v12 in a fetch session",
+            request_frame(
+                ApiKey::Fetch,
+                12,
+                &FetchRequest::default()
+                    .with_replica_id(BrokerId(-1))
+                    .with_session_id(7)
+                    .with_session_epoch(3)
+                    .with_topics(vec![fetch_request::FetchTopic::default()
+                        .with_topic(topic())
+                        .with_partitions(vec![fetch_request::FetchPartition::default()])]),
+            ),
+            Box::new(full::<FetchRequest>(ApiKey::Fetch, 12)),
+            false,
+        ),
+        (
             "Metadata v12",
             request_frame(
                 ApiKey::Metadata,

@@ -4,6 +4,10 @@
 //! and per partition. Whatever it does not read the plain way — a follower's fetch, tagged
 //! fields, a null or non-UTF-8 name, a count that cannot be right, a version kafka-protocol does
 //! not decode — is left to the full decode, which also answers malformed requests.
+//!
+//! The same walk drops a fetch session in place (`fetch_without_session`): the session id and
+//! epoch are overwritten and the forgotten topics cut out, where the full path decodes and
+//! re-encodes the whole request.
 
 use kafka_protocol::messages::ApiKey;
 use meshka_codec::reader::{Field, Reader};
@@ -22,6 +26,42 @@ const REPLICA_STATE: i16 = 15;
 /// The checks of a consumer's Fetch of `version` (`body` after the request header), as the full
 /// decode in `request_checks` makes them; `None` to leave the request to that decode.
 pub(crate) fn fetch_checks(version: i16, body: &[u8]) -> Option<RequestChecks> {
+    walk(version, body).map(|w| w.checks)
+}
+
+/// A consumer's Fetch body without its fetch session, as `disable_fetch_session` makes it by
+/// decoding and re-encoding: session id 0, epoch −1, no forgotten topics, nothing after the
+/// message. `None` to leave the request to that path.
+pub(crate) fn fetch_without_session(version: i16, body: &[u8]) -> Option<Vec<u8>> {
+    let w = walk(version, body)?;
+    let Some(session_at) = w.session_at else {
+        // Before v7 there is no session: the body as the encoder writes it.
+        return Some(body.get(..w.end)?.to_vec());
+    };
+    let empty: &[u8] = if version >= FLEXIBLE { &[1] } else { &[0; 4] };
+    let (forgotten_start, forgotten_end) = w.forgotten;
+    let mut out = Vec::with_capacity(w.end);
+    out.extend_from_slice(body.get(..session_at)?);
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+    out.extend_from_slice(body.get(session_at.checked_add(8)?..forgotten_start)?);
+    out.extend_from_slice(empty);
+    out.extend_from_slice(body.get(forgotten_end..w.end)?);
+    Some(out)
+}
+
+/// What the walk found, and where.
+struct Walk {
+    checks: RequestChecks,
+    /// Where the session id (and the epoch after it) sits, from v7.
+    session_at: Option<usize>,
+    /// The forgotten topics array, its count included (empty before v7).
+    forgotten: (usize, usize),
+    /// Where the message ends.
+    end: usize,
+}
+
+fn walk(version: i16, body: &[u8]) -> Option<Walk> {
     let key = ApiKey::Fetch;
     if version < key.valid_versions().min || version > decodable_max(key) {
         return None;
@@ -34,6 +74,7 @@ pub(crate) fn fetch_checks(version: i16, body: &[u8]) -> Option<RequestChecks> {
     }
     // max_wait_ms, min_bytes, max_bytes, isolation_level.
     r.take(4 + 4 + 4 + 1)?;
+    let session_at = (version >= 7).then(|| r.position());
     let (session_id, session_epoch) = if version >= 7 {
         (r.i32()?, r.i32()?)
     } else {
@@ -68,6 +109,7 @@ pub(crate) fn fetch_checks(version: i16, body: &[u8]) -> Option<RequestChecks> {
         no_tags(&mut r, flexible)?;
         rc.push(check);
     }
+    let forgotten_start = r.position();
     if version >= 7 {
         // Forgotten topics: not checked, but read as the full decode reads them.
         for _ in 0..count(&mut r, flexible)? {
@@ -81,13 +123,19 @@ pub(crate) fn fetch_checks(version: i16, body: &[u8]) -> Option<RequestChecks> {
             no_tags(&mut r, flexible)?;
         }
     }
+    let forgotten = (forgotten_start, r.position());
     if version >= 11 {
         name(&mut r, flexible)?; // rack_id
     }
     // From v15 a replica id would be in the tagged fields: none means a consumer. Bytes after
     // them are ignored, as the broker and the full decode ignore them.
     no_tags(&mut r, flexible)?;
-    Some(rc)
+    Some(Walk {
+        checks: rc,
+        session_at,
+        forgotten,
+        end: r.position(),
+    })
 }
 
 /// An array's element count: `None` for null, negative, or more elements than bytes remain

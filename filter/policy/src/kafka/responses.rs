@@ -183,6 +183,14 @@ pub fn filter_listing_response(
 /// full fetches), no forgotten topics. Every fetch then names every partition it wants, so
 /// every fetch is authorized on all of them. Returns the new body.
 pub fn disable_fetch_session(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
+    match super::fetch_walk::fetch_without_session(version, body) {
+        Some(out) => Ok(out),
+        None => decoded_without_session(version, body),
+    }
+}
+
+/// [`disable_fetch_session`] by a full (guarded) decode and re-encode.
+pub(crate) fn decoded_without_session(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
     let body = &Bytes::copy_from_slice(body);
     guard_request(ApiKey::Fetch, version, body)?;
     let mut request: FetchRequest = decode("FetchRequest", body, version)?;
