@@ -400,6 +400,20 @@ fn per_api(c: &mut Criterion) {
             header.correlation_id as usize
         }
     }
+    // A consumer's Fetch v12 of one partition, in the session `session_id`/`epoch` (none: 0/-1).
+    let consumer_fetch = |session_id, epoch| {
+        request_frame(
+            ApiKey::Fetch,
+            12,
+            &FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_session_id(session_id)
+                .with_session_epoch(epoch)
+                .with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![fetch_request::FetchPartition::default()])]),
+        )
+    };
     let cases: Vec<Case> = vec![
         (
             "Produce v9 1 KiB",
@@ -409,32 +423,14 @@ fn per_api(c: &mut Criterion) {
         ),
         (
             "Fetch v12",
-            request_frame(
-                ApiKey::Fetch,
-                12,
-                &FetchRequest::default()
-                    .with_replica_id(BrokerId(-1))
-                    .with_topics(vec![fetch_request::FetchTopic::default()
-                        .with_topic(topic())
-                        .with_partitions(vec![fetch_request::FetchPartition::default()])]),
-            ),
+            consumer_fetch(0, -1),
             Box::new(full::<FetchRequest>(ApiKey::Fetch, 12)),
             false,
         ),
         (
             // A Java consumer's: the filter rewrites it without the session.
             "Fetch v12 in a fetch session",
-            request_frame(
-                ApiKey::Fetch,
-                12,
-                &FetchRequest::default()
-                    .with_replica_id(BrokerId(-1))
-                    .with_session_id(7)
-                    .with_session_epoch(3)
-                    .with_topics(vec![fetch_request::FetchTopic::default()
-                        .with_topic(topic())
-                        .with_partitions(vec![fetch_request::FetchPartition::default()])]),
-            ),
+            consumer_fetch(7, 3),
             Box::new(full::<FetchRequest>(ApiKey::Fetch, 12)),
             false,
         ),

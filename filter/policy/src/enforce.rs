@@ -267,6 +267,12 @@ impl Enforcer<'_> {
         self.policy.mode() == crate::authz::Mode::Audit
     }
 
+    /// The record of `head`'s decision, to fill (a recycled one where there is one).
+    fn blank_record(&mut self, head: &RequestHead<'_>) -> DecisionRecord {
+        let audit = self.audit();
+        self.records.blank(head, self.principal, audit)
+    }
+
     /// The tenant of the connection's principal (which a SASL exchange may change).
     fn tenant(&self) -> Option<&CompiledTenant> {
         let routing = self.routing?;
@@ -423,15 +429,7 @@ impl Enforcer<'_> {
                 Err(check)
             }
         };
-        let audit = self.audit();
-        let mut record = self.records.blank(
-            PRODUCE,
-            head.api.name(),
-            head.api_version,
-            head.correlation_id,
-            self.principal,
-            audit,
-        );
+        let mut record = self.blank_record(head);
         record.forwarded = true;
         record.allowed = true;
         if let Some((id, rule)) = transactional {
@@ -492,15 +490,7 @@ impl Enforcer<'_> {
             }
             _ => {}
         }
-        let audit = self.audit();
-        let mut record = self.records.blank(
-            key,
-            head.api.name(),
-            head.api_version,
-            head.correlation_id,
-            self.principal,
-            audit,
-        );
+        let mut record = self.blank_record(head);
         // Routing first: the checks below and the policy's rules see the broker's names.
         let client_body = body;
         let routed = match self.tenant() {

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::ops::Deref;
 
+use meshka_codec::head::RequestHead;
+
 use super::{CheckRecord, DecisionRecord};
 use crate::authz::{Operation, Principal, ResourceType};
 
@@ -49,33 +51,30 @@ impl Records {
         self.made.push(record);
     }
 
-    /// A record for one request, neither forwarded nor allowed yet, without checks: a spare
-    /// where there is one.
+    /// A record for the request `head` starts, neither forwarded nor allowed yet, without
+    /// checks: a spare where there is one.
     pub(crate) fn blank(
         &mut self,
-        api_key: i16,
-        api: &'static str,
-        version: i16,
-        correlation_id: i32,
+        head: &RequestHead<'_>,
         principal: &Principal,
         audit: bool,
     ) -> DecisionRecord {
         let mut record = self.spare.pop().unwrap_or_else(|| DecisionRecord {
-            api_key,
-            api,
-            version,
-            correlation_id,
+            api_key: 0,
+            api: "",
+            version: 0,
+            correlation_id: 0,
             principal: String::new(),
             forwarded: false,
             allowed: false,
-            audit,
+            audit: false,
             checks: Vec::new(),
             error: None,
         });
-        record.api_key = api_key;
-        record.api = api;
-        record.version = version;
-        record.correlation_id = correlation_id;
+        record.api_key = head.api.key();
+        record.api = head.api.name();
+        record.version = head.api_version;
+        record.correlation_id = head.correlation_id;
         record.principal.clear();
         // Writing into a String cannot fail.
         let _ = write!(record.principal, "{principal}");

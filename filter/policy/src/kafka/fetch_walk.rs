@@ -75,13 +75,13 @@ fn walk(version: i16, body: &[u8]) -> Option<Walk> {
     // max_wait_ms, min_bytes, max_bytes, isolation_level.
     r.take(4 + 4 + 4 + 1)?;
     let session_at = (version >= 7).then(|| r.position());
-    let (session_id, session_epoch) = if version >= 7 {
-        (r.i32()?, r.i32()?)
-    } else {
-        (0, -1)
+    // A session from v7: no session is id 0 with epoch -1.
+    let fetch_session = match session_at {
+        Some(_) => (r.i32()?, r.i32()?) != (0, -1),
+        None => false,
     };
     let mut rc = RequestChecks {
-        fetch_session: version >= 7 && !(session_id == 0 && session_epoch == -1),
+        fetch_session,
         ..RequestChecks::default()
     };
     // partition, current_leader_epoch (v9+), fetch_offset, last_fetched_epoch (v12+),
