@@ -11,7 +11,7 @@ export MESHKA_VENV := $(VENV)
 help:
 	@echo "make demo    run a local mesh: two Envoy sidecars with the filter, a Kafka broker, real clients"
 	@echo "make test    build everything and run unit and end-to-end tests"
-	@echo "make filter  build the Wasm filter (target/wasm32-wasip1/release/meshka_filter.wasm)"
+	@echo "make filter  build the Wasm filter ($(WASM))"
 	@echo "make bench   the filter's cost against plain Envoy: criterion benches and an end-to-end run (README \"Performance\")"
 	@echo "make fuzz    fuzz the filter's decoding and enforcement (FUZZ_SECONDS per target); make fuzz-seeds recaptures the seeds"
 	@echo "make soak    SOAK_MINUTES (10) of mixed traffic through the filter with a policy change every minute"
@@ -44,22 +44,35 @@ demo: venv filter
 DEBIAN_WASM_PKGS := rustc-web cargo-web rust-web-src lld-22 wasi-libc
 FILTER_SRCS := $(shell find filter -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 
-.PHONY: filter
-filter: $(WASM)
-$(WASM): $(FILTER_SRCS)
+# $(call wasm_build,<package>,<extra cargo arguments>,<target dir>)
+define wasm_build
 	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
-		CARGO_TARGET_DIR=target/wasm cargo build -p meshka-filter --release --target wasm32-wasip1; \
+		CARGO_TARGET_DIR=$(3) cargo build -p $(1) --release --target wasm32-wasip1 $(2); \
 	else \
 		if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/wasm32-wasi ] || ! [ -d /usr/lib/rustlib/src/rust ]; then \
 			echo "rustup has no wasm32-wasip1 target: installing Debian's $(DEBIAN_WASM_PKGS)"; \
 			(apt-get update -q && apt-get install -y -q $(DEBIAN_WASM_PKGS)) >/dev/null || \
 				{ echo "could not install $(DEBIAN_WASM_PKGS): run 'rustup target add wasm32-wasip1' or install them"; exit 1; }; \
 		fi; \
-		PATH=/usr/bin:$$PATH CARGO_TARGET_DIR=target/wasm RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+		PATH=/usr/bin:$$PATH CARGO_TARGET_DIR=$(3) RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 		RUSTFLAGS="-L /usr/lib/wasm32-wasi -C link-self-contained=no" \
-		/usr/bin/cargo build -p meshka-filter --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort; \
+		/usr/bin/cargo build -p $(1) --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort $(2); \
 	fi
+endef
+
+.PHONY: filter filter-names
+filter: $(WASM)
+$(WASM): $(FILTER_SRCS)
+	$(call wasm_build,meshka-filter,,target/wasm)
 	@ls -l $@ | awk '{printf "filter: %s (%d bytes)\n", $$NF, $$5}'
+
+# The filter with its name section (function names in trap backtraces and profiles); the shipped
+# module leaves it out (Cargo.toml).
+WASM_NAMES := target/wasm-names/wasm32-wasip1/release/meshka_filter.wasm
+filter-names: $(WASM_NAMES)
+$(WASM_NAMES): $(FILTER_SRCS)
+	$(call wasm_build,meshka-filter,--config 'profile.release.package.meshka-filter.strip="debuginfo"',target/wasm-names)
+	@ls -l $@ | awk '{printf "filter with names: %s (%d bytes)\n", $$NF, $$5}'
 
 # The filter as an OCI image layout in the format Istio pulls for oci:// WasmPlugin URLs; prints
 # the image digest to put in WasmPlugin.spec.sha256.
@@ -79,18 +92,7 @@ NOOP_SRCS := $(shell find tests/noop-filter -name '*.rs' -o -name Cargo.toml) Ca
 .PHONY: noop-filter
 noop-filter: $(NOOP_WASM)
 $(NOOP_WASM): $(NOOP_SRCS)
-	@if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then \
-		CARGO_TARGET_DIR=target/wasm cargo build -p meshka-noop-filter --release --target wasm32-wasip1; \
-	else \
-		if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/wasm32-wasi ] || ! [ -d /usr/lib/rustlib/src/rust ]; then \
-			echo "rustup has no wasm32-wasip1 target: installing Debian's $(DEBIAN_WASM_PKGS)"; \
-			(apt-get update -q && apt-get install -y -q $(DEBIAN_WASM_PKGS)) >/dev/null || \
-				{ echo "could not install $(DEBIAN_WASM_PKGS): run 'rustup target add wasm32-wasip1' or install them"; exit 1; }; \
-		fi; \
-		PATH=/usr/bin:$$PATH CARGO_TARGET_DIR=target/wasm RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-		RUSTFLAGS="-L /usr/lib/wasm32-wasi -C link-self-contained=no" \
-		/usr/bin/cargo build -p meshka-noop-filter --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort; \
-	fi
+	$(call wasm_build,meshka-noop-filter,,target/wasm)
 	@ls -l $@ | awk '{printf "noop-filter: %s (%d bytes)\n", $$NF, $$5}'
 
 # The filter's cost against plain Envoy, in one run (README "Performance"): criterion benches of
