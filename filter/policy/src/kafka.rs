@@ -23,7 +23,6 @@
 mod checks;
 mod deny;
 mod fetch_walk;
-#[rustfmt::skip]
 mod guard;
 mod produce_start;
 mod responses;
@@ -238,22 +237,24 @@ pub fn decode_guarded_request<T: Decodable>(
 /// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
 /// abort on such a request (see `kafka/guard.rs`).
 pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
-    let mut buf = body.clone();
-    guard::request(key, &mut buf, version).map_err(|e| KafkaError::Decode {
-        what: "request",
-        version,
-        reason: format!("{e:#}"),
-    })
+    guard::request(key as i16, version, body)
+        .map(|_| ())
+        .map_err(|e| KafkaError::Decode {
+            what: "request",
+            version,
+            reason: e.to_string(),
+        })
 }
 
 /// The same check for the responses this module rewrites.
 pub(crate) fn guard_response(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
-    let mut buf = body.clone();
-    guard::response(key, &mut buf, version).map_err(|e| KafkaError::Decode {
-        what: "response",
-        version,
-        reason: format!("{e:#}"),
-    })
+    guard::response(key as i16, version, body)
+        .map(|_| ())
+        .map_err(|e| KafkaError::Decode {
+            what: "response",
+            version,
+            reason: e.to_string(),
+        })
 }
 
 /// Decodes a message, naming it in the error. Call a guard first.

@@ -91,11 +91,11 @@ pub(super) fn checks(key: ApiKey, v: i16, body: &[u8]) -> RequestChecks {
 // Every api key, every version: a default request maps (or is refused by name), and a denial
 // decodes as the api's response at that version.
 
-trait Visit {
+pub(super) trait Visit {
     fn visit<R: Request + Default>(&mut self);
 }
 
-fn all_apis(v: &mut impl Visit) {
+pub(super) fn all_apis(v: &mut impl Visit) {
     v.visit::<ProduceRequest>();
     v.visit::<FetchRequest>();
     v.visit::<ListOffsetsRequest>();

@@ -243,19 +243,19 @@ proptest! {
     }
 }
 
-/// guard.rs is what generate_guard.py makes of kafka-protocol's sources (when both python3 and
+/// guard/schema.rs is what generate_guard.py makes of kafka-protocol's sources (when both python3 and
 /// the crate's sources are on this machine; otherwise the test says so and passes).
 #[test]
-fn guard_rs_is_regenerated_unchanged() {
+fn guard_schema_is_regenerated_unchanged() {
     let home = std::env::var("CARGO_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
     let Ok(home) = home else {
-        eprintln!("no CARGO_HOME or HOME: not regenerating guard.rs");
+        eprintln!("no CARGO_HOME or HOME: not regenerating guard/schema.rs");
         return;
     };
     let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
-        eprintln!("no cargo registry sources: not regenerating guard.rs");
+        eprintln!("no cargo registry sources: not regenerating guard/schema.rs");
         return;
     };
     let Some(messages) = registries
@@ -263,7 +263,7 @@ fn guard_rs_is_regenerated_unchanged() {
         .map(|r| r.path().join("kafka-protocol-0.18.0/src/messages"))
         .find(|p| p.is_dir())
     else {
-        eprintln!("kafka-protocol 0.18.0 sources not found: not regenerating guard.rs");
+        eprintln!("kafka-protocol 0.18.0 sources not found: not regenerating guard/schema.rs");
         return;
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/kafka/generate_guard.py");
@@ -272,7 +272,7 @@ fn guard_rs_is_regenerated_unchanged() {
         .arg(&messages)
         .output()
     else {
-        eprintln!("no python3: not regenerating guard.rs");
+        eprintln!("no python3: not regenerating guard/schema.rs");
         return;
     };
     assert!(
@@ -280,10 +280,10 @@ fn guard_rs_is_regenerated_unchanged() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let committed = include_str!("../guard.rs");
+    let committed = include_str!("../guard/schema.rs");
     assert!(
         String::from_utf8_lossy(&out.stdout) == committed,
-        "guard.rs differs from generate_guard.py's output: regenerate it (see its header)"
+        "guard/schema.rs differs from generate_guard.py's output: regenerate it (see its header)"
     );
 }
 

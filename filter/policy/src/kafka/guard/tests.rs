@@ -1,0 +1,272 @@
+//! The tables against kafka-protocol itself: messages written from the tables (every api, every
+//! version, arrays, nulls and tagged fields filled at random) decode with kafka-protocol to their
+//! last byte, and the guard reads exactly the bytes kafka-protocol reads — also when the bytes
+//! are damaged.
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Decodable, Request};
+
+use super::schema::{REQUESTS, RESPONSES, SCHEMAS};
+use super::{GuardError, Op};
+use crate::kafka::tests::{all_apis, Visit};
+
+/// xorshift64*: the same messages every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn uvarint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A message as the tables lay it out at `version`, with random contents.
+fn write_struct(id: u16, version: i16, rng: &mut Rng, out: &mut Vec<u8>) {
+    let schema = &SCHEMAS[usize::from(id)];
+    let layout = schema
+        .layouts
+        .iter()
+        .find(|l| l.versions.0 <= version && version <= l.versions.1)
+        .unwrap_or_else(|| panic!("{} has no layout at v{version}", schema.name));
+    for op in layout.ops {
+        write_op(op, version, rng, out);
+    }
+}
+
+fn ascii(rng: &mut Rng, out: &mut Vec<u8>, n: usize) {
+    out.extend((0..n).map(|_| b'a' + rng.below(26) as u8));
+}
+
+fn write_op(op: &Op, version: i16, rng: &mut Rng, out: &mut Vec<u8>) {
+    match op {
+        Op::Fixed(n) => out.extend((0..*n).map(|_| rng.next() as u8)),
+        Op::String => {
+            let n = rng.below(6) as usize;
+            out.extend((n as i16).to_be_bytes());
+            ascii(rng, out, n);
+        }
+        Op::Bytes => {
+            let n = rng.below(6) as usize;
+            out.extend((n as i32).to_be_bytes());
+            ascii(rng, out, n);
+        }
+        Op::Compact => {
+            let n = rng.below(6) as usize;
+            uvarint(out, n as u32 + 1);
+            ascii(rng, out, n);
+        }
+        Op::Struct(id) => write_struct(*id, version, rng, out),
+        Op::OptionStruct(id) => {
+            if rng.below(2) == 0 {
+                out.push(0xff);
+            } else {
+                out.push(1);
+                write_struct(*id, version, rng, out);
+            }
+        }
+        Op::Array(element) | Op::CompactArray(element) => {
+            let n = rng.below(3);
+            if matches!(op, Op::Array(_)) {
+                out.extend((n as i32).to_be_bytes());
+            } else {
+                uvarint(out, n as u32 + 1);
+            }
+            for _ in 0..n {
+                write_op(element, version, rng, out);
+            }
+        }
+        Op::Tagged(known) => {
+            let mut fields: Vec<(u32, Vec<u8>)> = vec![];
+            for (tag, op) in known.iter() {
+                if let (Some(op), 0) = (op, rng.below(2)) {
+                    let mut value = vec![];
+                    write_op(op, version, rng, &mut value);
+                    fields.push((*tag, value));
+                }
+            }
+            if rng.below(3) == 0 {
+                // A tag from a newer Kafka: skipped by its size.
+                let mut value = vec![];
+                let n = rng.below(4) as usize;
+                ascii(rng, &mut value, n);
+                fields.push((1000 + rng.below(50) as u32, value));
+            }
+            uvarint(out, fields.len() as u32);
+            for (tag, value) in fields {
+                uvarint(out, tag);
+                uvarint(out, value.len() as u32);
+                out.extend(value);
+            }
+        }
+    }
+}
+
+fn versions(id: u16) -> impl Iterator<Item = i16> {
+    SCHEMAS[usize::from(id)]
+        .layouts
+        .iter()
+        .flat_map(|l| l.versions.0..=l.versions.1)
+}
+
+/// kafka-protocol's decode of `T`: Ok(bytes read) or the error.
+fn kafka_protocol<T: Decodable>(body: &[u8], version: i16) -> Result<usize, String> {
+    let mut buf = Bytes::copy_from_slice(body);
+    T::decode(&mut buf, version)
+        .map(|_| body.len() - buf.remaining())
+        .map_err(|e| format!("{e:#}"))
+}
+
+#[derive(Default)]
+struct Compare {
+    rng: u64,
+    messages: usize,
+    damaged: usize,
+    refused: usize,
+    content: usize,
+}
+
+impl Compare {
+    fn message<T: Decodable>(
+        &mut self,
+        what: &str,
+        id: u16,
+        guard: fn(i16, i16, &[u8]) -> Result<usize, GuardError>,
+        key: i16,
+    ) {
+        let mut rng = Rng(self.rng ^ (u64::from(id) << 32) ^ 0x9e37_79b9_7f4a_7c15);
+        for v in versions(id) {
+            for _ in 0..40 {
+                let mut body = vec![];
+                write_struct(id, v, &mut rng, &mut body);
+                self.messages += 1;
+                let decoded = kafka_protocol::<T>(&body, v);
+                assert_eq!(
+                    decoded,
+                    Ok(body.len()),
+                    "{what} {key} v{v}: kafka-protocol does not read the message the tables lay out: {body:02x?}"
+                );
+                assert_eq!(guard(key, v, &body), Ok(body.len()), "{what} {key} v{v}");
+                for _ in 0..8 {
+                    let damaged = damage(&body, &mut rng);
+                    self.damaged += 1;
+                    match guard(key, v, &damaged) {
+                        // kafka-protocol would abort here: the guard is what stops it.
+                        Err(GuardError::Claims { .. }) => self.refused += 1,
+                        Err(e) => assert!(
+                            kafka_protocol::<T>(&damaged, v).is_err(),
+                            "{what} {key} v{v}: the guard refused ({e}) what kafka-protocol decodes: {damaged:02x?}"
+                        ),
+                        Ok(read) => match kafka_protocol::<T>(&damaged, v) {
+                            Ok(decoded) => assert_eq!(decoded, read, "{what} {key} v{v}: {damaged:02x?}"),
+                            // What the guard does not judge: a null where the field may not be
+                            // null, a string that is not UTF-8.
+                            Err(e) if e.contains("(-1)") || e.contains("utf-8") => self.content += 1,
+                            Err(e) => panic!("{what} {key} v{v}: the guard read {read} bytes of what kafka-protocol refuses ({e}): {damaged:02x?}"),
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A few bytes overwritten (edge values included), cut short, or with bytes after it.
+fn damage(body: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = body.to_vec();
+    match rng.below(3) {
+        0 if !out.is_empty() => {
+            let at = rng.below(out.len() as u64) as usize;
+            out.truncate(at);
+        }
+        1 => out.extend((0..1 + rng.below(4)).map(|_| rng.next() as u8)),
+        _ => {
+            for _ in 0..1 + rng.below(3) {
+                if out.is_empty() {
+                    break;
+                }
+                let at = rng.below(out.len() as u64) as usize;
+                let edge = [0u8, 1, 2, 0x7f, 0x80, 0xff];
+                out[at] = if rng.below(2) == 0 {
+                    edge[rng.below(6) as usize]
+                } else {
+                    rng.next() as u8
+                };
+            }
+        }
+    }
+    out
+}
+
+impl Visit for Compare {
+    fn visit<R: Request + Default>(&mut self) {
+        let key = R::KEY;
+        let find = |table: &[(i16, u16)]| table.iter().find(|(k, _)| *k == key).map(|&(_, id)| id);
+        let id = find(REQUESTS).unwrap_or_else(|| panic!("no request layout for api {key}"));
+        self.message::<R>("request", id, super::request, key);
+        if let Some(id) = find(RESPONSES) {
+            self.message::<R::Response>("response", id, super::response, key);
+        }
+    }
+}
+
+#[test]
+fn the_tables_read_what_kafka_protocol_reads() {
+    let mut compare = Compare {
+        rng: 0x5eed,
+        ..Compare::default()
+    };
+    all_apis(&mut compare);
+    eprintln!(
+        "{} messages, {} damaged copies ({} refused for their array counts, {} with contents only kafka-protocol refuses)",
+        compare.messages, compare.damaged, compare.refused, compare.content
+    );
+    assert!(compare.refused > 100, "damage reached no array count");
+}
+
+#[test]
+fn every_request_and_listed_response_has_a_layout() {
+    for (key, _) in REQUESTS.iter().chain(RESPONSES) {
+        assert!(
+            ApiKey::try_from(*key).is_ok(),
+            "api key {key} is not one kafka-protocol knows"
+        );
+    }
+    assert!(REQUESTS.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+    assert!(RESPONSES.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+    assert_eq!(RESPONSES.len(), 30);
+    assert_eq!(
+        super::response(ApiKey::SaslHandshake as i16, 1, &[0, 0]),
+        Err(GuardError::NoSchema {
+            what: "response",
+            api_key: 17
+        })
+    );
+}
+
+#[test]
+fn a_table_error_is_an_error() {
+    let mut walk = super::Walk {
+        reader: meshka_codec::reader::Reader::new(&[]),
+        version: 0,
+        depth: 0,
+    };
+    assert_eq!(
+        walk.structure(u16::MAX, "test"),
+        Err(GuardError::Table { within: "test" })
+    );
+}
