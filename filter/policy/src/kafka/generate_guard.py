@@ -103,33 +103,36 @@ def struct_type(t):
     return m.group(1)
 
 
-def read_op(expr, field, fields, module):
-    """The op for one `types::...decode(buf)?` expression assigned to `field`."""
+def read_op(expr, field, fields, module, field_type=None):
+    """The op for one `types::...decode(buf)?` expression assigned to `field` (or, for an array's
+    elements, of `field_type`)."""
+    t = field_type if field_type is not None else fields[field]
+    nullable = t.startswith("Option<")
     expr = expr.strip().rstrip(";")
     m = re.match(r"^types::(\w+)\.decode\(buf\)\?$", expr)
     if m:
-        t = m.group(1)
-        if t in FIXED:
-            return ("fixed", FIXED[t])
-        if t == "String":
-            return ("string",)
-        if t == "Bytes":
-            return ("bytes",)
-        if t in ("CompactString", "CompactBytes"):
-            return ("compact",)
-        raise Unsupported(f"type {t}")
+        kind = m.group(1)
+        if kind in FIXED:
+            return ("fixed", FIXED[kind])
+        if kind in ("String", "Bytes", "CompactString", "CompactBytes"):
+            length = "Varint" if kind.startswith("Compact") else ("Int16" if kind == "String" else "Int32")
+            return ("string" if kind.endswith("String") else "bytes", length, nullable)
+        raise Unsupported(f"type {kind}")
     if re.match(r"^types::Struct \{ version \}\.decode\(buf\)\?$", expr):
-        return ("struct", (module, struct_type(fields[field])))
+        return ("struct", (module, struct_type(t)))
     if re.match(r"^types::OptionStruct \{ version \}\.decode\(buf\)\?$", expr):
-        return ("optstruct", (module, struct_type(fields[field])))
+        return ("optstruct", (module, struct_type(t)))
     m = re.match(r"^types::(Compact)?Array\((.*)\)\.decode\(buf\)\?$", expr)
     if m:
         inner = m.group(2)
+        element = re.match(r"^(?:Option<)?Vec<(.*?)>>?$", t)
+        if not element:
+            raise Unsupported(f"not an array: {t}")
         if inner == "types::Struct { version }":
-            elem = ("struct", (module, elem_type(fields[field])))
+            elem = ("struct", (module, elem_type(t)))
         else:
-            elem = read_op(f"{inner}.decode(buf)?", field, fields, module)
-        return ("carray" if m.group(1) else "array", elem)
+            elem = read_op(f"{inner}.decode(buf)?", field, fields, module, element.group(1))
+        return ("array", "Varint" if m.group(1) else "Int32", nullable, elem)
     raise Unsupported(f"expression {expr!r}")
 
 
@@ -282,24 +285,24 @@ for f in REQUESTS + RESPONSES:
 ids = {key: n for n, key in enumerate(sorted(structs))}
 
 
+def null(nullable):
+    return "Nullable" if nullable else "NotNull"
+
+
 def rust(op):
     kind = op[0]
     if kind == "fixed":
         return f"Fixed({op[1]})"
     if kind == "string":
-        return "String"
+        return f"String({op[1]}, {null(op[2])})"
     if kind == "bytes":
-        return "Bytes"
-    if kind == "compact":
-        return "Compact"
+        return f"Bytes({op[1]}, {null(op[2])})"
     if kind == "struct":
         return f"Struct({ids[op[1]]})"
     if kind == "optstruct":
         return f"OptionStruct({ids[op[1]]})"
     if kind == "array":
-        return f"Array(&{rust(op[1])})"
-    if kind == "carray":
-        return f"CompactArray(&{rust(op[1])})"
+        return f"Array({op[1]}, {null(op[2])}, &{rust(op[3])})"
     if kind == "tagged":
         tags = ", ".join(f"({t}, {'None' if o == FAIL else f'Some({rust(o)})'})" for t, o in op[1])
         return f"Tagged(&[{tags}])"
@@ -311,6 +314,8 @@ out = [
     "//!",
     "//! Every message the filter decodes, as the reads kafka-protocol makes for it at each version.",
     "",
+    "use super::Len::*;",
+    "use super::Null::*;",
     "use super::Op::*;",
     "use super::{Layout, Schema};",
     "",

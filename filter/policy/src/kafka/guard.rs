@@ -20,23 +20,35 @@ use meshka_codec::reader::Reader;
 pub(super) enum Op {
     /// Fixed-size fields: this many bytes together.
     Fixed(u8),
-    /// An i16 length (negative: null), then that many bytes.
-    String,
-    /// An i32 length (negative: null), then that many bytes.
-    Bytes,
-    /// An unsigned varint length + 1 (0: null), then the bytes: compact strings and bytes.
-    Compact,
+    /// A length, then that many bytes of UTF-8.
+    String(Len, Null),
+    /// A length, then that many bytes.
+    Bytes(Len, Null),
     /// A struct of the schema table, at the message's version.
     Struct(u16),
     /// A presence byte, then the struct when it is 1.
     OptionStruct(u16),
-    /// An i32 count (negative: null), then the elements.
-    Array(&'static Op),
-    /// An unsigned varint count + 1 (0: null), then the elements.
-    CompactArray(&'static Op),
+    /// A count, then the elements.
+    Array(Len, Null, &'static Op),
     /// Tagged fields: a count, then a tag, a size and a value each. The tags kafka-protocol knows
     /// are read as their op (`None`: a tag not valid at this version); others skipped by size.
     Tagged(&'static [(u32, Option<Op>)]),
+}
+
+/// How a length or count is written: -1 is null for the fixed-size ones, 0 for the varint
+/// (which holds the length + 1: compact strings, bytes and arrays of flexible versions).
+#[derive(Debug, PartialEq)]
+pub(super) enum Len {
+    Int16,
+    Int32,
+    Varint,
+}
+
+/// Whether kafka-protocol accepts null for the field (its type is an `Option`).
+#[derive(Debug, PartialEq)]
+pub(super) enum Null {
+    Nullable,
+    NotNull,
 }
 
 /// A struct's reads for a range of versions.
@@ -68,6 +80,10 @@ pub(crate) enum GuardError {
     },
     /// A length or count below -1.
     Negative { within: &'static str, length: i64 },
+    /// Null where kafka-protocol's type for the field is not an `Option`.
+    Null { within: &'static str },
+    /// A string that is not UTF-8.
+    Utf8 { within: &'static str },
     /// kafka-protocol decodes no such version of this struct.
     Version { within: &'static str, version: i16 },
     /// A tagged field kafka-protocol refuses at this version.
@@ -102,6 +118,8 @@ impl fmt::Display for GuardError {
             GuardError::Negative { within, length } => {
                 write!(f, "{within}: a length or count of {length}")
             }
+            GuardError::Null { within } => write!(f, "{within}: null where a value is required"),
+            GuardError::Utf8 { within } => write!(f, "{within}: a string that is not UTF-8"),
             GuardError::Version { within, version } => {
                 write!(f, "{within}: version {version} is not supported")
             }
@@ -185,17 +203,22 @@ impl Walk<'_> {
     fn op(&mut self, op: &'static Op, within: &'static str) -> Result<(), GuardError> {
         match op {
             Op::Fixed(n) => self.skip(usize::from(*n), within),
-            Op::String => {
-                let n = i16::from_be_bytes(self.fixed(within)?);
-                self.skip(self.length(n.into(), within)?, within)
+            Op::String(len, null) => {
+                let n = self.length(len, null, within)?;
+                let left = self.reader.remaining();
+                let text = self.reader.take(n).ok_or(GuardError::Short {
+                    within,
+                    needed: n,
+                    left,
+                })?;
+                match std::str::from_utf8(text) {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(GuardError::Utf8 { within }),
+                }
             }
-            Op::Bytes => {
-                let n = i32::from_be_bytes(self.fixed(within)?);
-                self.skip(self.length(n.into(), within)?, within)
-            }
-            Op::Compact => {
-                let n = self.uvarint(within)?.saturating_sub(1);
-                self.skip(usize::try_from(n).unwrap_or(usize::MAX), within)
+            Op::Bytes(len, null) => {
+                let n = self.length(len, null, within)?;
+                self.skip(n, within)
             }
             Op::Struct(id) => self.structure(*id, within),
             Op::OptionStruct(id) => {
@@ -204,18 +227,9 @@ impl Walk<'_> {
                 }
                 Ok(())
             }
-            Op::Array(element) => {
-                let count = i32::from_be_bytes(self.fixed(within)?);
-                let count = self.length(count.into(), within)?;
+            Op::Array(len, null, element) => {
+                let count = self.length(len, null, within)?;
                 self.elements(count, element, within)
-            }
-            Op::CompactArray(element) => {
-                let count = self.uvarint(within)?.saturating_sub(1);
-                self.elements(
-                    usize::try_from(count).unwrap_or(usize::MAX),
-                    element,
-                    within,
-                )
             }
             Op::Tagged(known) => {
                 let count = self.uvarint(within)?;
@@ -262,13 +276,24 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// A length or count: -1 is null (nothing follows), other negatives are refused as
-    /// kafka-protocol refuses them.
-    fn length(&self, n: i64, within: &'static str) -> Result<usize, GuardError> {
-        match usize::try_from(n) {
-            Ok(n) => Ok(n),
-            Err(_) if n == -1 => Ok(0),
-            Err(_) => Err(GuardError::Negative { within, length: n }),
+    /// A length or count (0 for null), refused as kafka-protocol refuses it: negative, or null
+    /// where the field may not be null.
+    fn length(
+        &mut self,
+        len: &Len,
+        null: &Null,
+        within: &'static str,
+    ) -> Result<usize, GuardError> {
+        let n = match len {
+            Len::Int16 => i64::from(i16::from_be_bytes(self.fixed(within)?)),
+            Len::Int32 => i64::from(i32::from_be_bytes(self.fixed(within)?)),
+            Len::Varint => i64::from(self.uvarint(within)?) - 1,
+        };
+        match (usize::try_from(n), null) {
+            (Ok(n), _) => Ok(n),
+            (Err(_), Null::Nullable) if n == -1 => Ok(0),
+            (Err(_), Null::NotNull) if n == -1 => Err(GuardError::Null { within }),
+            (Err(_), _) => Err(GuardError::Negative { within, length: n }),
         }
     }
 

@@ -2,6 +2,8 @@
 //!
 //! Every message the filter decodes, as the reads kafka-protocol makes for it at each version.
 
+use super::Len::*;
+use super::Null::*;
 use super::Op::*;
 use super::{Layout, Schema};
 
@@ -135,23 +137,23 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 0: add_offsets_to_txn_request
         name: "AddOffsetsToTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Fixed(10), String] },
-            Layout { versions: (3, 4), ops: &[Compact, Fixed(10), Compact, Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(10), String(Int16, NotNull)] },
+            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(10), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 1: add_partitions_to_txn_request
         name: "AddPartitionsToTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Fixed(10), Array(&Struct(2))] },
-            Layout { versions: (3, 3), ops: &[Compact, Fixed(10), CompactArray(&Struct(2)), Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[CompactArray(&Struct(3)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(10), Array(Int32, NotNull, &Struct(2))] },
+            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), Fixed(10), Array(Varint, NotNull, &Struct(2)), Tagged(&[])] },
+            Layout { versions: (4, 5), ops: &[Array(Varint, NotNull, &Struct(3)), Tagged(&[])] },
         ],
     },
     Schema { // 2: add_partitions_to_txn_request
         name: "AddPartitionsToTxnTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (3, 5), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 3: add_partitions_to_txn_request
@@ -159,7 +161,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
             Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[Compact, Fixed(11), CompactArray(&Struct(2)), Tagged(&[])] },
+            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Fixed(11), Array(Varint, NotNull, &Struct(2)), Tagged(&[])] },
         ],
     },
     Schema { // 4: add_partitions_to_txn_response
@@ -172,9 +174,9 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 5: add_partitions_to_txn_response
         name: "AddPartitionsToTxnResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(4), Array(&Struct(7))] },
-            Layout { versions: (3, 3), ops: &[Fixed(4), CompactArray(&Struct(7)), Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[Fixed(6), CompactArray(&Struct(6)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(7))] },
+            Layout { versions: (3, 3), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(7)), Tagged(&[])] },
+            Layout { versions: (4, 5), ops: &[Fixed(6), Array(Varint, NotNull, &Struct(6)), Tagged(&[])] },
         ],
     },
     Schema { // 6: add_partitions_to_txn_response
@@ -182,26 +184,26 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
             Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[Compact, CompactArray(&Struct(7)), Tagged(&[])] },
+            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(7)), Tagged(&[])] },
         ],
     },
     Schema { // 7: add_partitions_to_txn_response
         name: "AddPartitionsToTxnTopicResult",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Array(&Struct(4))] },
-            Layout { versions: (3, 5), ops: &[Compact, CompactArray(&Struct(4)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(4))] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(4)), Tagged(&[])] },
         ],
     },
     Schema { // 8: add_raft_voter_request
         name: "AddRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(24), CompactArray(&Struct(9)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(9)), Tagged(&[])] },
         ],
     },
     Schema { // 9: add_raft_voter_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 10: allocate_producer_ids_request
@@ -213,89 +215,89 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 11: alter_client_quotas_request
         name: "AlterClientQuotasRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(13)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(13)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(13)), Fixed(1)] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(13)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 12: alter_client_quotas_request
         name: "EntityData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, String] },
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 13: alter_client_quotas_request
         name: "EntryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(12)), Array(&Struct(14))] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(12)), CompactArray(&Struct(14)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(12)), Array(Int32, NotNull, &Struct(14))] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(12)), Array(Varint, NotNull, &Struct(14)), Tagged(&[])] },
         ],
     },
     Schema { // 14: alter_client_quotas_request
         name: "OpData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Fixed(9)] },
-            Layout { versions: (1, 1), ops: &[Compact, Fixed(9), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(9)] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(9), Tagged(&[])] },
         ],
     },
     Schema { // 15: alter_configs_request
         name: "AlterConfigsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(&Struct(16)), Fixed(1)] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Struct(16)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(16)), Fixed(1)] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(16)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 16: alter_configs_request
         name: "AlterConfigsResource",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(1), String, Array(&Struct(17))] },
-            Layout { versions: (2, 2), ops: &[Fixed(1), Compact, CompactArray(&Struct(17)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(17))] },
+            Layout { versions: (2, 2), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(17)), Tagged(&[])] },
         ],
     },
     Schema { // 17: alter_configs_request
         name: "AlterableConfig",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, String] },
-            Layout { versions: (2, 2), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 18: alter_configs_response
         name: "AlterConfigsResourceResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(2), String, Fixed(1), String] },
-            Layout { versions: (2, 2), ops: &[Fixed(2), Compact, Fixed(1), Compact, Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull)] },
+            Layout { versions: (2, 2), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 19: alter_configs_response
         name: "AlterConfigsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(&Struct(18))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), CompactArray(&Struct(18)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(18))] },
+            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(18)), Tagged(&[])] },
         ],
     },
     Schema { // 20: alter_partition_reassignments_request
         name: "AlterPartitionReassignmentsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(22)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(5), CompactArray(&Struct(22)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(22)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(22)), Tagged(&[])] },
         ],
     },
     Schema { // 21: alter_partition_reassignments_request
         name: "ReassignablePartition",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Varint, Nullable, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 22: alter_partition_reassignments_request
         name: "ReassignableTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Compact, CompactArray(&Struct(21)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(21)), Tagged(&[])] },
         ],
     },
     Schema { // 23: alter_partition_request
         name: "AlterPartitionRequest",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(12), CompactArray(&Struct(26)), Tagged(&[])] },
+            Layout { versions: (2, 3), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(26)), Tagged(&[])] },
         ],
     },
     Schema { // 24: alter_partition_request
@@ -308,41 +310,41 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 25: alter_partition_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Fixed(8), CompactArray(&Fixed(4)), Fixed(5), Tagged(&[])] },
-            Layout { versions: (3, 3), ops: &[Fixed(8), CompactArray(&Struct(24)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Fixed(8), Array(Varint, NotNull, &Fixed(4)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (3, 3), ops: &[Fixed(8), Array(Varint, NotNull, &Struct(24)), Fixed(5), Tagged(&[])] },
         ],
     },
     Schema { // 26: alter_partition_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(16), CompactArray(&Struct(25)), Tagged(&[])] },
+            Layout { versions: (2, 3), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(25)), Tagged(&[])] },
         ],
     },
     Schema { // 27: alter_replica_log_dirs_request
         name: "AlterReplicaLogDir",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String, Array(&Struct(28))] },
-            Layout { versions: (2, 2), ops: &[Compact, CompactArray(&Struct(28)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(28))] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(28)), Tagged(&[])] },
         ],
     },
     Schema { // 28: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (2, 2), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 29: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(27))] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Struct(27)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(27))] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(27)), Tagged(&[])] },
         ],
     },
     Schema { // 30: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(32)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(32)), Tagged(&[])] },
         ],
     },
     Schema { // 31: alter_share_group_offsets_request
@@ -354,32 +356,32 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 32: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(31)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(31)), Tagged(&[])] },
         ],
     },
     Schema { // 33: alter_user_scram_credentials_request
         name: "AlterUserScramCredentialsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Struct(34)), CompactArray(&Struct(35)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(34)), Array(Varint, NotNull, &Struct(35)), Tagged(&[])] },
         ],
     },
     Schema { // 34: alter_user_scram_credentials_request
         name: "ScramCredentialDeletion",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 35: alter_user_scram_credentials_request
         name: "ScramCredentialUpsertion",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(5), Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(5), Bytes(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 36: api_versions_request
         name: "ApiVersionsRequest",
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 37: api_versions_response
@@ -392,35 +394,35 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 38: api_versions_response
         name: "ApiVersionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Array(&Struct(37))] },
-            Layout { versions: (1, 2), ops: &[Fixed(2), Array(&Struct(37)), Fixed(4)] },
-            Layout { versions: (3, 4), ops: &[Fixed(2), CompactArray(&Struct(37)), Fixed(4), Tagged(&[(0, Some(CompactArray(&Struct(40)))), (1, Some(Fixed(8))), (2, Some(CompactArray(&Struct(39)))), (3, Some(Fixed(1)))])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(37))] },
+            Layout { versions: (1, 2), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(37)), Fixed(4)] },
+            Layout { versions: (3, 4), ops: &[Fixed(2), Array(Varint, NotNull, &Struct(37)), Fixed(4), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(40)))), (1, Some(Fixed(8))), (2, Some(Array(Varint, NotNull, &Struct(39)))), (3, Some(Fixed(1)))])] },
         ],
     },
     Schema { // 39: api_versions_response
         name: "FinalizedFeatureKey",
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 40: api_versions_response
         name: "SupportedFeatureKey",
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 41: assign_replicas_to_dirs_request
         name: "AssignReplicasToDirsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), CompactArray(&Struct(42)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(42)), Tagged(&[])] },
         ],
     },
     Schema { // 42: assign_replicas_to_dirs_request
         name: "DirectoryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(44)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(44)), Tagged(&[])] },
         ],
     },
     Schema { // 43: assign_replicas_to_dirs_request
@@ -432,21 +434,21 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 44: assign_replicas_to_dirs_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(43)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(43)), Tagged(&[])] },
         ],
     },
     Schema { // 45: begin_quorum_epoch_request
         name: "BeginQuorumEpochRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(48))] },
-            Layout { versions: (1, 1), ops: &[Compact, Fixed(4), CompactArray(&Struct(48)), CompactArray(&Struct(46)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, Nullable), Array(Int32, NotNull, &Struct(48))] },
+            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(48)), Array(Varint, NotNull, &Struct(46)), Tagged(&[])] },
         ],
     },
     Schema { // 46: begin_quorum_epoch_request
         name: "LeaderEndpoint",
         layouts: &[
             Layout { versions: (0, 0), ops: &[] },
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 47: begin_quorum_epoch_request
@@ -459,271 +461,271 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 48: begin_quorum_epoch_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(47))] },
-            Layout { versions: (1, 1), ops: &[Compact, CompactArray(&Struct(47)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(47))] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(47)), Tagged(&[])] },
         ],
     },
     Schema { // 49: broker_heartbeat_request
         name: "BrokerHeartbeatRequest",
         layouts: &[
             Layout { versions: (0, 0), ops: &[Fixed(22), Tagged(&[(0, None)])] },
-            Layout { versions: (1, 1), ops: &[Fixed(22), Tagged(&[(0, Some(CompactArray(&Fixed(16))))])] },
+            Layout { versions: (1, 1), ops: &[Fixed(22), Tagged(&[(0, Some(Array(Varint, NotNull, &Fixed(16))))])] },
         ],
     },
     Schema { // 50: broker_registration_request
         name: "BrokerRegistrationRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Compact, Fixed(16), CompactArray(&Struct(52)), CompactArray(&Struct(51)), Compact, Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(4), Compact, Fixed(16), CompactArray(&Struct(52)), CompactArray(&Struct(51)), Compact, Fixed(1), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), Compact, Fixed(16), CompactArray(&Struct(52)), CompactArray(&Struct(51)), Compact, Fixed(1), CompactArray(&Fixed(16)), Tagged(&[])] },
-            Layout { versions: (3, 4), ops: &[Fixed(4), Compact, Fixed(16), CompactArray(&Struct(52)), CompactArray(&Struct(51)), Compact, Fixed(1), CompactArray(&Fixed(16)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Fixed(16)), Tagged(&[])] },
+            Layout { versions: (3, 4), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Fixed(16)), Fixed(8), Tagged(&[])] },
         ],
     },
     Schema { // 51: broker_registration_request
         name: "Feature",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 52: broker_registration_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[Compact, Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 53: consumer_group_describe_request
         name: "ConsumerGroupDescribeRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[CompactArray(&Compact), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 54: consumer_group_describe_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[CompactArray(&Struct(58)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &Struct(58)), Tagged(&[])] },
         ],
     },
     Schema { // 55: consumer_group_describe_response
         name: "ConsumerGroupDescribeResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), CompactArray(&Struct(56)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(56)), Tagged(&[])] },
         ],
     },
     Schema { // 56: consumer_group_describe_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(2), Compact, Compact, Compact, Fixed(8), Compact, CompactArray(&Struct(57)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Array(Varint, NotNull, &Struct(57)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 57: consumer_group_describe_response
         name: "Member",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Compact, Fixed(4), Compact, Compact, CompactArray(&Compact), Compact, Struct(54), Struct(54), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Compact, Fixed(4), Compact, Compact, CompactArray(&Compact), Compact, Struct(54), Struct(54), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), String(Varint, Nullable), Struct(54), Struct(54), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), String(Varint, Nullable), Struct(54), Struct(54), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 58: consumer_group_describe_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(16), String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 59: consumer_group_heartbeat_request
         name: "ConsumerGroupHeartbeatRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Fixed(4), Compact, Compact, Fixed(4), CompactArray(&Compact), Compact, CompactArray(&Struct(60)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(4), Compact, Compact, Fixed(4), CompactArray(&Compact), Compact, Compact, CompactArray(&Struct(60)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &String(Varint, NotNull)), String(Varint, Nullable), Array(Varint, Nullable, &Struct(60)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &String(Varint, NotNull)), String(Varint, Nullable), String(Varint, Nullable), Array(Varint, Nullable, &Struct(60)), Tagged(&[])] },
         ],
     },
     Schema { // 60: consumer_group_heartbeat_request
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 61: consumer_group_heartbeat_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[CompactArray(&Struct(63)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &Struct(63)), Tagged(&[])] },
         ],
     },
     Schema { // 62: consumer_group_heartbeat_response
         name: "ConsumerGroupHeartbeatResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(6), Compact, Compact, Fixed(8), OptionStruct(61), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(6), String(Varint, Nullable), String(Varint, Nullable), Fixed(8), OptionStruct(61), Tagged(&[])] },
         ],
     },
     Schema { // 63: consumer_group_heartbeat_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 64: controller_registration_request
         name: "ControllerRegistrationRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(21), CompactArray(&Struct(66)), CompactArray(&Struct(65)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(21), Array(Varint, NotNull, &Struct(66)), Array(Varint, NotNull, &Struct(65)), Tagged(&[])] },
         ],
     },
     Schema { // 65: controller_registration_request
         name: "Feature",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 66: controller_registration_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 67: create_acls_request
         name: "AclCreation",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String, Fixed(1), String, String, Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), Compact, Fixed(1), Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, NotNull), Fixed(1), String(Int16, NotNull), String(Int16, NotNull), Fixed(2)] },
+            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, NotNull), Fixed(1), String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 68: create_acls_request
         name: "CreateAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(67))] },
-            Layout { versions: (2, 3), ops: &[CompactArray(&Struct(67)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(67))] },
+            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(67)), Tagged(&[])] },
         ],
     },
     Schema { // 69: create_delegation_token_request
         name: "CreatableRenewers",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String, String] },
-            Layout { versions: (2, 3), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
+            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 70: create_delegation_token_request
         name: "CreateDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(69)), Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Struct(69)), Fixed(8), Tagged(&[])] },
-            Layout { versions: (3, 3), ops: &[Compact, Compact, CompactArray(&Struct(69)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(69)), Fixed(8)] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(69)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (3, 3), ops: &[String(Varint, Nullable), String(Varint, Nullable), Array(Varint, NotNull, &Struct(69)), Fixed(8), Tagged(&[])] },
         ],
     },
     Schema { // 71: create_partitions_request
         name: "CreatePartitionsAssignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(&Fixed(4))] },
-            Layout { versions: (2, 3), ops: &[CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 72: create_partitions_request
         name: "CreatePartitionsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(&Struct(73)), Fixed(5)] },
-            Layout { versions: (2, 3), ops: &[CompactArray(&Struct(73)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(73)), Fixed(5)] },
+            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(73)), Fixed(5), Tagged(&[])] },
         ],
     },
     Schema { // 73: create_partitions_request
         name: "CreatePartitionsTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Fixed(4), Array(&Struct(71))] },
-            Layout { versions: (2, 3), ops: &[Compact, Fixed(4), CompactArray(&Struct(71)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(4), Array(Int32, Nullable, &Struct(71))] },
+            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), Fixed(4), Array(Varint, Nullable, &Struct(71)), Tagged(&[])] },
         ],
     },
     Schema { // 74: create_partitions_response
         name: "CreatePartitionsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(&Struct(75))] },
-            Layout { versions: (2, 3), ops: &[Fixed(4), CompactArray(&Struct(75)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(75))] },
+            Layout { versions: (2, 3), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(75)), Tagged(&[])] },
         ],
     },
     Schema { // 75: create_partitions_response
         name: "CreatePartitionsTopicResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Fixed(2), String] },
-            Layout { versions: (2, 3), ops: &[Compact, Fixed(2), Compact, Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(2), String(Int16, Nullable)] },
+            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), Fixed(2), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 76: create_topics_request
         name: "CreatableReplicaAssignment",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Fixed(4), Array(&Fixed(4))] },
-            Layout { versions: (5, 7), ops: &[Fixed(4), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (5, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 77: create_topics_request
         name: "CreatableTopic",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String, Fixed(6), Array(&Struct(76)), Array(&Struct(78))] },
-            Layout { versions: (5, 7), ops: &[Compact, Fixed(6), CompactArray(&Struct(76)), CompactArray(&Struct(78)), Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(6), Array(Int32, NotNull, &Struct(76)), Array(Int32, NotNull, &Struct(78))] },
+            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), Fixed(6), Array(Varint, NotNull, &Struct(76)), Array(Varint, NotNull, &Struct(78)), Tagged(&[])] },
         ],
     },
     Schema { // 78: create_topics_request
         name: "CreatableTopicConfig",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String, String] },
-            Layout { versions: (5, 7), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
+            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 79: create_topics_request
         name: "CreateTopicsRequest",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Array(&Struct(77)), Fixed(5)] },
-            Layout { versions: (5, 7), ops: &[CompactArray(&Struct(77)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[Array(Int32, NotNull, &Struct(77)), Fixed(5)] },
+            Layout { versions: (5, 7), ops: &[Array(Varint, NotNull, &Struct(77)), Fixed(5), Tagged(&[])] },
         ],
     },
     Schema { // 80: create_topics_response
         name: "CreatableTopicConfigs",
         layouts: &[
             Layout { versions: (2, 4), ops: &[] },
-            Layout { versions: (5, 7), ops: &[Compact, Compact, Fixed(3), Tagged(&[])] },
+            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(3), Tagged(&[])] },
         ],
     },
     Schema { // 81: create_topics_response
         name: "CreatableTopicResult",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String, Fixed(2), String] },
-            Layout { versions: (5, 6), ops: &[Compact, Fixed(2), Compact, Fixed(6), CompactArray(&Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
-            Layout { versions: (7, 7), ops: &[Compact, Fixed(18), Compact, Fixed(6), CompactArray(&Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
+            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(2), String(Int16, Nullable)] },
+            Layout { versions: (5, 6), ops: &[String(Varint, NotNull), Fixed(2), String(Varint, Nullable), Fixed(6), Array(Varint, Nullable, &Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
+            Layout { versions: (7, 7), ops: &[String(Varint, NotNull), Fixed(18), String(Varint, Nullable), Fixed(6), Array(Varint, Nullable, &Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
         ],
     },
     Schema { // 82: create_topics_response
         name: "CreateTopicsResponse",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Fixed(4), Array(&Struct(81))] },
-            Layout { versions: (5, 7), ops: &[Fixed(4), CompactArray(&Struct(81)), Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(81))] },
+            Layout { versions: (5, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(81)), Tagged(&[])] },
         ],
     },
     Schema { // 83: delete_acls_request
         name: "DeleteAclsFilter",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String, Fixed(1), String, String, Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), Compact, Fixed(1), Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, Nullable), Fixed(1), String(Int16, Nullable), String(Int16, Nullable), Fixed(2)] },
+            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, Nullable), Fixed(1), String(Varint, Nullable), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 84: delete_acls_request
         name: "DeleteAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(83))] },
-            Layout { versions: (2, 3), ops: &[CompactArray(&Struct(83)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(83))] },
+            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(83)), Tagged(&[])] },
         ],
     },
     Schema { // 85: delete_groups_request
         name: "DeleteGroupsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(&String)] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &String(Int16, NotNull))] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 86: delete_groups_response
         name: "DeletableGroupResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Fixed(2)] },
-            Layout { versions: (2, 2), ops: &[Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(2)] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 87: delete_groups_response
         name: "DeleteGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(&Struct(86))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), CompactArray(&Struct(86)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(86))] },
+            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(86)), Tagged(&[])] },
         ],
     },
     Schema { // 88: delete_records_request
@@ -736,15 +738,15 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 89: delete_records_request
         name: "DeleteRecordsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(&Struct(90)), Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Struct(90)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(90)), Fixed(4)] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(90)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 90: delete_records_request
         name: "DeleteRecordsTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Array(&Struct(88))] },
-            Layout { versions: (2, 2), ops: &[Compact, CompactArray(&Struct(88)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(88))] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(88)), Tagged(&[])] },
         ],
     },
     Schema { // 91: delete_records_response
@@ -757,39 +759,39 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 92: delete_records_response
         name: "DeleteRecordsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(&Struct(93))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), CompactArray(&Struct(93)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(93))] },
+            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(93)), Tagged(&[])] },
         ],
     },
     Schema { // 93: delete_records_response
         name: "DeleteRecordsTopicResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Array(&Struct(91))] },
-            Layout { versions: (2, 2), ops: &[Compact, CompactArray(&Struct(91)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(91))] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(91)), Tagged(&[])] },
         ],
     },
     Schema { // 94: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(95)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(95)), Tagged(&[])] },
         ],
     },
     Schema { // 95: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 96: delete_share_group_state_request
         name: "DeleteShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(97)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(97)), Tagged(&[])] },
         ],
     },
     Schema { // 97: delete_share_group_state_request
         name: "DeleteStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(98)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(98)), Tagged(&[])] },
         ],
     },
     Schema { // 98: delete_share_group_state_request
@@ -803,52 +805,52 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 3), ops: &[] },
             Layout { versions: (4, 5), ops: &[Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[Compact, Fixed(16), Tagged(&[])] },
+            Layout { versions: (6, 6), ops: &[String(Varint, Nullable), Fixed(16), Tagged(&[])] },
         ],
     },
     Schema { // 100: delete_topics_request
         name: "DeleteTopicsRequest",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Array(&String), Fixed(4)] },
-            Layout { versions: (4, 5), ops: &[CompactArray(&Compact), Fixed(4), Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[CompactArray(&Struct(99)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[Array(Int32, NotNull, &String(Int16, NotNull)), Fixed(4)] },
+            Layout { versions: (4, 5), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (6, 6), ops: &[Array(Varint, NotNull, &Struct(99)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 101: delete_topics_response
         name: "DeletableTopicResult",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[String, Fixed(2)] },
-            Layout { versions: (4, 4), ops: &[Compact, Fixed(2), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[Compact, Fixed(2), Compact, Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[Compact, Fixed(18), Compact, Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[String(Int16, Nullable), Fixed(2)] },
+            Layout { versions: (4, 4), ops: &[String(Varint, Nullable), Fixed(2), Tagged(&[])] },
+            Layout { versions: (5, 5), ops: &[String(Varint, Nullable), Fixed(2), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (6, 6), ops: &[String(Varint, Nullable), Fixed(18), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 102: delete_topics_response
         name: "DeleteTopicsResponse",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(4), Array(&Struct(101))] },
-            Layout { versions: (4, 6), ops: &[Fixed(4), CompactArray(&Struct(101)), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(101))] },
+            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(101)), Tagged(&[])] },
         ],
     },
     Schema { // 103: describe_acls_request
         name: "DescribeAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String, Fixed(1), String, String, Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), Compact, Fixed(1), Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, Nullable), Fixed(1), String(Int16, Nullable), String(Int16, Nullable), Fixed(2)] },
+            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, Nullable), Fixed(1), String(Varint, Nullable), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 104: describe_client_quotas_request
         name: "ComponentData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Fixed(1), String] },
-            Layout { versions: (1, 1), ops: &[Compact, Fixed(1), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(1), String(Int16, Nullable)] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 105: describe_client_quotas_request
         name: "DescribeClientQuotasRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(104)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(104)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(104)), Fixed(1)] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(104)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 106: describe_cluster_request
@@ -862,144 +864,144 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 107: describe_cluster_response
         name: "DescribeClusterBroker",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Compact, Fixed(4), Compact, Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), Compact, Fixed(4), Compact, Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 108: describe_cluster_response
         name: "DescribeClusterResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), Compact, Compact, Fixed(4), CompactArray(&Struct(107)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), Compact, Fixed(1), Compact, Fixed(4), CompactArray(&Struct(107)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(6), String(Varint, Nullable), String(Varint, NotNull), Fixed(4), Array(Varint, NotNull, &Struct(107)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 2), ops: &[Fixed(6), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Fixed(4), Array(Varint, NotNull, &Struct(107)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 109: describe_configs_request
         name: "DescribeConfigsRequest",
         layouts: &[
-            Layout { versions: (1, 2), ops: &[Array(&Struct(110)), Fixed(1)] },
-            Layout { versions: (3, 3), ops: &[Array(&Struct(110)), Fixed(2)] },
-            Layout { versions: (4, 4), ops: &[CompactArray(&Struct(110)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 2), ops: &[Array(Int32, NotNull, &Struct(110)), Fixed(1)] },
+            Layout { versions: (3, 3), ops: &[Array(Int32, NotNull, &Struct(110)), Fixed(2)] },
+            Layout { versions: (4, 4), ops: &[Array(Varint, NotNull, &Struct(110)), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 110: describe_configs_request
         name: "DescribeConfigsResource",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(1), String, Array(&String)] },
-            Layout { versions: (4, 4), ops: &[Fixed(1), Compact, CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, Nullable, &String(Int16, NotNull))] },
+            Layout { versions: (4, 4), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, Nullable, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 111: describe_configs_response
         name: "DescribeConfigsResourceResult",
         layouts: &[
-            Layout { versions: (1, 2), ops: &[String, String, Fixed(3), Array(&Struct(114))] },
-            Layout { versions: (3, 3), ops: &[String, String, Fixed(3), Array(&Struct(114)), Fixed(1), String] },
-            Layout { versions: (4, 4), ops: &[Compact, Compact, Fixed(3), CompactArray(&Struct(114)), Fixed(1), Compact, Tagged(&[])] },
+            Layout { versions: (1, 2), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(3), Array(Int32, NotNull, &Struct(114))] },
+            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(3), Array(Int32, NotNull, &Struct(114)), Fixed(1), String(Int16, Nullable)] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(3), Array(Varint, NotNull, &Struct(114)), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 112: describe_configs_response
         name: "DescribeConfigsResponse",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(4), Array(&Struct(113))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), CompactArray(&Struct(113)), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(113))] },
+            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(113)), Tagged(&[])] },
         ],
     },
     Schema { // 113: describe_configs_response
         name: "DescribeConfigsResult",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(2), String, Fixed(1), String, Array(&Struct(111))] },
-            Layout { versions: (4, 4), ops: &[Fixed(2), Compact, Fixed(1), Compact, CompactArray(&Struct(111)), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(111))] },
+            Layout { versions: (4, 4), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(111)), Tagged(&[])] },
         ],
     },
     Schema { // 114: describe_configs_response
         name: "DescribeConfigsSynonym",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[String, String, Fixed(1)] },
-            Layout { versions: (4, 4), ops: &[Compact, Compact, Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(1)] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 115: describe_delegation_token_request
         name: "DescribeDelegationTokenOwner",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String, String] },
-            Layout { versions: (2, 3), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
+            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 116: describe_delegation_token_request
         name: "DescribeDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(115))] },
-            Layout { versions: (2, 3), ops: &[CompactArray(&Struct(115)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, Nullable, &Struct(115))] },
+            Layout { versions: (2, 3), ops: &[Array(Varint, Nullable, &Struct(115)), Tagged(&[])] },
         ],
     },
     Schema { // 117: describe_groups_request
         name: "DescribeGroupsRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Array(&String)] },
-            Layout { versions: (3, 4), ops: &[Array(&String), Fixed(1)] },
-            Layout { versions: (5, 6), ops: &[CompactArray(&Compact), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Array(Int32, NotNull, &String(Int16, NotNull))] },
+            Layout { versions: (3, 4), ops: &[Array(Int32, NotNull, &String(Int16, NotNull)), Fixed(1)] },
+            Layout { versions: (5, 6), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 118: describe_groups_response
         name: "DescribeGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(119))] },
-            Layout { versions: (1, 4), ops: &[Fixed(4), Array(&Struct(119))] },
-            Layout { versions: (5, 6), ops: &[Fixed(4), CompactArray(&Struct(119)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(119))] },
+            Layout { versions: (1, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(119))] },
+            Layout { versions: (5, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(119)), Tagged(&[])] },
         ],
     },
     Schema { // 119: describe_groups_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(2), String, String, String, String, Array(&Struct(120))] },
-            Layout { versions: (3, 4), ops: &[Fixed(2), String, String, String, String, Array(&Struct(120)), Fixed(4)] },
-            Layout { versions: (5, 5), ops: &[Fixed(2), Compact, Compact, Compact, Compact, CompactArray(&Struct(120)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[Fixed(2), Compact, Compact, Compact, Compact, Compact, CompactArray(&Struct(120)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Fixed(2), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(120))] },
+            Layout { versions: (3, 4), ops: &[Fixed(2), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(120)), Fixed(4)] },
+            Layout { versions: (5, 5), ops: &[Fixed(2), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &Struct(120)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (6, 6), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &Struct(120)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 120: describe_groups_response
         name: "DescribedGroupMember",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[String, String, String, Bytes, Bytes] },
-            Layout { versions: (4, 4), ops: &[String, String, String, String, Bytes, Bytes] },
-            Layout { versions: (5, 6), ops: &[Compact, Compact, Compact, Compact, Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 3), ops: &[String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Bytes(Int32, NotNull), Bytes(Int32, NotNull)] },
+            Layout { versions: (4, 4), ops: &[String(Int16, NotNull), String(Int16, Nullable), String(Int16, NotNull), String(Int16, NotNull), Bytes(Int32, NotNull), Bytes(Int32, NotNull)] },
+            Layout { versions: (5, 6), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Bytes(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 121: describe_log_dirs_request
         name: "DescribableLogDirTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (2, 4), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (2, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 122: describe_log_dirs_request
         name: "DescribeLogDirsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(121))] },
-            Layout { versions: (2, 4), ops: &[CompactArray(&Struct(121)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, Nullable, &Struct(121))] },
+            Layout { versions: (2, 4), ops: &[Array(Varint, Nullable, &Struct(121)), Tagged(&[])] },
         ],
     },
     Schema { // 123: describe_producers_request
         name: "DescribeProducersRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Struct(124)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(124)), Tagged(&[])] },
         ],
     },
     Schema { // 124: describe_producers_request
         name: "TopicRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 125: describe_producers_response
         name: "DescribeProducersResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(128)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(128)), Tagged(&[])] },
         ],
     },
     Schema { // 126: describe_producers_response
         name: "PartitionResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), Compact, CompactArray(&Struct(127)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(6), String(Varint, Nullable), Array(Varint, NotNull, &Struct(127)), Tagged(&[])] },
         ],
     },
     Schema { // 127: describe_producers_response
@@ -1011,13 +1013,13 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 128: describe_producers_response
         name: "TopicResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(126)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(126)), Tagged(&[])] },
         ],
     },
     Schema { // 129: describe_quorum_request
         name: "DescribeQuorumRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[CompactArray(&Struct(131)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Array(Varint, NotNull, &Struct(131)), Tagged(&[])] },
         ],
     },
     Schema { // 130: describe_quorum_request
@@ -1029,139 +1031,139 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 131: describe_quorum_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Compact, CompactArray(&Struct(130)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(130)), Tagged(&[])] },
         ],
     },
     Schema { // 132: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Struct(133)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(133)), Tagged(&[])] },
         ],
     },
     Schema { // 133: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestGroup",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(134)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(134)), Tagged(&[])] },
         ],
     },
     Schema { // 134: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 135: describe_topic_partitions_request
         name: "Cursor",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 136: describe_topic_partitions_request
         name: "DescribeTopicPartitionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Struct(137)), Fixed(4), OptionStruct(135), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(137)), Fixed(4), OptionStruct(135), Tagged(&[])] },
         ],
     },
     Schema { // 137: describe_topic_partitions_request
         name: "TopicRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 138: describe_topic_partitions_response
         name: "Cursor",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 139: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(141)), OptionStruct(138), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(141)), OptionStruct(138), Tagged(&[])] },
         ],
     },
     Schema { // 140: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponsePartition",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(14), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(14), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Array(Varint, Nullable, &Fixed(4)), Array(Varint, Nullable, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 141: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Compact, Fixed(17), CompactArray(&Struct(140)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), String(Varint, Nullable), Fixed(17), Array(Varint, NotNull, &Struct(140)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 142: describe_transactions_request
         name: "DescribeTransactionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 143: describe_transactions_response
         name: "DescribeTransactionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(145)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(145)), Tagged(&[])] },
         ],
     },
     Schema { // 144: describe_transactions_response
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 145: describe_transactions_response
         name: "TransactionState",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Compact, Compact, Fixed(22), CompactArray(&Struct(144)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), String(Varint, NotNull), String(Varint, NotNull), Fixed(22), Array(Varint, NotNull, &Struct(144)), Tagged(&[])] },
         ],
     },
     Schema { // 146: describe_user_scram_credentials_request
         name: "DescribeUserScramCredentialsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Struct(147)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, Nullable, &Struct(147)), Tagged(&[])] },
         ],
     },
     Schema { // 147: describe_user_scram_credentials_request
         name: "UserName",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 148: elect_leaders_request
         name: "ElectLeadersRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(149)), Fixed(4)] },
-            Layout { versions: (1, 1), ops: &[Fixed(1), Array(&Struct(149)), Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[Fixed(1), CompactArray(&Struct(149)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, Nullable, &Struct(149)), Fixed(4)] },
+            Layout { versions: (1, 1), ops: &[Fixed(1), Array(Int32, Nullable, &Struct(149)), Fixed(4)] },
+            Layout { versions: (2, 2), ops: &[Fixed(1), Array(Varint, Nullable, &Struct(149)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 149: elect_leaders_request
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (2, 2), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 150: end_quorum_epoch_request
         name: "EndQuorumEpochRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(154))] },
-            Layout { versions: (1, 1), ops: &[Compact, CompactArray(&Struct(154)), CompactArray(&Struct(151)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, Nullable), Array(Int32, NotNull, &Struct(154))] },
+            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), Array(Varint, NotNull, &Struct(154)), Array(Varint, NotNull, &Struct(151)), Tagged(&[])] },
         ],
     },
     Schema { // 151: end_quorum_epoch_request
         name: "LeaderEndpoint",
         layouts: &[
             Layout { versions: (0, 0), ops: &[] },
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 152: end_quorum_epoch_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), Array(&Fixed(4))] },
-            Layout { versions: (1, 1), ops: &[Fixed(12), CompactArray(&Struct(153)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(12), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (1, 1), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(153)), Tagged(&[])] },
         ],
     },
     Schema { // 153: end_quorum_epoch_request
@@ -1174,28 +1176,28 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 154: end_quorum_epoch_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(152))] },
-            Layout { versions: (1, 1), ops: &[Compact, CompactArray(&Struct(152)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(152))] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(152)), Tagged(&[])] },
         ],
     },
     Schema { // 155: end_txn_request
         name: "EndTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Fixed(11)] },
-            Layout { versions: (3, 5), ops: &[Compact, Fixed(11), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(11)] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Fixed(11), Tagged(&[])] },
         ],
     },
     Schema { // 156: envelope_request
         name: "EnvelopeRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Bytes(Varint, NotNull), Bytes(Varint, Nullable), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 157: expire_delegation_token_request
         name: "ExpireDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Bytes, Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[Compact, Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Bytes(Int32, NotNull), Fixed(8)] },
+            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Fixed(8), Tagged(&[])] },
         ],
     },
     Schema { // 158: fetch_request
@@ -1212,28 +1214,28 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 159: fetch_request
         name: "FetchRequest",
         layouts: &[
-            Layout { versions: (4, 6), ops: &[Fixed(17), Array(&Struct(160))] },
-            Layout { versions: (7, 10), ops: &[Fixed(25), Array(&Struct(160)), Array(&Struct(161))] },
-            Layout { versions: (11, 11), ops: &[Fixed(25), Array(&Struct(160)), Array(&Struct(161)), String] },
-            Layout { versions: (12, 14), ops: &[Fixed(25), CompactArray(&Struct(160)), CompactArray(&Struct(161)), Compact, Tagged(&[(0, Some(Compact)), (1, None)])] },
-            Layout { versions: (15, 18), ops: &[Fixed(21), CompactArray(&Struct(160)), CompactArray(&Struct(161)), Compact, Tagged(&[(0, Some(Compact)), (1, Some(Struct(162)))])] },
+            Layout { versions: (4, 6), ops: &[Fixed(17), Array(Int32, NotNull, &Struct(160))] },
+            Layout { versions: (7, 10), ops: &[Fixed(25), Array(Int32, NotNull, &Struct(160)), Array(Int32, NotNull, &Struct(161))] },
+            Layout { versions: (11, 11), ops: &[Fixed(25), Array(Int32, NotNull, &Struct(160)), Array(Int32, NotNull, &Struct(161)), String(Int16, NotNull)] },
+            Layout { versions: (12, 14), ops: &[Fixed(25), Array(Varint, NotNull, &Struct(160)), Array(Varint, NotNull, &Struct(161)), String(Varint, NotNull), Tagged(&[(0, Some(String(Varint, Nullable))), (1, None)])] },
+            Layout { versions: (15, 18), ops: &[Fixed(21), Array(Varint, NotNull, &Struct(160)), Array(Varint, NotNull, &Struct(161)), String(Varint, NotNull), Tagged(&[(0, Some(String(Varint, Nullable))), (1, Some(Struct(162)))])] },
         ],
     },
     Schema { // 160: fetch_request
         name: "FetchTopic",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[String, Array(&Struct(158))] },
-            Layout { versions: (12, 12), ops: &[Compact, CompactArray(&Struct(158)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), CompactArray(&Struct(158)), Tagged(&[])] },
+            Layout { versions: (4, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(158))] },
+            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(158)), Tagged(&[])] },
+            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(158)), Tagged(&[])] },
         ],
     },
     Schema { // 161: fetch_request
         name: "ForgottenTopic",
         layouts: &[
             Layout { versions: (4, 6), ops: &[] },
-            Layout { versions: (7, 11), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (12, 12), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (7, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 162: fetch_request
@@ -1261,18 +1263,18 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 165: fetch_response
         name: "FetchResponse",
         layouts: &[
-            Layout { versions: (4, 6), ops: &[Fixed(4), Array(&Struct(166))] },
-            Layout { versions: (7, 11), ops: &[Fixed(10), Array(&Struct(166))] },
-            Layout { versions: (12, 15), ops: &[Fixed(10), CompactArray(&Struct(166)), Tagged(&[(0, None)])] },
-            Layout { versions: (16, 18), ops: &[Fixed(10), CompactArray(&Struct(166)), Tagged(&[(0, Some(CompactArray(&Struct(168))))])] },
+            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(166))] },
+            Layout { versions: (7, 11), ops: &[Fixed(10), Array(Int32, NotNull, &Struct(166))] },
+            Layout { versions: (12, 15), ops: &[Fixed(10), Array(Varint, NotNull, &Struct(166)), Tagged(&[(0, None)])] },
+            Layout { versions: (16, 18), ops: &[Fixed(10), Array(Varint, NotNull, &Struct(166)), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(168))))])] },
         ],
     },
     Schema { // 166: fetch_response
         name: "FetchableTopicResponse",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[String, Array(&Struct(169))] },
-            Layout { versions: (12, 12), ops: &[Compact, CompactArray(&Struct(169)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), CompactArray(&Struct(169)), Tagged(&[])] },
+            Layout { versions: (4, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(169))] },
+            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(169)), Tagged(&[])] },
+            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(169)), Tagged(&[])] },
         ],
     },
     Schema { // 167: fetch_response
@@ -1287,16 +1289,16 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (4, 11), ops: &[] },
             Layout { versions: (12, 15), ops: &[Tagged(&[])] },
-            Layout { versions: (16, 18), ops: &[Fixed(4), Compact, Fixed(4), Compact, Tagged(&[])] },
+            Layout { versions: (16, 18), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 169: fetch_response
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (4, 4), ops: &[Fixed(22), Array(&Struct(163)), Bytes] },
-            Layout { versions: (5, 10), ops: &[Fixed(30), Array(&Struct(163)), Bytes] },
-            Layout { versions: (11, 11), ops: &[Fixed(30), Array(&Struct(163)), Fixed(4), Bytes] },
-            Layout { versions: (12, 18), ops: &[Fixed(30), CompactArray(&Struct(163)), Fixed(4), Compact, Tagged(&[(0, Some(Struct(164))), (1, Some(Struct(167))), (2, Some(Struct(170)))])] },
+            Layout { versions: (4, 4), ops: &[Fixed(22), Array(Int32, Nullable, &Struct(163)), Bytes(Int32, Nullable)] },
+            Layout { versions: (5, 10), ops: &[Fixed(30), Array(Int32, Nullable, &Struct(163)), Bytes(Int32, Nullable)] },
+            Layout { versions: (11, 11), ops: &[Fixed(30), Array(Int32, Nullable, &Struct(163)), Fixed(4), Bytes(Int32, Nullable)] },
+            Layout { versions: (12, 18), ops: &[Fixed(30), Array(Varint, Nullable, &Struct(163)), Fixed(4), Bytes(Varint, Nullable), Tagged(&[(0, Some(Struct(164))), (1, Some(Struct(167))), (2, Some(Struct(170)))])] },
         ],
     },
     Schema { // 170: fetch_response
@@ -1309,7 +1311,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 171: fetch_snapshot_request
         name: "FetchSnapshotRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(8), CompactArray(&Struct(174)), Tagged(&[(0, Some(Compact))])] },
+            Layout { versions: (0, 1), ops: &[Fixed(8), Array(Varint, NotNull, &Struct(174)), Tagged(&[(0, Some(String(Varint, Nullable)))])] },
         ],
     },
     Schema { // 172: fetch_snapshot_request
@@ -1328,16 +1330,16 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 174: fetch_snapshot_request
         name: "TopicSnapshot",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Compact, CompactArray(&Struct(172)), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(172)), Tagged(&[])] },
         ],
     },
     Schema { // 175: find_coordinator_request
         name: "FindCoordinatorRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String] },
-            Layout { versions: (1, 2), ops: &[String, Fixed(1)] },
-            Layout { versions: (3, 3), ops: &[Compact, Fixed(1), Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[Fixed(1), CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull)] },
+            Layout { versions: (1, 2), ops: &[String(Int16, NotNull), Fixed(1)] },
+            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), Fixed(1), Tagged(&[])] },
+            Layout { versions: (4, 6), ops: &[Fixed(1), Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 176: find_coordinator_response
@@ -1345,16 +1347,16 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
             Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[Compact, Fixed(4), Compact, Fixed(6), Compact, Tagged(&[])] },
+            Layout { versions: (4, 6), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), Fixed(6), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 177: find_coordinator_response
         name: "FindCoordinatorResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), String, Fixed(4)] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), String, Fixed(4), String, Fixed(4)] },
-            Layout { versions: (3, 3), ops: &[Fixed(6), Compact, Fixed(4), Compact, Fixed(4), Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[Fixed(4), CompactArray(&Struct(176)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(6), String(Int16, NotNull), Fixed(4)] },
+            Layout { versions: (1, 2), ops: &[Fixed(6), String(Int16, Nullable), Fixed(4), String(Int16, NotNull), Fixed(4)] },
+            Layout { versions: (3, 3), ops: &[Fixed(6), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(176)), Tagged(&[])] },
         ],
     },
     Schema { // 178: get_telemetry_subscriptions_request
@@ -1366,64 +1368,64 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 179: heartbeat_request
         name: "HeartbeatRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Fixed(4), String] },
-            Layout { versions: (3, 3), ops: &[String, Fixed(4), String, String] },
-            Layout { versions: (4, 4), ops: &[Compact, Fixed(4), Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull)] },
+            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable)] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 180: incremental_alter_configs_request
         name: "AlterConfigsResource",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(1), String, Array(&Struct(181))] },
-            Layout { versions: (1, 1), ops: &[Fixed(1), Compact, CompactArray(&Struct(181)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(181))] },
+            Layout { versions: (1, 1), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(181)), Tagged(&[])] },
         ],
     },
     Schema { // 181: incremental_alter_configs_request
         name: "AlterableConfig",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Fixed(1), String] },
-            Layout { versions: (1, 1), ops: &[Compact, Fixed(1), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(1), String(Int16, Nullable)] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 182: incremental_alter_configs_request
         name: "IncrementalAlterConfigsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(180)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(180)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(180)), Fixed(1)] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(180)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 183: incremental_alter_configs_response
         name: "AlterConfigsResourceResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String, Fixed(1), String] },
-            Layout { versions: (1, 1), ops: &[Fixed(2), Compact, Fixed(1), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull)] },
+            Layout { versions: (1, 1), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 184: incremental_alter_configs_response
         name: "IncrementalAlterConfigsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(&Struct(183))] },
-            Layout { versions: (1, 1), ops: &[Fixed(4), CompactArray(&Struct(183)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(183))] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(183)), Tagged(&[])] },
         ],
     },
     Schema { // 185: init_producer_id_request
         name: "InitProducerIdRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String, Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[Compact, Fixed(4), Tagged(&[])] },
-            Layout { versions: (3, 5), ops: &[Compact, Fixed(14), Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[String(Int16, Nullable), Fixed(4)] },
+            Layout { versions: (2, 2), ops: &[String(Varint, Nullable), Fixed(4), Tagged(&[])] },
+            Layout { versions: (3, 5), ops: &[String(Varint, Nullable), Fixed(14), Tagged(&[])] },
         ],
     },
     Schema { // 186: initialize_share_group_state_request
         name: "InitializeShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(187)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(187)), Tagged(&[])] },
         ],
     },
     Schema { // 187: initialize_share_group_state_request
         name: "InitializeStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(188)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(188)), Tagged(&[])] },
         ],
     },
     Schema { // 188: initialize_share_group_state_request
@@ -1435,42 +1437,42 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 189: join_group_request
         name: "JoinGroupRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Fixed(4), String, String, Array(&Struct(190))] },
-            Layout { versions: (1, 4), ops: &[String, Fixed(8), String, String, Array(&Struct(190))] },
-            Layout { versions: (5, 5), ops: &[String, Fixed(8), String, String, String, Array(&Struct(190))] },
-            Layout { versions: (6, 7), ops: &[Compact, Fixed(8), Compact, Compact, Compact, CompactArray(&Struct(190)), Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[Compact, Fixed(8), Compact, Compact, Compact, CompactArray(&Struct(190)), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
+            Layout { versions: (1, 4), ops: &[String(Int16, NotNull), Fixed(8), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
+            Layout { versions: (5, 5), ops: &[String(Int16, NotNull), Fixed(8), String(Int16, NotNull), String(Int16, Nullable), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
+            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), Array(Varint, NotNull, &Struct(190)), Tagged(&[])] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), Array(Varint, NotNull, &Struct(190)), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 190: join_group_request
         name: "JoinGroupRequestProtocol",
         layouts: &[
-            Layout { versions: (0, 5), ops: &[String, Bytes] },
-            Layout { versions: (6, 9), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 5), ops: &[String(Int16, NotNull), Bytes(Int32, NotNull)] },
+            Layout { versions: (6, 9), ops: &[String(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 191: leave_group_request
         name: "LeaveGroupRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, String] },
-            Layout { versions: (3, 3), ops: &[String, Array(&Struct(192))] },
-            Layout { versions: (4, 5), ops: &[Compact, CompactArray(&Struct(192)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
+            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(192))] },
+            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(192)), Tagged(&[])] },
         ],
     },
     Schema { // 192: leave_group_request
         name: "MemberIdentity",
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[String, String] },
-            Layout { versions: (4, 4), ops: &[Compact, Compact, Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[Compact, Compact, Compact, Tagged(&[])] },
+            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 193: list_config_resources_request
         name: "ListConfigResourcesRequest",
         layouts: &[
             Layout { versions: (0, 0), ops: &[Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Fixed(1)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
         ],
     },
     Schema { // 194: list_groups_request
@@ -1478,25 +1480,25 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (0, 2), ops: &[] },
             Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 4), ops: &[CompactArray(&Compact), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[CompactArray(&Compact), CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (4, 4), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (5, 5), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 195: list_groups_response
         name: "ListGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Array(&Struct(196))] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), Array(&Struct(196))] },
-            Layout { versions: (3, 5), ops: &[Fixed(6), CompactArray(&Struct(196)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(196))] },
+            Layout { versions: (1, 2), ops: &[Fixed(6), Array(Int32, NotNull, &Struct(196))] },
+            Layout { versions: (3, 5), ops: &[Fixed(6), Array(Varint, NotNull, &Struct(196)), Tagged(&[])] },
         ],
     },
     Schema { // 196: list_groups_response
         name: "ListedGroup",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, String] },
-            Layout { versions: (3, 3), ops: &[Compact, Compact, Tagged(&[])] },
-            Layout { versions: (4, 4), ops: &[Compact, Compact, Compact, Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[Compact, Compact, Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
+            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 197: list_offsets_request
@@ -1510,17 +1512,17 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 198: list_offsets_request
         name: "ListOffsetsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(&Struct(199))] },
-            Layout { versions: (2, 5), ops: &[Fixed(5), Array(&Struct(199))] },
-            Layout { versions: (6, 9), ops: &[Fixed(5), CompactArray(&Struct(199)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(5), CompactArray(&Struct(199)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(199))] },
+            Layout { versions: (2, 5), ops: &[Fixed(5), Array(Int32, NotNull, &Struct(199))] },
+            Layout { versions: (6, 9), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(199)), Tagged(&[])] },
+            Layout { versions: (10, 10), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(199)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 199: list_offsets_request
         name: "ListOffsetsTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String, Array(&Struct(197))] },
-            Layout { versions: (6, 10), ops: &[Compact, CompactArray(&Struct(197)), Tagged(&[])] },
+            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(197))] },
+            Layout { versions: (6, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(197)), Tagged(&[])] },
         ],
     },
     Schema { // 200: list_offsets_response
@@ -1534,138 +1536,138 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 201: list_offsets_response
         name: "ListOffsetsResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(202))] },
-            Layout { versions: (2, 5), ops: &[Fixed(4), Array(&Struct(202))] },
-            Layout { versions: (6, 10), ops: &[Fixed(4), CompactArray(&Struct(202)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(202))] },
+            Layout { versions: (2, 5), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(202))] },
+            Layout { versions: (6, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(202)), Tagged(&[])] },
         ],
     },
     Schema { // 202: list_offsets_response
         name: "ListOffsetsTopicResponse",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String, Array(&Struct(200))] },
-            Layout { versions: (6, 10), ops: &[Compact, CompactArray(&Struct(200)), Tagged(&[])] },
+            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(200))] },
+            Layout { versions: (6, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(200)), Tagged(&[])] },
         ],
     },
     Schema { // 203: list_partition_reassignments_request
         name: "ListPartitionReassignmentsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(204)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, Nullable, &Struct(204)), Tagged(&[])] },
         ],
     },
     Schema { // 204: list_partition_reassignments_request
         name: "ListPartitionReassignmentsTopics",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 205: list_transactions_request
         name: "ListTransactionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[CompactArray(&Compact), CompactArray(&Fixed(8)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[CompactArray(&Compact), CompactArray(&Fixed(8)), Fixed(8), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[CompactArray(&Compact), CompactArray(&Fixed(8)), Fixed(8), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Fixed(8), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 206: list_transactions_response
         name: "ListTransactionsResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(6), CompactArray(&Compact), CompactArray(&Struct(207)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Fixed(6), Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Struct(207)), Tagged(&[])] },
         ],
     },
     Schema { // 207: list_transactions_response
         name: "TransactionState",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Compact, Fixed(8), Compact, Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 208: metadata_request
         name: "MetadataRequest",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[Array(&Struct(209))] },
-            Layout { versions: (4, 7), ops: &[Array(&Struct(209)), Fixed(1)] },
-            Layout { versions: (8, 8), ops: &[Array(&Struct(209)), Fixed(3)] },
-            Layout { versions: (9, 10), ops: &[CompactArray(&Struct(209)), Fixed(3), Tagged(&[])] },
-            Layout { versions: (11, 13), ops: &[CompactArray(&Struct(209)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 3), ops: &[Array(Int32, Nullable, &Struct(209))] },
+            Layout { versions: (4, 7), ops: &[Array(Int32, Nullable, &Struct(209)), Fixed(1)] },
+            Layout { versions: (8, 8), ops: &[Array(Int32, Nullable, &Struct(209)), Fixed(3)] },
+            Layout { versions: (9, 10), ops: &[Array(Varint, Nullable, &Struct(209)), Fixed(3), Tagged(&[])] },
+            Layout { versions: (11, 13), ops: &[Array(Varint, Nullable, &Struct(209)), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 209: metadata_request
         name: "MetadataRequestTopic",
         layouts: &[
-            Layout { versions: (0, 8), ops: &[String] },
-            Layout { versions: (9, 9), ops: &[Compact, Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(16), Compact, Tagged(&[])] },
+            Layout { versions: (0, 8), ops: &[String(Int16, Nullable)] },
+            Layout { versions: (9, 9), ops: &[String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (10, 13), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 210: metadata_response
         name: "MetadataResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(&Struct(211)), Array(&Struct(213))] },
-            Layout { versions: (1, 1), ops: &[Array(&Struct(211)), Fixed(4), Array(&Struct(213))] },
-            Layout { versions: (2, 2), ops: &[Array(&Struct(211)), String, Fixed(4), Array(&Struct(213))] },
-            Layout { versions: (3, 7), ops: &[Fixed(4), Array(&Struct(211)), String, Fixed(4), Array(&Struct(213))] },
-            Layout { versions: (8, 8), ops: &[Fixed(4), Array(&Struct(211)), String, Fixed(4), Array(&Struct(213)), Fixed(4)] },
-            Layout { versions: (9, 10), ops: &[Fixed(4), CompactArray(&Struct(211)), Compact, Fixed(4), CompactArray(&Struct(213)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (11, 12), ops: &[Fixed(4), CompactArray(&Struct(211)), Compact, Fixed(4), CompactArray(&Struct(213)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(4), CompactArray(&Struct(211)), Compact, Fixed(4), CompactArray(&Struct(213)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(211)), Array(Int32, NotNull, &Struct(213))] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(211)), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
+            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
+            Layout { versions: (3, 7), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
+            Layout { versions: (8, 8), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213)), Fixed(4)] },
+            Layout { versions: (9, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (11, 12), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Tagged(&[])] },
+            Layout { versions: (13, 13), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 211: metadata_response
         name: "MetadataResponseBroker",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), String, Fixed(4)] },
-            Layout { versions: (1, 8), ops: &[Fixed(4), String, Fixed(4), String] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), Compact, Fixed(4), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), String(Int16, NotNull), Fixed(4)] },
+            Layout { versions: (1, 8), ops: &[Fixed(4), String(Int16, NotNull), Fixed(4), String(Int16, Nullable)] },
+            Layout { versions: (9, 13), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 212: metadata_response
         name: "MetadataResponsePartition",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[Fixed(10), Array(&Fixed(4)), Array(&Fixed(4))] },
-            Layout { versions: (5, 6), ops: &[Fixed(10), Array(&Fixed(4)), Array(&Fixed(4)), Array(&Fixed(4))] },
-            Layout { versions: (7, 8), ops: &[Fixed(14), Array(&Fixed(4)), Array(&Fixed(4)), Array(&Fixed(4))] },
-            Layout { versions: (9, 13), ops: &[Fixed(14), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 4), ops: &[Fixed(10), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (5, 6), ops: &[Fixed(10), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (7, 8), ops: &[Fixed(14), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (9, 13), ops: &[Fixed(14), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 213: metadata_response
         name: "MetadataResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String, Array(&Struct(212))] },
-            Layout { versions: (1, 7), ops: &[Fixed(2), String, Fixed(1), Array(&Struct(212))] },
-            Layout { versions: (8, 8), ops: &[Fixed(2), String, Fixed(1), Array(&Struct(212)), Fixed(4)] },
-            Layout { versions: (9, 9), ops: &[Fixed(2), Compact, Fixed(1), CompactArray(&Struct(212)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(2), Compact, Fixed(17), CompactArray(&Struct(212)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(2), String(Int16, Nullable), Array(Int32, NotNull, &Struct(212))] },
+            Layout { versions: (1, 7), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), Array(Int32, NotNull, &Struct(212))] },
+            Layout { versions: (8, 8), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), Array(Int32, NotNull, &Struct(212)), Fixed(4)] },
+            Layout { versions: (9, 9), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Struct(212)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (10, 13), ops: &[Fixed(2), String(Varint, Nullable), Fixed(17), Array(Varint, NotNull, &Struct(212)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 214: offset_commit_request
         name: "OffsetCommitRequest",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String, Fixed(4), String, Fixed(8), Array(&Struct(216))] },
-            Layout { versions: (5, 6), ops: &[String, Fixed(4), String, Array(&Struct(216))] },
-            Layout { versions: (7, 7), ops: &[String, Fixed(4), String, String, Array(&Struct(216))] },
-            Layout { versions: (8, 9), ops: &[Compact, Fixed(4), Compact, Compact, CompactArray(&Struct(216)), Tagged(&[])] },
+            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Fixed(8), Array(Int32, NotNull, &Struct(216))] },
+            Layout { versions: (5, 6), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Array(Int32, NotNull, &Struct(216))] },
+            Layout { versions: (7, 7), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable), Array(Int32, NotNull, &Struct(216))] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(216)), Tagged(&[])] },
         ],
     },
     Schema { // 215: offset_commit_request
         name: "OffsetCommitRequestPartition",
         layouts: &[
-            Layout { versions: (2, 5), ops: &[Fixed(12), String] },
-            Layout { versions: (6, 7), ops: &[Fixed(16), String] },
-            Layout { versions: (8, 9), ops: &[Fixed(16), Compact, Tagged(&[])] },
+            Layout { versions: (2, 5), ops: &[Fixed(12), String(Int16, Nullable)] },
+            Layout { versions: (6, 7), ops: &[Fixed(16), String(Int16, Nullable)] },
+            Layout { versions: (8, 9), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 216: offset_commit_request
         name: "OffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (2, 7), ops: &[String, Array(&Struct(215))] },
-            Layout { versions: (8, 9), ops: &[Compact, CompactArray(&Struct(215)), Tagged(&[])] },
+            Layout { versions: (2, 7), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(215))] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(215)), Tagged(&[])] },
         ],
     },
     Schema { // 217: offset_commit_response
         name: "OffsetCommitResponse",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Array(&Struct(219))] },
-            Layout { versions: (3, 7), ops: &[Fixed(4), Array(&Struct(219))] },
-            Layout { versions: (8, 10), ops: &[Fixed(4), CompactArray(&Struct(219)), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(219))] },
+            Layout { versions: (3, 7), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(219))] },
+            Layout { versions: (8, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(219)), Tagged(&[])] },
         ],
     },
     Schema { // 218: offset_commit_response
@@ -1678,15 +1680,15 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 219: offset_commit_response
         name: "OffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (2, 7), ops: &[String, Array(&Struct(218))] },
-            Layout { versions: (8, 9), ops: &[Compact, CompactArray(&Struct(218)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(16), CompactArray(&Struct(218)), Tagged(&[])] },
+            Layout { versions: (2, 7), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(218))] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(218)), Tagged(&[])] },
+            Layout { versions: (10, 10), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(218)), Tagged(&[])] },
         ],
     },
     Schema { // 220: offset_delete_request
         name: "OffsetDeleteRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(222))] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(222))] },
         ],
     },
     Schema { // 221: offset_delete_request
@@ -1698,13 +1700,13 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 222: offset_delete_request
         name: "OffsetDeleteRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(221))] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(221))] },
         ],
     },
     Schema { // 223: offset_delete_response
         name: "OffsetDeleteResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), Array(&Struct(225))] },
+            Layout { versions: (0, 0), ops: &[Fixed(6), Array(Int32, NotNull, &Struct(225))] },
         ],
     },
     Schema { // 224: offset_delete_response
@@ -1716,16 +1718,16 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 225: offset_delete_response
         name: "OffsetDeleteResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String, Array(&Struct(224))] },
+            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(224))] },
         ],
     },
     Schema { // 226: offset_fetch_request
         name: "OffsetFetchRequest",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String, Array(&Struct(228))] },
-            Layout { versions: (6, 6), ops: &[Compact, CompactArray(&Struct(228)), Tagged(&[])] },
-            Layout { versions: (7, 7), ops: &[Compact, CompactArray(&Struct(228)), Fixed(1), Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[CompactArray(&Struct(227)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, Nullable, &Struct(228))] },
+            Layout { versions: (6, 6), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(228)), Tagged(&[])] },
+            Layout { versions: (7, 7), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(228)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (8, 9), ops: &[Array(Varint, NotNull, &Struct(227)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 227: offset_fetch_request
@@ -1733,15 +1735,15 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 5), ops: &[] },
             Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 8), ops: &[Compact, CompactArray(&Struct(229)), Tagged(&[])] },
-            Layout { versions: (9, 9), ops: &[Compact, Compact, Fixed(4), CompactArray(&Struct(229)), Tagged(&[])] },
+            Layout { versions: (8, 8), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(229)), Tagged(&[])] },
+            Layout { versions: (9, 9), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &Struct(229)), Tagged(&[])] },
         ],
     },
     Schema { // 228: offset_fetch_request
         name: "OffsetFetchRequestTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String, Array(&Fixed(4))] },
-            Layout { versions: (6, 7), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
+            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
             Layout { versions: (8, 9), ops: &[Tagged(&[])] },
         ],
     },
@@ -1750,17 +1752,17 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 5), ops: &[] },
             Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 230: offset_fetch_response
         name: "OffsetFetchResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(&Struct(234))] },
-            Layout { versions: (2, 2), ops: &[Array(&Struct(234)), Fixed(2)] },
-            Layout { versions: (3, 5), ops: &[Fixed(4), Array(&Struct(234)), Fixed(2)] },
-            Layout { versions: (6, 7), ops: &[Fixed(4), CompactArray(&Struct(234)), Fixed(2), Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Fixed(4), CompactArray(&Struct(231)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(234))] },
+            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(234)), Fixed(2)] },
+            Layout { versions: (3, 5), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(234)), Fixed(2)] },
+            Layout { versions: (6, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(234)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (8, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(231)), Tagged(&[])] },
         ],
     },
     Schema { // 231: offset_fetch_response
@@ -1768,15 +1770,15 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 5), ops: &[] },
             Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Compact, CompactArray(&Struct(235)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (8, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(235)), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 232: offset_fetch_response
         name: "OffsetFetchResponsePartition",
         layouts: &[
-            Layout { versions: (1, 4), ops: &[Fixed(12), String, Fixed(2)] },
-            Layout { versions: (5, 5), ops: &[Fixed(16), String, Fixed(2)] },
-            Layout { versions: (6, 7), ops: &[Fixed(16), Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 4), ops: &[Fixed(12), String(Int16, Nullable), Fixed(2)] },
+            Layout { versions: (5, 5), ops: &[Fixed(16), String(Int16, Nullable), Fixed(2)] },
+            Layout { versions: (6, 7), ops: &[Fixed(16), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
             Layout { versions: (8, 10), ops: &[Tagged(&[])] },
         ],
     },
@@ -1785,14 +1787,14 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 5), ops: &[] },
             Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Fixed(16), Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (8, 10), ops: &[Fixed(16), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 234: offset_fetch_response
         name: "OffsetFetchResponseTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String, Array(&Struct(232))] },
-            Layout { versions: (6, 7), ops: &[Compact, CompactArray(&Struct(232)), Tagged(&[])] },
+            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(232))] },
+            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(232)), Tagged(&[])] },
             Layout { versions: (8, 10), ops: &[Tagged(&[])] },
         ],
     },
@@ -1801,16 +1803,16 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (1, 5), ops: &[] },
             Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[Compact, CompactArray(&Struct(233)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(16), CompactArray(&Struct(233)), Tagged(&[])] },
+            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(233)), Tagged(&[])] },
+            Layout { versions: (10, 10), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(233)), Tagged(&[])] },
         ],
     },
     Schema { // 236: offset_for_leader_epoch_request
         name: "OffsetForLeaderEpochRequest",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Array(&Struct(238))] },
-            Layout { versions: (3, 3), ops: &[Fixed(4), Array(&Struct(238))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), CompactArray(&Struct(238)), Tagged(&[])] },
+            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(238))] },
+            Layout { versions: (3, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(238))] },
+            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(238)), Tagged(&[])] },
         ],
     },
     Schema { // 237: offset_for_leader_epoch_request
@@ -1823,8 +1825,8 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 238: offset_for_leader_epoch_request
         name: "OffsetForLeaderTopic",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[String, Array(&Struct(237))] },
-            Layout { versions: (4, 4), ops: &[Compact, CompactArray(&Struct(237)), Tagged(&[])] },
+            Layout { versions: (2, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(237))] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(237)), Tagged(&[])] },
         ],
     },
     Schema { // 239: offset_for_leader_epoch_response
@@ -1837,45 +1839,45 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 240: offset_for_leader_epoch_response
         name: "OffsetForLeaderEpochResponse",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(4), Array(&Struct(241))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), CompactArray(&Struct(241)), Tagged(&[])] },
+            Layout { versions: (2, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(241))] },
+            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(241)), Tagged(&[])] },
         ],
     },
     Schema { // 241: offset_for_leader_epoch_response
         name: "OffsetForLeaderTopicResult",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[String, Array(&Struct(239))] },
-            Layout { versions: (4, 4), ops: &[Compact, CompactArray(&Struct(239)), Tagged(&[])] },
+            Layout { versions: (2, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(239))] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(239)), Tagged(&[])] },
         ],
     },
     Schema { // 242: produce_request
         name: "PartitionProduceData",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[Fixed(4), Bytes] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), Compact, Tagged(&[])] },
+            Layout { versions: (3, 8), ops: &[Fixed(4), Bytes(Int32, Nullable)] },
+            Layout { versions: (9, 13), ops: &[Fixed(4), Bytes(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 243: produce_request
         name: "ProduceRequest",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String, Fixed(6), Array(&Struct(244))] },
-            Layout { versions: (9, 13), ops: &[Compact, Fixed(6), CompactArray(&Struct(244)), Tagged(&[])] },
+            Layout { versions: (3, 8), ops: &[String(Int16, Nullable), Fixed(6), Array(Int32, NotNull, &Struct(244))] },
+            Layout { versions: (9, 13), ops: &[String(Varint, Nullable), Fixed(6), Array(Varint, NotNull, &Struct(244)), Tagged(&[])] },
         ],
     },
     Schema { // 244: produce_request
         name: "TopicProduceData",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String, Array(&Struct(242))] },
-            Layout { versions: (9, 12), ops: &[Compact, CompactArray(&Struct(242)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(16), CompactArray(&Struct(242)), Tagged(&[])] },
+            Layout { versions: (3, 8), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(242))] },
+            Layout { versions: (9, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(242)), Tagged(&[])] },
+            Layout { versions: (13, 13), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(242)), Tagged(&[])] },
         ],
     },
     Schema { // 245: produce_response
         name: "BatchIndexAndErrorMessage",
         layouts: &[
             Layout { versions: (3, 7), ops: &[] },
-            Layout { versions: (8, 8), ops: &[Fixed(4), String] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), Compact, Tagged(&[])] },
+            Layout { versions: (8, 8), ops: &[Fixed(4), String(Int16, Nullable)] },
+            Layout { versions: (9, 13), ops: &[Fixed(4), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 246: produce_response
@@ -1891,7 +1893,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (3, 8), ops: &[] },
             Layout { versions: (9, 9), ops: &[Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(4), Compact, Fixed(4), Compact, Tagged(&[])] },
+            Layout { versions: (10, 13), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 248: produce_response
@@ -1899,31 +1901,31 @@ pub(super) static SCHEMAS: &[Schema] = &[
         layouts: &[
             Layout { versions: (3, 4), ops: &[Fixed(22)] },
             Layout { versions: (5, 7), ops: &[Fixed(30)] },
-            Layout { versions: (8, 8), ops: &[Fixed(30), Array(&Struct(245)), String] },
-            Layout { versions: (9, 9), ops: &[Fixed(30), CompactArray(&Struct(245)), Compact, Tagged(&[(0, None)])] },
-            Layout { versions: (10, 13), ops: &[Fixed(30), CompactArray(&Struct(245)), Compact, Tagged(&[(0, Some(Struct(246)))])] },
+            Layout { versions: (8, 8), ops: &[Fixed(30), Array(Int32, NotNull, &Struct(245)), String(Int16, Nullable)] },
+            Layout { versions: (9, 9), ops: &[Fixed(30), Array(Varint, NotNull, &Struct(245)), String(Varint, Nullable), Tagged(&[(0, None)])] },
+            Layout { versions: (10, 13), ops: &[Fixed(30), Array(Varint, NotNull, &Struct(245)), String(Varint, Nullable), Tagged(&[(0, Some(Struct(246)))])] },
         ],
     },
     Schema { // 249: produce_response
         name: "ProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[Array(&Struct(250)), Fixed(4)] },
-            Layout { versions: (9, 9), ops: &[CompactArray(&Struct(250)), Fixed(4), Tagged(&[(0, None)])] },
-            Layout { versions: (10, 13), ops: &[CompactArray(&Struct(250)), Fixed(4), Tagged(&[(0, Some(CompactArray(&Struct(247))))])] },
+            Layout { versions: (3, 8), ops: &[Array(Int32, NotNull, &Struct(250)), Fixed(4)] },
+            Layout { versions: (9, 9), ops: &[Array(Varint, NotNull, &Struct(250)), Fixed(4), Tagged(&[(0, None)])] },
+            Layout { versions: (10, 13), ops: &[Array(Varint, NotNull, &Struct(250)), Fixed(4), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(247))))])] },
         ],
     },
     Schema { // 250: produce_response
         name: "TopicProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String, Array(&Struct(248))] },
-            Layout { versions: (9, 12), ops: &[Compact, CompactArray(&Struct(248)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(16), CompactArray(&Struct(248)), Tagged(&[])] },
+            Layout { versions: (3, 8), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(248))] },
+            Layout { versions: (9, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(248)), Tagged(&[])] },
+            Layout { versions: (13, 13), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(248)), Tagged(&[])] },
         ],
     },
     Schema { // 251: push_telemetry_request
         name: "PushTelemetryRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(22), Compact, Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(22), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 252: read_share_group_state_request
@@ -1935,13 +1937,13 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 253: read_share_group_state_request
         name: "ReadShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(254)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(254)), Tagged(&[])] },
         ],
     },
     Schema { // 254: read_share_group_state_request
         name: "ReadStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(252)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(252)), Tagged(&[])] },
         ],
     },
     Schema { // 255: read_share_group_state_summary_request
@@ -1953,180 +1955,180 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 256: read_share_group_state_summary_request
         name: "ReadShareGroupStateSummaryRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(257)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(257)), Tagged(&[])] },
         ],
     },
     Schema { // 257: read_share_group_state_summary_request
         name: "ReadStateSummaryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(255)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(255)), Tagged(&[])] },
         ],
     },
     Schema { // 258: remove_raft_voter_request
         name: "RemoveRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(20), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(20), Tagged(&[])] },
         ],
     },
     Schema { // 259: renew_delegation_token_request
         name: "RenewDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Bytes, Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[Compact, Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Bytes(Int32, NotNull), Fixed(8)] },
+            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Fixed(8), Tagged(&[])] },
         ],
     },
     Schema { // 260: sasl_authenticate_request
         name: "SaslAuthenticateRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Bytes] },
-            Layout { versions: (2, 2), ops: &[Compact, Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Bytes(Int32, NotNull)] },
+            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 261: sasl_handshake_request
         name: "SaslHandshakeRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String] },
+            Layout { versions: (0, 1), ops: &[String(Int16, NotNull)] },
         ],
     },
     Schema { // 262: share_acknowledge_request
         name: "AcknowledgePartition",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), CompactArray(&Struct(264)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(264)), Tagged(&[])] },
         ],
     },
     Schema { // 263: share_acknowledge_request
         name: "AcknowledgeTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), CompactArray(&Struct(262)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(262)), Tagged(&[])] },
         ],
     },
     Schema { // 264: share_acknowledge_request
         name: "AcknowledgementBatch",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), CompactArray(&Fixed(1)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
         ],
     },
     Schema { // 265: share_acknowledge_request
         name: "ShareAcknowledgeRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(4), CompactArray(&Struct(263)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(263)), Tagged(&[])] },
         ],
     },
     Schema { // 266: share_fetch_request
         name: "AcknowledgementBatch",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), CompactArray(&Fixed(1)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
         ],
     },
     Schema { // 267: share_fetch_request
         name: "FetchPartition",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), CompactArray(&Struct(266)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(266)), Tagged(&[])] },
         ],
     },
     Schema { // 268: share_fetch_request
         name: "FetchTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), CompactArray(&Struct(267)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(267)), Tagged(&[])] },
         ],
     },
     Schema { // 269: share_fetch_request
         name: "ForgottenTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 270: share_fetch_request
         name: "ShareFetchRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(24), CompactArray(&Struct(268)), CompactArray(&Struct(269)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(268)), Array(Varint, NotNull, &Struct(269)), Tagged(&[])] },
         ],
     },
     Schema { // 271: share_group_describe_request
         name: "ShareGroupDescribeRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[CompactArray(&Compact), Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 272: share_group_describe_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(276)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(276)), Tagged(&[])] },
         ],
     },
     Schema { // 273: share_group_describe_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(2), Compact, Compact, Compact, Fixed(8), Compact, CompactArray(&Struct(274)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Array(Varint, NotNull, &Struct(274)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 274: share_group_describe_response
         name: "Member",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(4), Compact, Compact, CompactArray(&Compact), Struct(272), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), Struct(272), Tagged(&[])] },
         ],
     },
     Schema { // 275: share_group_describe_response
         name: "ShareGroupDescribeResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), CompactArray(&Struct(273)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(273)), Tagged(&[])] },
         ],
     },
     Schema { // 276: share_group_describe_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(16), String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 277: share_group_heartbeat_request
         name: "ShareGroupHeartbeatRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Compact, Compact, Fixed(4), Compact, CompactArray(&Compact), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Array(Varint, Nullable, &String(Varint, NotNull)), Tagged(&[])] },
         ],
     },
     Schema { // 278: sync_group_request
         name: "SyncGroupRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Fixed(4), String, Array(&Struct(279))] },
-            Layout { versions: (3, 3), ops: &[String, Fixed(4), String, String, Array(&Struct(279))] },
-            Layout { versions: (4, 4), ops: &[Compact, Fixed(4), Compact, Compact, CompactArray(&Struct(279)), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[Compact, Fixed(4), Compact, Compact, Compact, Compact, CompactArray(&Struct(279)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Array(Int32, NotNull, &Struct(279))] },
+            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable), Array(Int32, NotNull, &Struct(279))] },
+            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(279)), Tagged(&[])] },
+            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), String(Varint, Nullable), Array(Varint, NotNull, &Struct(279)), Tagged(&[])] },
         ],
     },
     Schema { // 279: sync_group_request
         name: "SyncGroupRequestAssignment",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[String, Bytes] },
-            Layout { versions: (4, 5), ops: &[Compact, Compact, Tagged(&[])] },
+            Layout { versions: (0, 3), ops: &[String(Int16, NotNull), Bytes(Int32, NotNull)] },
+            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
         ],
     },
     Schema { // 280: txn_offset_commit_request
         name: "TxnOffsetCommitRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, String, Fixed(10), Array(&Struct(282))] },
-            Layout { versions: (3, 5), ops: &[Compact, Compact, Fixed(14), Compact, Compact, CompactArray(&Struct(282)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull), Fixed(10), Array(Int32, NotNull, &Struct(282))] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(14), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(282)), Tagged(&[])] },
         ],
     },
     Schema { // 281: txn_offset_commit_request
         name: "TxnOffsetCommitRequestPartition",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(12), String] },
-            Layout { versions: (2, 2), ops: &[Fixed(16), String] },
-            Layout { versions: (3, 5), ops: &[Fixed(16), Compact, Tagged(&[])] },
+            Layout { versions: (0, 1), ops: &[Fixed(12), String(Int16, Nullable)] },
+            Layout { versions: (2, 2), ops: &[Fixed(16), String(Int16, Nullable)] },
+            Layout { versions: (3, 5), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
         ],
     },
     Schema { // 282: txn_offset_commit_request
         name: "TxnOffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Array(&Struct(281))] },
-            Layout { versions: (3, 5), ops: &[Compact, CompactArray(&Struct(281)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(281))] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(281)), Tagged(&[])] },
         ],
     },
     Schema { // 283: txn_offset_commit_response
         name: "TxnOffsetCommitResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(4), Array(&Struct(285))] },
-            Layout { versions: (3, 5), ops: &[Fixed(4), CompactArray(&Struct(285)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(285))] },
+            Layout { versions: (3, 5), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(285)), Tagged(&[])] },
         ],
     },
     Schema { // 284: txn_offset_commit_response
@@ -2139,8 +2141,8 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 285: txn_offset_commit_response
         name: "TxnOffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String, Array(&Struct(284))] },
-            Layout { versions: (3, 5), ops: &[Compact, CompactArray(&Struct(284)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(284))] },
+            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(284)), Tagged(&[])] },
         ],
     },
     Schema { // 286: unregister_broker_request
@@ -2152,14 +2154,14 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 287: update_features_request
         name: "FeatureUpdateKey",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Compact, Fixed(3), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Fixed(3), Tagged(&[])] },
         ],
     },
     Schema { // 288: update_features_request
         name: "UpdateFeaturesRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), CompactArray(&Struct(287)), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[Fixed(4), CompactArray(&Struct(287)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(287)), Tagged(&[])] },
+            Layout { versions: (1, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(287)), Fixed(1), Tagged(&[])] },
         ],
     },
     Schema { // 289: update_raft_voter_request
@@ -2171,13 +2173,13 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 290: update_raft_voter_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Compact, Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
         ],
     },
     Schema { // 291: update_raft_voter_request
         name: "UpdateRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, Fixed(24), CompactArray(&Struct(290)), Struct(289), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(290)), Struct(289), Tagged(&[])] },
         ],
     },
     Schema { // 292: vote_request
@@ -2191,20 +2193,20 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 293: vote_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Compact, CompactArray(&Struct(292)), Tagged(&[])] },
+            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(292)), Tagged(&[])] },
         ],
     },
     Schema { // 294: vote_request
         name: "VoteRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(293)), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[Compact, Fixed(4), CompactArray(&Struct(293)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Array(Varint, NotNull, &Struct(293)), Tagged(&[])] },
+            Layout { versions: (1, 2), ops: &[String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(293)), Tagged(&[])] },
         ],
     },
     Schema { // 295: write_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(20), CompactArray(&Struct(296)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(20), Array(Varint, NotNull, &Struct(296)), Tagged(&[])] },
         ],
     },
     Schema { // 296: write_share_group_state_request
@@ -2216,31 +2218,31 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 297: write_share_group_state_request
         name: "WriteShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Compact, CompactArray(&Struct(298)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(298)), Tagged(&[])] },
         ],
     },
     Schema { // 298: write_share_group_state_request
         name: "WriteStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), CompactArray(&Struct(295)), Tagged(&[])] },
+            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(295)), Tagged(&[])] },
         ],
     },
     Schema { // 299: write_txn_markers_request
         name: "WritableTxnMarker",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(11), CompactArray(&Struct(300)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Fixed(11), Array(Varint, NotNull, &Struct(300)), Fixed(4), Tagged(&[])] },
         ],
     },
     Schema { // 300: write_txn_markers_request
         name: "WritableTxnMarkerTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Compact, CompactArray(&Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
         ],
     },
     Schema { // 301: write_txn_markers_request
         name: "WriteTxnMarkersRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[CompactArray(&Struct(299)), Tagged(&[])] },
+            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(299)), Tagged(&[])] },
         ],
     },
 ];
