@@ -38,45 +38,52 @@ const BATCH_BYTES: &str = "16384";
 
 struct Config {
     key: &'static str,
-    label: &'static str,
+    label: String,
     filter: BrokerFilter,
     noop: bool,
     config: Value,
+    /// Another build of the filter (`--baseline-wasm`): the same configuration as (c) with that
+    /// module, to see what a change to the module costs Envoy in the same run.
+    module: Option<PathBuf>,
 }
 
 fn configs() -> Vec<Config> {
     vec![
         Config {
             key: "tcp_proxy",
-            label: "(a) tcp_proxy only",
+            label: "(a) tcp_proxy only".into(),
             filter: BrokerFilter::None,
             noop: false,
             config: json!({}),
+            module: None,
         },
         Config {
             key: "noop_wasm",
-            label: "(b) no-op Wasm filter",
+            label: "(b) no-op Wasm filter".into(),
             filter: BrokerFilter::Meshka,
             noop: true,
             config: json!({}),
+            module: None,
         },
         Config {
             key: "noop_read",
-            label: "(b2) no-op Wasm filter + one host read per callback",
+            label: "(b2) no-op Wasm filter + one host read per callback".into(),
             filter: BrokerFilter::Meshka,
             noop: true,
             config: json!({"mode": "read"}),
+            module: None,
         },
         Config {
             key: "meshka",
-            label: "(c) meshka, no policy",
+            label: "(c) meshka, no policy".into(),
             filter: BrokerFilter::Meshka,
             noop: false,
             config: json!({}),
+            module: None,
         },
         Config {
             key: "meshka_allow_all",
-            label: "(d) meshka, allow-all policy",
+            label: "(d) meshka, allow-all policy".into(),
             filter: BrokerFilter::Meshka,
             noop: false,
             config: json!({"authorization": {"rules": [{
@@ -84,17 +91,19 @@ fn configs() -> Vec<Config> {
                 "resources": [{"type": "topic", "name": "*"}, {"type": "group", "name": "*"},
                               {"type": "cluster", "name": "*"}]
             }]}}),
+            module: None,
         },
         Config {
             key: "meshka_100_rules",
-            label: "(e) meshka, 100-rule policy",
+            label: "(e) meshka, 100-rule policy".into(),
             filter: BrokerFilter::Meshka,
             noop: false,
             config: json!({"authorization": hundred_rules("bench.")}),
+            module: None,
         },
         Config {
             key: "meshka_routing",
-            label: "(f) meshka, 100 rules + topic rewriting",
+            label: "(f) meshka, 100 rules + topic rewriting".into(),
             filter: BrokerFilter::Meshka,
             noop: false,
             // The producer's namespace is a tenant: `bench.load` is `apps.bench.load` on the
@@ -103,6 +112,7 @@ fn configs() -> Vec<Config> {
                 "authorization": hundred_rules("apps.bench."),
                 "routing": {"tenants": [{"name": "apps", "namespaces": ["apps"], "topicPrefix": "apps."}]}
             }),
+            module: None,
         },
     ]
 }
@@ -152,6 +162,8 @@ struct Args {
     /// Only print the configurations (key, label, module, filter configuration) as JSON: what
     /// `make bench`'s host-call count (`tests/python/hostcalls.py`) runs.
     print_configs: bool,
+    /// Also run configuration (c) with this module: (c0).
+    baseline_wasm: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -164,6 +176,7 @@ fn args() -> Args {
         idle_connections: 1000,
         from: None,
         print_configs: false,
+        baseline_wasm: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -180,8 +193,9 @@ fn args() -> Args {
             "--only" => a.only = value.split(',').map(str::to_string).collect(),
             "--idle-connections" => a.idle_connections = value.parse().expect("--idle-connections N"),
             "--from" => a.from = Some(PathBuf::from(value)),
+            "--baseline-wasm" => a.baseline_wasm = Some(PathBuf::from(value)),
             _ => panic!(
-                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--idle-connections N] [--from e2e.json] [--configs]"
+                "usage: bench [--rounds N] [--seconds N] [--rate R] [--out DIR] [--only a,b] [--idle-connections N] [--from e2e.json] [--baseline-wasm other.wasm] [--configs]"
             ),
         }
     }
@@ -401,7 +415,23 @@ fn main() {
         env::workspace().join("target/wasm/wasm32-wasip1/release/meshka_noop_filter.wasm");
     let meshka_wasm = env::wasm();
     let ticks = clock_ticks();
-    let all = configs();
+    let mut all = configs();
+    if let Some(module) = &a.baseline_wasm {
+        let bytes = std::fs::metadata(module)
+            .expect("the --baseline-wasm module")
+            .len();
+        all.push(Config {
+            key: "meshka_baseline",
+            label: format!(
+                "(c0) meshka, no policy, module {} ({bytes} B)",
+                module.display()
+            ),
+            filter: BrokerFilter::Meshka,
+            noop: false,
+            config: json!({}),
+            module: Some(module.clone()),
+        });
+    }
     let configs: Vec<&Config> = all
         .iter()
         .filter(|c| a.only.is_empty() || a.only.iter().any(|o| o == c.key))
@@ -416,7 +446,11 @@ fn main() {
             // Mesh::start reads the module from MESHKA_WASM; single-threaded here.
             std::env::set_var(
                 "MESHKA_WASM",
-                if c.noop { &noop_wasm } else { &meshka_wasm },
+                match (&c.module, c.noop) {
+                    (Some(module), _) => module,
+                    (None, true) => &noop_wasm,
+                    (None, false) => &meshka_wasm,
+                },
             );
             let options = MeshOptions {
                 filter_config: c.config.clone(),
