@@ -2,12 +2,11 @@
 //! Kafka's broker makes before it processes a request (`KafkaApis`, `ControllerApis`). The same
 //! table, in words, is `filter/policy/KAFKA_CHECKS.md`.
 
-use bytes::Bytes;
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::ApiKey;
 
 use super::fetch_walk::fetch_checks;
-use super::{api, api_name, decode, guard_request, id_bytes, Check, KafkaError, RequestChecks};
+use super::guard::{self, field::*, Node};
+use super::{api, api_name, Check, KafkaError, RequestChecks};
 use crate::authz::{Operation, ResourceType};
 
 use Operation::{
@@ -38,28 +37,24 @@ pub(crate) const COORDINATOR_GROUP: i8 = 0;
 pub(crate) const COORDINATOR_TRANSACTION: i8 = 1;
 pub(crate) const COORDINATOR_SHARE: i8 = 2;
 
-fn s(name: &StrBytes) -> String {
-    name.as_str().to_owned()
+fn topic(name: &str, op: Operation) -> Check {
+    Check::named(Topic, name, op)
 }
 
-fn topic(name: &StrBytes, op: Operation) -> Check {
-    Check::named(Topic, s(name), op)
+fn group(name: &str, op: Operation) -> Check {
+    Check::named(Group, name, op)
 }
 
-fn group(name: &StrBytes, op: Operation) -> Check {
-    Check::named(Group, s(name), op)
+fn txn(name: &str, op: Operation) -> Check {
+    Check::named(TransactionalId, name, op)
 }
 
-fn txn(name: &StrBytes, op: Operation) -> Check {
-    Check::named(TransactionalId, s(name), op)
-}
-
-/// A topic named by name before `id_from`, by id from that version on.
-fn topic_ref(version: i16, id_from: i16, name: &StrBytes, id: &uuid::Uuid, op: Operation) -> Check {
+/// A topic named by name (its `name_field`) before `id_from`, by id from that version on.
+fn topic_ref(version: i16, id_from: i16, t: &Node<'_>, name_field: u16, op: Operation) -> Check {
     if version >= id_from {
-        Check::topic_id(id_bytes(id), op)
+        Check::topic_id(t.uuid(TOPIC_ID), op)
     } else {
-        topic(name, op)
+        topic(t.text(name_field), op)
     }
 }
 
@@ -67,7 +62,7 @@ fn topic_ref(version: i16, id_from: i16, name: &StrBytes, id: &uuid::Uuid, op: O
 fn config_check(
     what: &'static str,
     resource_type: i8,
-    name: &StrBytes,
+    name: &str,
     op: Operation,
 ) -> Result<Check, KafkaError> {
     match resource_type {
@@ -118,121 +113,114 @@ pub fn request_checks(
     decoded_checks(key, version, body)
 }
 
-/// [`request_checks`] by a full (guarded) kafka-protocol decode of the body.
+/// [`request_checks`] from the body decoded by the message tables (`kafka/guard.rs`), which
+/// read as strictly as kafka-protocol decodes.
 pub(crate) fn decoded_checks(
     key: ApiKey,
     version: i16,
     body: &[u8],
 ) -> Result<RequestChecks, KafkaError> {
-    // One copy of the body; the guard and the decoder share it. The guard reads as strictly as
-    // kafka-protocol decodes (kafka/guard/tests.rs): apis whose checks do not depend on the body
-    // are not decoded.
-    let body = &Bytes::copy_from_slice(body);
-    guard_request(key, version, body)?;
+    let r = guard::decode_request(key as i16, version, body).map_err(|e| KafkaError::Decode {
+        what: "request",
+        version,
+        reason: e.to_string(),
+    })?;
     let mut rc = RequestChecks::default();
     let v = version;
     match key {
         ApiKey::Produce => {
-            let r: ProduceRequest = decode("ProduceRequest", body, v)?;
-            if let Some(id) = &r.transactional_id {
+            if let Some(id) = r.str(TRANSACTIONAL_ID) {
                 rc.push(txn(id, Write));
             }
-            for t in &r.topic_data {
-                rc.push(topic_ref(v, 13, &t.name, &t.topic_id, Write));
+            for t in r.nodes(TOPIC_DATA) {
+                rc.push(topic_ref(v, 13, t, NAME, Write));
             }
-            rc.no_response = r.acks == 0;
+            rc.no_response = r.int(ACKS) == 0;
         }
         ApiKey::Fetch => {
-            let r: FetchRequest = decode("FetchRequest", body, v)?;
             let replica = if v >= 15 {
-                r.replica_state.replica_id.0
+                // kafka-protocol's ReplicaState defaults to replica -1 (a consumer).
+                r.node(REPLICA_STATE).map_or(-1, |s| s.int(REPLICA_ID))
             } else {
-                r.replica_id.0
+                r.int(REPLICA_ID)
             };
             if replica >= 0 {
                 rc.push(Check::cluster(ClusterAction));
             } else {
-                rc.fetch_session = v >= 7 && !(r.session_id == 0 && r.session_epoch == -1);
-                for t in &r.topics {
-                    rc.push(topic_ref(v, 13, &t.topic, &t.topic_id, Read));
+                rc.fetch_session =
+                    v >= 7 && !(r.int(SESSION_ID) == 0 && r.int(SESSION_EPOCH) == -1);
+                for t in r.nodes(TOPICS) {
+                    rc.push(topic_ref(v, 13, t, TOPIC, Read));
                 }
             }
         }
         ApiKey::ListOffsets => {
-            let r: ListOffsetsRequest = decode("ListOffsetsRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.name, Describe));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Describe));
             }
         }
         ApiKey::Metadata => {
-            let r: MetadataRequest = decode("MetadataRequest", body, v)?;
-            match &r.topics {
-                None => rc.all_topics = true,
-                Some(topics) if topics.is_empty() && v == 0 => rc.all_topics = true,
-                Some(topics) => {
-                    for t in topics {
-                        let check = match &t.name {
-                            Some(name) => topic(name, Describe),
-                            None => Check::topic_id(id_bytes(&t.topic_id), Describe),
-                        };
-                        rc.push(check);
-                    }
-                    if v < 4 || r.allow_auto_topic_creation {
-                        rc.auto_create = topics
-                            .iter()
-                            .filter_map(|t| t.name.as_ref())
-                            .map(|name| topic(name, Create))
-                            .collect();
-                        rc.auto_create.dedup();
-                    }
+            let topics: Vec<_> = r.nodes(TOPICS).collect();
+            if r.is_null(TOPICS) || (topics.is_empty() && v == 0) {
+                rc.all_topics = true;
+            } else {
+                for t in &topics {
+                    let check = match t.str(NAME) {
+                        Some(name) => topic(name, Describe),
+                        None => Check::topic_id(t.uuid(TOPIC_ID), Describe),
+                    };
+                    rc.push(check);
+                }
+                // Absent before v4: true, as kafka-protocol decodes it (the tables' default).
+                if r.boolean(ALLOW_AUTO_TOPIC_CREATION) {
+                    rc.auto_create = topics
+                        .iter()
+                        .filter_map(|t| t.str(NAME))
+                        .map(|name| topic(name, Create))
+                        .collect();
+                    rc.auto_create.dedup();
                 }
             }
             rc.filters_response = rc.all_topics;
         }
         ApiKey::OffsetCommit => {
-            let r: OffsetCommitRequest = decode("OffsetCommitRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-            for t in &r.topics {
-                rc.push(topic_ref(v, 10, &t.name, &t.topic_id, Read));
+            rc.push(group(r.text(GROUP_ID), Read));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic_ref(v, 10, t, NAME, Read));
             }
         }
         ApiKey::OffsetFetch => {
-            let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
             if v >= 8 {
-                for g in &r.groups {
-                    rc.push(group(&g.group_id, Describe));
+                for g in r.nodes(GROUPS) {
+                    rc.push(group(g.text(GROUP_ID), Describe));
                 }
-                for g in &r.groups {
-                    match &g.topics {
-                        None => rc.filters_response = true,
-                        Some(topics) => {
-                            for t in topics {
-                                rc.push(topic_ref(v, 10, &t.name, &t.topic_id, Describe));
-                            }
-                        }
+                for g in r.nodes(GROUPS) {
+                    if g.is_null(TOPICS) {
+                        rc.filters_response = true;
+                    }
+                    for t in g.nodes(TOPICS) {
+                        rc.push(topic_ref(v, 10, t, NAME, Describe));
                     }
                 }
             } else {
-                rc.push(group(&r.group_id, Describe));
-                match &r.topics {
-                    None => rc.filters_response = true,
-                    Some(topics) => {
-                        for t in topics {
-                            rc.push(topic(&t.name, Describe));
-                        }
-                    }
+                rc.push(group(r.text(GROUP_ID), Describe));
+                if r.is_null(TOPICS) {
+                    rc.filters_response = true;
+                }
+                for t in r.nodes(TOPICS) {
+                    rc.push(topic(t.text(NAME), Describe));
                 }
             }
         }
         ApiKey::FindCoordinator => {
-            let r: FindCoordinatorRequest = decode("FindCoordinatorRequest", body, v)?;
-            let keys: Vec<&StrBytes> = if v >= 4 {
-                r.coordinator_keys.iter().collect()
+            let keys: Vec<&str> = if v >= 4 {
+                r.strs(COORDINATOR_KEYS).collect()
             } else {
-                vec![&r.key]
+                vec![r.text(KEY)]
             };
+            let key_type = i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN);
             for k in keys {
-                let check = match r.key_type {
+                let check = match key_type {
                     COORDINATOR_GROUP => group(k, Describe),
                     COORDINATOR_TRANSACTION => txn(k, Describe),
                     COORDINATOR_SHARE => Check::cluster(ClusterAction),
@@ -241,160 +229,112 @@ pub(crate) fn decoded_checks(
                 rc.push(check);
             }
         }
-        ApiKey::JoinGroup => {
-            let r: JoinGroupRequest = decode("JoinGroupRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-        }
-        ApiKey::Heartbeat => {
-            let r: HeartbeatRequest = decode("HeartbeatRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-        }
-        ApiKey::LeaveGroup => {
-            let r: LeaveGroupRequest = decode("LeaveGroupRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-        }
-        ApiKey::SyncGroup => {
-            let r: SyncGroupRequest = decode("SyncGroupRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
+        ApiKey::JoinGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup | ApiKey::SyncGroup => {
+            rc.push(group(r.text(GROUP_ID), Read));
         }
         ApiKey::DescribeGroups => {
-            let r: DescribeGroupsRequest = decode("DescribeGroupsRequest", body, v)?;
-            for g in &r.groups {
+            for g in r.strs(GROUPS) {
                 rc.push(group(g, Describe));
             }
         }
         ApiKey::ListGroups => {
             rc.filters_response = true;
         }
-        ApiKey::SaslHandshake => {
-        }
-        ApiKey::ApiVersions => {
-        }
+        ApiKey::SaslHandshake => {}
+        ApiKey::ApiVersions => {}
         ApiKey::CreateTopics => {
-            let r: CreateTopicsRequest = decode("CreateTopicsRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.name, Create));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Create));
             }
             rc.cluster_alternative = Some(Create);
         }
         ApiKey::DeleteTopics => {
-            let r: DeleteTopicsRequest = decode("DeleteTopicsRequest", body, v)?;
             if v >= 6 {
-                for t in &r.topics {
-                    let check = match &t.name {
+                for t in r.nodes(TOPICS) {
+                    let check = match t.str(NAME) {
                         Some(name) => topic(name, Delete),
-                        None => Check::topic_id(id_bytes(&t.topic_id), Delete),
+                        None => Check::topic_id(t.uuid(TOPIC_ID), Delete),
                     };
                     rc.push(check);
                 }
             } else {
-                for name in &r.topic_names {
+                for name in r.strs(TOPIC_NAMES) {
                     rc.push(topic(name, Delete));
                 }
             }
         }
         ApiKey::DeleteRecords => {
-            let r: DeleteRecordsRequest = decode("DeleteRecordsRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.name, Delete));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Delete));
             }
         }
-        ApiKey::InitProducerId => {
-            let r: InitProducerIdRequest = decode("InitProducerIdRequest", body, v)?;
-            match &r.transactional_id {
-                Some(id) => rc.push(txn(id, Write)),
-                None => {
-                    rc.push(Check::cluster(IdempotentWrite));
-                    rc.any_topic_write_alternative = true;
-                }
+        ApiKey::InitProducerId => match r.str(TRANSACTIONAL_ID) {
+            Some(id) => rc.push(txn(id, Write)),
+            None => {
+                rc.push(Check::cluster(IdempotentWrite));
+                rc.any_topic_write_alternative = true;
             }
-        }
+        },
         ApiKey::OffsetForLeaderEpoch => {
-            let r: OffsetForLeaderEpochRequest = decode("OffsetForLeaderEpochRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.topic, Describe));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(TOPIC), Describe));
             }
             rc.cluster_alternative = Some(ClusterAction);
         }
         ApiKey::AddPartitionsToTxn => {
-            let r: AddPartitionsToTxnRequest = decode("AddPartitionsToTxnRequest", body, v)?;
             if v >= 4 {
                 rc.push(Check::cluster(ClusterAction));
-                for t in &r.transactions {
-                    rc.push(txn(&t.transactional_id, Write));
+                for t in r.nodes(TRANSACTIONS) {
+                    rc.push(txn(t.text(TRANSACTIONAL_ID), Write));
                 }
-                for t in &r.transactions {
-                    for tp in &t.topics {
-                        rc.push(topic(&tp.name, Write));
+                for t in r.nodes(TRANSACTIONS) {
+                    for tp in t.nodes(TOPICS) {
+                        rc.push(topic(tp.text(NAME), Write));
                     }
                 }
             } else {
-                rc.push(txn(&r.v3_and_below_transactional_id, Write));
-                for tp in &r.v3_and_below_topics {
-                    rc.push(topic(&tp.name, Write));
+                rc.push(txn(r.text(V3_AND_BELOW_TRANSACTIONAL_ID), Write));
+                for tp in r.nodes(V3_AND_BELOW_TOPICS) {
+                    rc.push(topic(tp.text(NAME), Write));
                 }
             }
         }
         ApiKey::AddOffsetsToTxn => {
-            let r: AddOffsetsToTxnRequest = decode("AddOffsetsToTxnRequest", body, v)?;
-            rc.push(txn(&r.transactional_id, Write));
-            rc.push(group(&r.group_id, Read));
+            rc.push(txn(r.text(TRANSACTIONAL_ID), Write));
+            rc.push(group(r.text(GROUP_ID), Read));
         }
         ApiKey::EndTxn => {
-            let r: EndTxnRequest = decode("EndTxnRequest", body, v)?;
-            rc.push(txn(&r.transactional_id, Write));
+            rc.push(txn(r.text(TRANSACTIONAL_ID), Write));
         }
         ApiKey::WriteTxnMarkers => {
             rc.push(Check::cluster(ClusterAction));
         }
         ApiKey::TxnOffsetCommit => {
-            let r: TxnOffsetCommitRequest = decode("TxnOffsetCommitRequest", body, v)?;
-            rc.push(txn(&r.transactional_id, Write));
-            rc.push(group(&r.group_id, Read));
-            for t in &r.topics {
-                rc.push(topic(&t.name, Read));
+            rc.push(txn(r.text(TRANSACTIONAL_ID), Write));
+            rc.push(group(r.text(GROUP_ID), Read));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Read));
             }
         }
         ApiKey::DescribeAcls => {
             rc.push(Check::cluster(Describe));
         }
-        ApiKey::CreateAcls => {
+        ApiKey::CreateAcls | ApiKey::DeleteAcls => {
             rc.push(Check::cluster(Alter));
         }
-        ApiKey::DeleteAcls => {
-            rc.push(Check::cluster(Alter));
-        }
-        ApiKey::DescribeConfigs => {
-            let r: DescribeConfigsRequest = decode("DescribeConfigsRequest", body, v)?;
-            for res in &r.resources {
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            let (what, op) = match key {
+                ApiKey::DescribeConfigs => ("DescribeConfigs", DescribeConfigs),
+                ApiKey::AlterConfigs => ("AlterConfigs", AlterConfigs),
+                _ => ("IncrementalAlterConfigs", AlterConfigs),
+            };
+            for res in r.nodes(RESOURCES) {
+                let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
                 rc.push(config_check(
-                    "DescribeConfigs",
-                    res.resource_type,
-                    &res.resource_name,
-                    DescribeConfigs,
-                )?);
-            }
-        }
-        ApiKey::AlterConfigs => {
-            let r: AlterConfigsRequest = decode("AlterConfigsRequest", body, v)?;
-            for res in &r.resources {
-                rc.push(config_check(
-                    "AlterConfigs",
-                    res.resource_type,
-                    &res.resource_name,
-                    AlterConfigs,
-                )?);
-            }
-        }
-        ApiKey::IncrementalAlterConfigs => {
-            let r: IncrementalAlterConfigsRequest =
-                decode("IncrementalAlterConfigsRequest", body, v)?;
-            for res in &r.resources {
-                rc.push(config_check(
-                    "IncrementalAlterConfigs",
-                    res.resource_type,
-                    &res.resource_name,
-                    AlterConfigs,
+                    what,
+                    resource_type,
+                    res.text(RESOURCE_NAME),
+                    op,
                 )?);
             }
         }
@@ -404,12 +344,10 @@ pub(crate) fn decoded_checks(
         ApiKey::DescribeLogDirs => {
             rc.push(Check::cluster(Describe));
         }
-        ApiKey::SaslAuthenticate => {
-        }
+        ApiKey::SaslAuthenticate => {}
         ApiKey::CreatePartitions => {
-            let r: CreatePartitionsRequest = decode("CreatePartitionsRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.name, Alter));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Alter));
             }
         }
         ApiKey::CreateDelegationToken
@@ -422,25 +360,20 @@ pub(crate) fn decoded_checks(
             ));
         }
         ApiKey::DeleteGroups => {
-            let r: DeleteGroupsRequest = decode("DeleteGroupsRequest", body, v)?;
-            for g in &r.groups_names {
+            for g in r.strs(GROUPS_NAMES) {
                 rc.push(group(g, Delete));
             }
         }
-        ApiKey::ElectLeaders => {
-            rc.push(Check::cluster(Alter));
-        }
-        ApiKey::AlterPartitionReassignments => {
+        ApiKey::ElectLeaders | ApiKey::AlterPartitionReassignments => {
             rc.push(Check::cluster(Alter));
         }
         ApiKey::ListPartitionReassignments => {
             rc.push(Check::cluster(Describe));
         }
         ApiKey::OffsetDelete => {
-            let r: OffsetDeleteRequest = decode("OffsetDeleteRequest", body, v)?;
-            rc.push(group(&r.group_id, Delete));
-            for t in &r.topics {
-                rc.push(topic(&t.name, Read));
+            rc.push(group(r.text(GROUP_ID), Delete));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Read));
             }
         }
         ApiKey::DescribeClientQuotas => {
@@ -449,131 +382,84 @@ pub(crate) fn decoded_checks(
         ApiKey::AlterClientQuotas => {
             rc.push(Check::cluster(AlterConfigs));
         }
-        ApiKey::DescribeUserScramCredentials => {
+        ApiKey::DescribeUserScramCredentials | ApiKey::DescribeQuorum => {
             rc.push(Check::cluster(Describe));
         }
-        ApiKey::AlterUserScramCredentials => {
+        ApiKey::AlterUserScramCredentials | ApiKey::UpdateFeatures => {
             rc.push(Check::cluster(Alter));
         }
-        ApiKey::DescribeQuorum => {
-            rc.push(Check::cluster(Describe));
-        }
-        ApiKey::UpdateFeatures => {
-            rc.push(Check::cluster(Alter));
-        }
-        ApiKey::DescribeCluster => {
-        }
+        ApiKey::DescribeCluster => {}
         ApiKey::DescribeProducers => {
-            let r: DescribeProducersRequest = decode("DescribeProducersRequest", body, v)?;
-            for t in &r.topics {
-                rc.push(topic(&t.name, Read));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Read));
             }
         }
         ApiKey::UnregisterBroker => {
             rc.push(Check::cluster(Alter));
         }
         ApiKey::DescribeTransactions => {
-            let r: DescribeTransactionsRequest = decode("DescribeTransactionsRequest", body, v)?;
-            for id in &r.transactional_ids {
+            for id in r.strs(TRANSACTIONAL_IDS) {
                 rc.push(txn(id, Describe));
             }
         }
         ApiKey::ListTransactions => {
             rc.filters_response = true;
         }
-        ApiKey::ConsumerGroupHeartbeat => {
-            let r: ConsumerGroupHeartbeatRequest =
-                decode("ConsumerGroupHeartbeatRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-            for t in r.subscribed_topic_names.iter().flatten() {
+        ApiKey::ConsumerGroupHeartbeat | ApiKey::ShareGroupHeartbeat => {
+            rc.push(group(r.text(GROUP_ID), Read));
+            for t in r.strs(SUBSCRIBED_TOPIC_NAMES) {
                 rc.push(topic(t, Describe));
             }
         }
-        ApiKey::ConsumerGroupDescribe => {
-            let r: ConsumerGroupDescribeRequest = decode("ConsumerGroupDescribeRequest", body, v)?;
-            for g in &r.group_ids {
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
+            for g in r.strs(GROUP_IDS) {
                 rc.push(group(g, Describe));
             }
         }
-        ApiKey::GetTelemetrySubscriptions => {
-        }
-        ApiKey::PushTelemetry => {
-        }
+        ApiKey::GetTelemetrySubscriptions => {}
+        ApiKey::PushTelemetry => {}
         ApiKey::ListConfigResources => {
             rc.push(Check::cluster(DescribeConfigs));
         }
         ApiKey::DescribeTopicPartitions => {
-            let r: DescribeTopicPartitionsRequest =
-                decode("DescribeTopicPartitionsRequest", body, v)?;
-            if r.topics.is_empty() {
+            if r.len(TOPICS) == 0 {
                 rc.filters_response = true;
             }
-            for t in &r.topics {
-                rc.push(topic(&t.name, Describe));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(NAME), Describe));
             }
         }
-        ApiKey::ShareGroupHeartbeat => {
-            let r: ShareGroupHeartbeatRequest = decode("ShareGroupHeartbeatRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-            for t in r.subscribed_topic_names.iter().flatten() {
-                rc.push(topic(t, Describe));
-            }
-        }
-        ApiKey::ShareGroupDescribe => {
-            let r: ShareGroupDescribeRequest = decode("ShareGroupDescribeRequest", body, v)?;
-            for g in &r.group_ids {
-                rc.push(group(g, Describe));
-            }
-        }
-        ApiKey::ShareFetch => {
-            let r: ShareFetchRequest = decode("ShareFetchRequest", body, v)?;
-            if let Some(g) = &r.group_id {
+        ApiKey::ShareFetch | ApiKey::ShareAcknowledge => {
+            if let Some(g) = r.str(GROUP_ID) {
                 rc.push(group(g, Read));
             }
-            for t in &r.topics {
-                rc.push(Check::topic_id(id_bytes(&t.topic_id), Read));
-            }
-        }
-        ApiKey::ShareAcknowledge => {
-            let r: ShareAcknowledgeRequest = decode("ShareAcknowledgeRequest", body, v)?;
-            if let Some(g) = &r.group_id {
-                rc.push(group(g, Read));
-            }
-            for t in &r.topics {
-                rc.push(Check::topic_id(id_bytes(&t.topic_id), Read));
+            for t in r.nodes(TOPICS) {
+                rc.push(Check::topic_id(t.uuid(TOPIC_ID), Read));
             }
         }
         ApiKey::DescribeShareGroupOffsets => {
-            let r: DescribeShareGroupOffsetsRequest =
-                decode("DescribeShareGroupOffsetsRequest", body, v)?;
-            for g in &r.groups {
-                rc.push(group(&g.group_id, Describe));
+            for g in r.nodes(GROUPS) {
+                rc.push(group(g.text(GROUP_ID), Describe));
             }
-            for g in &r.groups {
-                match &g.topics {
-                    None => rc.filters_response = true,
-                    Some(topics) => {
-                        for t in topics {
-                            rc.push(topic(&t.topic_name, Describe));
-                        }
-                    }
+            for g in r.nodes(GROUPS) {
+                if g.is_null(TOPICS) {
+                    rc.filters_response = true;
+                }
+                for t in g.nodes(TOPICS) {
+                    rc.push(topic(t.text(TOPIC_NAME), Describe));
                 }
             }
         }
         ApiKey::AlterShareGroupOffsets => {
-            let r: AlterShareGroupOffsetsRequest =
-                decode("AlterShareGroupOffsetsRequest", body, v)?;
-            rc.push(group(&r.group_id, Read));
-            for t in &r.topics {
-                rc.push(topic(&t.topic_name, Read));
+            rc.push(group(r.text(GROUP_ID), Read));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(TOPIC_NAME), Read));
             }
         }
         ApiKey::DeleteShareGroupOffsets => {
-            let r: DeleteShareGroupOffsetsRequest =
-                decode("DeleteShareGroupOffsetsRequest", body, v)?;
-            rc.push(group(&r.group_id, Delete));
-            for t in &r.topics {
-                rc.push(topic(&t.topic_name, Read));
+            rc.push(group(r.text(GROUP_ID), Delete));
+            for t in r.nodes(TOPICS) {
+                rc.push(topic(t.text(TOPIC_NAME), Read));
             }
         }
         ApiKey::AddRaftVoter => {

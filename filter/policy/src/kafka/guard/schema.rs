@@ -2,13 +2,321 @@
 //!
 //! Every message the filter decodes, as the reads kafka-protocol makes for it at each version.
 
+use super::Int::*;
 use super::Len::*;
 use super::Null::*;
 use super::Op::*;
 use super::{Layout, Schema};
+use field::*;
+
+/// Field names, as kafka-protocol's struct fields are named.
+pub(crate) mod field {
+    /// A tag kafka-protocol refuses at a version has no field.
+    pub(crate) const NONE: u16 = u16::MAX;
+    pub(crate) const _MATCH: u16 = 0;
+    pub(crate) const ABORTED_TRANSACTIONS: u16 = 1;
+    pub(crate) const ACKNOWLEDGE_TYPES: u16 = 2;
+    pub(crate) const ACKNOWLEDGEMENT_BATCHES: u16 = 3;
+    pub(crate) const ACKS: u16 = 4;
+    pub(crate) const ACTIVE_PRODUCERS: u16 = 5;
+    pub(crate) const ALLOW_AUTO_TOPIC_CREATION: u16 = 6;
+    pub(crate) const ALLOW_DOWNGRADE: u16 = 7;
+    pub(crate) const ALLOW_REPLICATION_FACTOR_CHANGE: u16 = 8;
+    pub(crate) const API_KEY: u16 = 9;
+    pub(crate) const API_KEYS: u16 = 10;
+    pub(crate) const ASSIGNMENT: u16 = 11;
+    pub(crate) const ASSIGNMENT_EPOCH: u16 = 12;
+    pub(crate) const ASSIGNMENTS: u16 = 13;
+    pub(crate) const ASSIGNOR_NAME: u16 = 14;
+    pub(crate) const AUTH_BYTES: u16 = 15;
+    pub(crate) const AUTHORIZED_OPERATIONS: u16 = 16;
+    pub(crate) const BASE_OFFSET: u16 = 17;
+    pub(crate) const BATCH_INDEX: u16 = 18;
+    pub(crate) const BATCH_INDEX_ERROR_MESSAGE: u16 = 19;
+    pub(crate) const BATCH_SIZE: u16 = 20;
+    pub(crate) const BROKER_EPOCH: u16 = 21;
+    pub(crate) const BROKER_ID: u16 = 22;
+    pub(crate) const BROKER_IDS: u16 = 23;
+    pub(crate) const BROKERS: u16 = 24;
+    pub(crate) const CANDIDATE_DIRECTORY_ID: u16 = 25;
+    pub(crate) const CANDIDATE_ID: u16 = 26;
+    pub(crate) const CLIENT_HOST: u16 = 27;
+    pub(crate) const CLIENT_HOST_ADDRESS: u16 = 28;
+    pub(crate) const CLIENT_ID: u16 = 29;
+    pub(crate) const CLIENT_INSTANCE_ID: u16 = 30;
+    pub(crate) const CLIENT_SOFTWARE_NAME: u16 = 31;
+    pub(crate) const CLIENT_SOFTWARE_VERSION: u16 = 32;
+    pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: u16 = 33;
+    pub(crate) const CLUSTER_ID: u16 = 34;
+    pub(crate) const COMMITTED: u16 = 35;
+    pub(crate) const COMMITTED_LEADER_EPOCH: u16 = 36;
+    pub(crate) const COMMITTED_METADATA: u16 = 37;
+    pub(crate) const COMMITTED_OFFSET: u16 = 38;
+    pub(crate) const COMPONENTS: u16 = 39;
+    pub(crate) const COMPRESSION_TYPE: u16 = 40;
+    pub(crate) const CONFIG_OPERATION: u16 = 41;
+    pub(crate) const CONFIG_SOURCE: u16 = 42;
+    pub(crate) const CONFIG_TYPE: u16 = 43;
+    pub(crate) const CONFIGS: u16 = 44;
+    pub(crate) const CONFIGURATION_KEYS: u16 = 45;
+    pub(crate) const CONTROLLER_ID: u16 = 46;
+    pub(crate) const COORDINATOR_EPOCH: u16 = 47;
+    pub(crate) const COORDINATOR_KEYS: u16 = 48;
+    pub(crate) const COORDINATORS: u16 = 49;
+    pub(crate) const COUNT: u16 = 50;
+    pub(crate) const CREATIONS: u16 = 51;
+    pub(crate) const CURRENT_LEADER: u16 = 52;
+    pub(crate) const CURRENT_LEADER_EPOCH: u16 = 53;
+    pub(crate) const CURRENT_METADATA_OFFSET: u16 = 54;
+    pub(crate) const CURRENT_TXN_START_OFFSET: u16 = 55;
+    pub(crate) const CURSOR: u16 = 56;
+    pub(crate) const DELETIONS: u16 = 57;
+    pub(crate) const DELIVERY_COUNT: u16 = 58;
+    pub(crate) const DELIVERY_STATE: u16 = 59;
+    pub(crate) const DIRECTORIES: u16 = 60;
+    pub(crate) const DIRS: u16 = 61;
+    pub(crate) const DIVERGING_EPOCH: u16 = 62;
+    pub(crate) const DOCUMENTATION: u16 = 63;
+    pub(crate) const DURATION_FILTER: u16 = 64;
+    pub(crate) const ELECTION_TYPE: u16 = 65;
+    pub(crate) const ELIGIBLE_LEADER_REPLICAS: u16 = 66;
+    pub(crate) const END_OFFSET: u16 = 67;
+    pub(crate) const ENDPOINT_TYPE: u16 = 68;
+    pub(crate) const ENTITY: u16 = 69;
+    pub(crate) const ENTITY_NAME: u16 = 70;
+    pub(crate) const ENTITY_TYPE: u16 = 71;
+    pub(crate) const ENTRIES: u16 = 72;
+    pub(crate) const EPOCH: u16 = 73;
+    pub(crate) const ERROR_CODE: u16 = 74;
+    pub(crate) const ERROR_MESSAGE: u16 = 75;
+    pub(crate) const EXPIRY_TIME_PERIOD_MS: u16 = 76;
+    pub(crate) const FEATURE: u16 = 77;
+    pub(crate) const FEATURE_UPDATES: u16 = 78;
+    pub(crate) const FEATURES: u16 = 79;
+    pub(crate) const FETCH_OFFSET: u16 = 80;
+    pub(crate) const FILTERS: u16 = 81;
+    pub(crate) const FINALIZED_FEATURES: u16 = 82;
+    pub(crate) const FINALIZED_FEATURES_EPOCH: u16 = 83;
+    pub(crate) const FIRST_OFFSET: u16 = 84;
+    pub(crate) const FORGOTTEN_TOPICS_DATA: u16 = 85;
+    pub(crate) const GENERATION_ID: u16 = 86;
+    pub(crate) const GENERATION_ID_OR_MEMBER_EPOCH: u16 = 87;
+    pub(crate) const GROUP_EPOCH: u16 = 88;
+    pub(crate) const GROUP_ID: u16 = 89;
+    pub(crate) const GROUP_IDS: u16 = 90;
+    pub(crate) const GROUP_INSTANCE_ID: u16 = 91;
+    pub(crate) const GROUP_STATE: u16 = 92;
+    pub(crate) const GROUP_TYPE: u16 = 93;
+    pub(crate) const GROUPS: u16 = 94;
+    pub(crate) const GROUPS_NAMES: u16 = 95;
+    pub(crate) const HEARTBEAT_INTERVAL_MS: u16 = 96;
+    pub(crate) const HIGH_WATERMARK: u16 = 97;
+    pub(crate) const HMAC: u16 = 98;
+    pub(crate) const HOST: u16 = 99;
+    pub(crate) const HOST_FILTER: u16 = 100;
+    pub(crate) const ID: u16 = 101;
+    pub(crate) const INCARNATION_ID: u16 = 102;
+    pub(crate) const INCLUDE_AUTHORIZED_OPERATIONS: u16 = 103;
+    pub(crate) const INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS: u16 = 104;
+    pub(crate) const INCLUDE_DOCUMENTATION: u16 = 105;
+    pub(crate) const INCLUDE_FENCED_BROKERS: u16 = 106;
+    pub(crate) const INCLUDE_SYNONYMS: u16 = 107;
+    pub(crate) const INCLUDE_TOPIC_AUTHORIZED_OPERATIONS: u16 = 108;
+    pub(crate) const INDEX: u16 = 109;
+    pub(crate) const INSTANCE_ID: u16 = 110;
+    pub(crate) const IS_FENCED: u16 = 111;
+    pub(crate) const IS_INTERNAL: u16 = 112;
+    pub(crate) const IS_MIGRATING_ZK_BROKER: u16 = 113;
+    pub(crate) const IS_SENSITIVE: u16 = 114;
+    pub(crate) const ISOLATION_LEVEL: u16 = 115;
+    pub(crate) const ISR_NODES: u16 = 116;
+    pub(crate) const ITERATIONS: u16 = 117;
+    pub(crate) const K_RAFT_VERSION_FEATURE: u16 = 118;
+    pub(crate) const KEY: u16 = 119;
+    pub(crate) const KEY_TYPE: u16 = 120;
+    pub(crate) const LAST_FETCHED_EPOCH: u16 = 121;
+    pub(crate) const LAST_KNOWN_ELR: u16 = 122;
+    pub(crate) const LAST_OFFSET: u16 = 123;
+    pub(crate) const LAST_OFFSET_EPOCH: u16 = 124;
+    pub(crate) const LAST_SEQUENCE: u16 = 125;
+    pub(crate) const LAST_STABLE_OFFSET: u16 = 126;
+    pub(crate) const LAST_TIMESTAMP: u16 = 127;
+    pub(crate) const LEADER_ENDPOINTS: u16 = 128;
+    pub(crate) const LEADER_EPOCH: u16 = 129;
+    pub(crate) const LEADER_ID: u16 = 130;
+    pub(crate) const LEADER_RECOVERY_STATE: u16 = 131;
+    pub(crate) const LISTENERS: u16 = 132;
+    pub(crate) const LOG_APPEND_TIME_MS: u16 = 133;
+    pub(crate) const LOG_DIRS: u16 = 134;
+    pub(crate) const LOG_START_OFFSET: u16 = 135;
+    pub(crate) const LOW_WATERMARK: u16 = 136;
+    pub(crate) const MARKERS: u16 = 137;
+    pub(crate) const MATCH_TYPE: u16 = 138;
+    pub(crate) const MAX_BYTES: u16 = 139;
+    pub(crate) const MAX_LIFETIME_MS: u16 = 140;
+    pub(crate) const MAX_RECORDS: u16 = 141;
+    pub(crate) const MAX_SUPPORTED_VERSION: u16 = 142;
+    pub(crate) const MAX_VERSION: u16 = 143;
+    pub(crate) const MAX_VERSION_LEVEL: u16 = 144;
+    pub(crate) const MAX_WAIT_MS: u16 = 145;
+    pub(crate) const MECHANISM: u16 = 146;
+    pub(crate) const MEMBER_ASSIGNMENT: u16 = 147;
+    pub(crate) const MEMBER_EPOCH: u16 = 148;
+    pub(crate) const MEMBER_ID: u16 = 149;
+    pub(crate) const MEMBER_METADATA: u16 = 150;
+    pub(crate) const MEMBER_TYPE: u16 = 151;
+    pub(crate) const MEMBERS: u16 = 152;
+    pub(crate) const METADATA: u16 = 153;
+    pub(crate) const METRICS: u16 = 154;
+    pub(crate) const MIN_BYTES: u16 = 155;
+    pub(crate) const MIN_SUPPORTED_VERSION: u16 = 156;
+    pub(crate) const MIN_VERSION: u16 = 157;
+    pub(crate) const MIN_VERSION_LEVEL: u16 = 158;
+    pub(crate) const NAME: u16 = 159;
+    pub(crate) const NEW_ISR: u16 = 160;
+    pub(crate) const NEW_ISR_WITH_EPOCHS: u16 = 161;
+    pub(crate) const NEXT_CURSOR: u16 = 162;
+    pub(crate) const NODE_ENDPOINTS: u16 = 163;
+    pub(crate) const NODE_ID: u16 = 164;
+    pub(crate) const NUM_PARTITIONS: u16 = 165;
+    pub(crate) const OFFLINE_LOG_DIRS: u16 = 166;
+    pub(crate) const OFFLINE_REPLICAS: u16 = 167;
+    pub(crate) const OFFSET: u16 = 168;
+    pub(crate) const OPERATION: u16 = 169;
+    pub(crate) const OPS: u16 = 170;
+    pub(crate) const OWNER_PRINCIPAL_NAME: u16 = 171;
+    pub(crate) const OWNER_PRINCIPAL_TYPE: u16 = 172;
+    pub(crate) const OWNERS: u16 = 173;
+    pub(crate) const PARTITION: u16 = 174;
+    pub(crate) const PARTITION_DATA: u16 = 175;
+    pub(crate) const PARTITION_EPOCH: u16 = 176;
+    pub(crate) const PARTITION_ERROR_CODE: u16 = 177;
+    pub(crate) const PARTITION_INDEX: u16 = 178;
+    pub(crate) const PARTITION_INDEXES: u16 = 179;
+    pub(crate) const PARTITION_MAX_BYTES: u16 = 180;
+    pub(crate) const PARTITION_RESPONSES: u16 = 181;
+    pub(crate) const PARTITIONS: u16 = 182;
+    pub(crate) const PATH: u16 = 183;
+    pub(crate) const PATTERN_TYPE_FILTER: u16 = 184;
+    pub(crate) const PERMISSION_TYPE: u16 = 185;
+    pub(crate) const PORT: u16 = 186;
+    pub(crate) const POSITION: u16 = 187;
+    pub(crate) const PRE_VOTE: u16 = 188;
+    pub(crate) const PREFERRED_CANDIDATES: u16 = 189;
+    pub(crate) const PREFERRED_READ_REPLICA: u16 = 190;
+    pub(crate) const PREFERRED_SUCCESSORS: u16 = 191;
+    pub(crate) const PREVIOUS_BROKER_EPOCH: u16 = 192;
+    pub(crate) const PRINCIPAL: u16 = 193;
+    pub(crate) const PRINCIPAL_FILTER: u16 = 194;
+    pub(crate) const PRINCIPAL_NAME: u16 = 195;
+    pub(crate) const PRINCIPAL_TYPE: u16 = 196;
+    pub(crate) const PRODUCER_EPOCH: u16 = 197;
+    pub(crate) const PRODUCER_ID: u16 = 198;
+    pub(crate) const PRODUCER_ID_FILTERS: u16 = 199;
+    pub(crate) const PROTOCOL_DATA: u16 = 200;
+    pub(crate) const PROTOCOL_NAME: u16 = 201;
+    pub(crate) const PROTOCOL_TYPE: u16 = 202;
+    pub(crate) const PROTOCOLS: u16 = 203;
+    pub(crate) const RACK: u16 = 204;
+    pub(crate) const RACK_ID: u16 = 205;
+    pub(crate) const READ_ONLY: u16 = 206;
+    pub(crate) const REASON: u16 = 207;
+    pub(crate) const REBALANCE_TIMEOUT_MS: u16 = 208;
+    pub(crate) const RECORD_ERRORS: u16 = 209;
+    pub(crate) const RECORDS: u16 = 210;
+    pub(crate) const REMOVE: u16 = 211;
+    pub(crate) const RENEW_PERIOD_MS: u16 = 212;
+    pub(crate) const RENEWERS: u16 = 213;
+    pub(crate) const REPLICA_DIRECTORY_ID: u16 = 214;
+    pub(crate) const REPLICA_EPOCH: u16 = 215;
+    pub(crate) const REPLICA_ID: u16 = 216;
+    pub(crate) const REPLICA_NODES: u16 = 217;
+    pub(crate) const REPLICA_STATE: u16 = 218;
+    pub(crate) const REPLICAS: u16 = 219;
+    pub(crate) const REPLICATION_FACTOR: u16 = 220;
+    pub(crate) const REQUEST_DATA: u16 = 221;
+    pub(crate) const REQUEST_PRINCIPAL: u16 = 222;
+    pub(crate) const REQUIRE_STABLE: u16 = 223;
+    pub(crate) const RESOURCE_NAME: u16 = 224;
+    pub(crate) const RESOURCE_NAME_FILTER: u16 = 225;
+    pub(crate) const RESOURCE_PATTERN_TYPE: u16 = 226;
+    pub(crate) const RESOURCE_TYPE: u16 = 227;
+    pub(crate) const RESOURCE_TYPE_FILTER: u16 = 228;
+    pub(crate) const RESOURCE_TYPES: u16 = 229;
+    pub(crate) const RESOURCES: u16 = 230;
+    pub(crate) const RESPONSE_PARTITION_LIMIT: u16 = 231;
+    pub(crate) const RESPONSES: u16 = 232;
+    pub(crate) const RESULTS: u16 = 233;
+    pub(crate) const RESULTS_BY_PARTITION: u16 = 234;
+    pub(crate) const RESULTS_BY_TOPIC_V3_AND_BELOW: u16 = 235;
+    pub(crate) const RESULTS_BY_TRANSACTION: u16 = 236;
+    pub(crate) const RETENTION_TIME_MS: u16 = 237;
+    pub(crate) const SALT: u16 = 238;
+    pub(crate) const SALTED_PASSWORD: u16 = 239;
+    pub(crate) const SECURITY_PROTOCOL: u16 = 240;
+    pub(crate) const SERVER_ASSIGNOR: u16 = 241;
+    pub(crate) const SESSION_EPOCH: u16 = 242;
+    pub(crate) const SESSION_ID: u16 = 243;
+    pub(crate) const SESSION_TIMEOUT_MS: u16 = 244;
+    pub(crate) const SHARE_SESSION_EPOCH: u16 = 245;
+    pub(crate) const SNAPSHOT_ID: u16 = 246;
+    pub(crate) const SOURCE: u16 = 247;
+    pub(crate) const START_OFFSET: u16 = 248;
+    pub(crate) const STATE_BATCHES: u16 = 249;
+    pub(crate) const STATE_EPOCH: u16 = 250;
+    pub(crate) const STATE_FILTERS: u16 = 251;
+    pub(crate) const STATES_FILTER: u16 = 252;
+    pub(crate) const STRICT: u16 = 253;
+    pub(crate) const SUBSCRIBED_TOPIC_NAMES: u16 = 254;
+    pub(crate) const SUBSCRIBED_TOPIC_REGEX: u16 = 255;
+    pub(crate) const SUBSCRIPTION_ID: u16 = 256;
+    pub(crate) const SUPPORTED_FEATURES: u16 = 257;
+    pub(crate) const SYNONYMS: u16 = 258;
+    pub(crate) const TARGET_ASSIGNMENT: u16 = 259;
+    pub(crate) const TERMINATING: u16 = 260;
+    pub(crate) const THROTTLE_TIME_MS: u16 = 261;
+    pub(crate) const TIMEOUT_MS: u16 = 262;
+    pub(crate) const TIMESTAMP: u16 = 263;
+    pub(crate) const TOPIC: u16 = 264;
+    pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: u16 = 265;
+    pub(crate) const TOPIC_CONFIG_ERROR_CODE: u16 = 266;
+    pub(crate) const TOPIC_DATA: u16 = 267;
+    pub(crate) const TOPIC_ID: u16 = 268;
+    pub(crate) const TOPIC_NAME: u16 = 269;
+    pub(crate) const TOPIC_NAMES: u16 = 270;
+    pub(crate) const TOPIC_PARTITIONS: u16 = 271;
+    pub(crate) const TOPIC_RESULTS: u16 = 272;
+    pub(crate) const TOPICS: u16 = 273;
+    pub(crate) const TRANSACTION_RESULT: u16 = 274;
+    pub(crate) const TRANSACTION_START_TIME_MS: u16 = 275;
+    pub(crate) const TRANSACTION_STATE: u16 = 276;
+    pub(crate) const TRANSACTION_STATES: u16 = 277;
+    pub(crate) const TRANSACTION_TIMEOUT_MS: u16 = 278;
+    pub(crate) const TRANSACTIONAL_ID: u16 = 279;
+    pub(crate) const TRANSACTIONAL_ID_PATTERN: u16 = 280;
+    pub(crate) const TRANSACTIONAL_IDS: u16 = 281;
+    pub(crate) const TRANSACTIONS: u16 = 282;
+    pub(crate) const TYPES_FILTER: u16 = 283;
+    pub(crate) const UNKNOWN_STATE_FILTERS: u16 = 284;
+    pub(crate) const UPGRADE_TYPE: u16 = 285;
+    pub(crate) const UPSERTIONS: u16 = 286;
+    pub(crate) const USERS: u16 = 287;
+    pub(crate) const V3_AND_BELOW_PRODUCER_EPOCH: u16 = 288;
+    pub(crate) const V3_AND_BELOW_PRODUCER_ID: u16 = 289;
+    pub(crate) const V3_AND_BELOW_TOPICS: u16 = 290;
+    pub(crate) const V3_AND_BELOW_TRANSACTIONAL_ID: u16 = 291;
+    pub(crate) const VALIDATE_ONLY: u16 = 292;
+    pub(crate) const VALUE: u16 = 293;
+    pub(crate) const VERIFY_ONLY: u16 = 294;
+    pub(crate) const VOTER_DIRECTORY_ID: u16 = 295;
+    pub(crate) const VOTER_ID: u16 = 296;
+    pub(crate) const WANT_FENCE: u16 = 297;
+    pub(crate) const WANT_SHUT_DOWN: u16 = 298;
+    pub(crate) const ZK_MIGRATION_READY: u16 = 299;
+}
 
 /// Requests by api key: (key, message).
-pub(super) static REQUESTS: &[(i16, u16)] = &[
+pub(super) static REQUEST_MESSAGES: &[(i16, u16)] = &[
     (0, 243), // ProduceRequest
     (1, 159), // FetchRequest
     (2, 198), // ListOffsetsRequest
@@ -99,7 +407,7 @@ pub(super) static REQUESTS: &[(i16, u16)] = &[
 ];
 
 /// The responses the filter decodes, by api key: (key, message).
-pub(super) static RESPONSES: &[(i16, u16)] = &[
+pub(super) static RESPONSE_MESSAGES: &[(i16, u16)] = &[
     (0, 249), // ProduceResponse
     (1, 165), // FetchResponse
     (2, 201), // ListOffsetsResponse
@@ -137,2112 +445,2113 @@ pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 0: add_offsets_to_txn_request
         name: "AddOffsetsToTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(10), String(Int16, NotNull)] },
-            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(10), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GROUP_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GROUP_ID, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 1: add_partitions_to_txn_request
         name: "AddPartitionsToTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(10), Array(Int32, NotNull, &Struct(2))] },
-            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), Fixed(10), Array(Varint, NotNull, &Struct(2)), Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[Array(Varint, NotNull, &Struct(3)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Int16, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Int32, NotNull, &Struct(2)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Varint, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Varint, NotNull, &Struct(2)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONS, Array(Varint, NotNull, &Struct(3)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 2: add_partitions_to_txn_request
         name: "AddPartitionsToTxnTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 3: add_partitions_to_txn_request
         name: "AddPartitionsToTxnTransaction",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Fixed(11), Array(Varint, NotNull, &Struct(2)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (VERIFY_ONLY, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(2)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 4: add_partitions_to_txn_response
         name: "AddPartitionsToTxnPartitionResult",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(6)] },
-            Layout { versions: (3, 5), ops: &[Fixed(6), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 5: add_partitions_to_txn_response
         name: "AddPartitionsToTxnResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(7))] },
-            Layout { versions: (3, 3), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(7)), Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[Fixed(6), Array(Varint, NotNull, &Struct(6)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Int32, NotNull, &Struct(7)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Varint, NotNull, &Struct(7)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (RESULTS_BY_TRANSACTION, Array(Varint, NotNull, &Struct(6)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 6: add_partitions_to_txn_response
         name: "AddPartitionsToTxnResult",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(7)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (TOPIC_RESULTS, Array(Varint, NotNull, &Struct(7)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 7: add_partitions_to_txn_response
         name: "AddPartitionsToTxnTopicResult",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(4))] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(4)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (RESULTS_BY_PARTITION, Array(Int32, NotNull, &Struct(4)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (RESULTS_BY_PARTITION, Array(Varint, NotNull, &Struct(4)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 8: add_raft_voter_request
         name: "AddRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(9)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TIMEOUT_MS, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(9)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 9: add_raft_voter_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 10: allocate_producer_ids_request
         name: "AllocateProducerIdsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 11: alter_client_quotas_request
         name: "AlterClientQuotasRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(13)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(13)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ENTRIES, Array(Int32, NotNull, &Struct(13))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTRIES, Array(Varint, NotNull, &Struct(13))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 12: alter_client_quotas_request
         name: "EntityData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ENTITY_TYPE, String(Int16, NotNull)), (ENTITY_NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY_TYPE, String(Varint, NotNull)), (ENTITY_NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 13: alter_client_quotas_request
         name: "EntryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(12)), Array(Int32, NotNull, &Struct(14))] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(12)), Array(Varint, NotNull, &Struct(14)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ENTITY, Array(Int32, NotNull, &Struct(12))), (OPS, Array(Int32, NotNull, &Struct(14)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY, Array(Varint, NotNull, &Struct(12))), (OPS, Array(Varint, NotNull, &Struct(14)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 14: alter_client_quotas_request
         name: "OpData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(9)] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(9), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(KEY, String(Int16, NotNull)), (VALUE, Int(F64)), (REMOVE, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(KEY, String(Varint, NotNull)), (VALUE, Int(F64)), (REMOVE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 15: alter_configs_request
         name: "AlterConfigsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(16)), Fixed(1)] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(16)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(16))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(16))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 16: alter_configs_request
         name: "AlterConfigsResource",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(17))] },
-            Layout { versions: (2, 2), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(17)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(17)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(17)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 17: alter_configs_request
         name: "AlterableConfig",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 18: alter_configs_response
         name: "AlterConfigsResourceResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull)] },
-            Layout { versions: (2, 2), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 19: alter_configs_response
         name: "AlterConfigsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(18))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(18)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(18)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(18)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 20: alter_partition_reassignments_request
         name: "AlterPartitionReassignmentsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(22)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(22)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(22)))], tagged: Some(&[]), defaults: &[(ALLOW_REPLICATION_FACTOR_CHANGE, 1)] },
+            Layout { versions: (1, 1), fields: &[(TIMEOUT_MS, Int(I32)), (ALLOW_REPLICATION_FACTOR_CHANGE, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(22)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 21: alter_partition_reassignments_request
         name: "ReassignablePartition",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Varint, Nullable, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICAS, Array(Varint, Nullable, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 22: alter_partition_reassignments_request
         name: "ReassignableTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(21)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(21)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 23: alter_partition_request
         name: "AlterPartitionRequest",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(26)), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (TOPICS, Array(Varint, NotNull, &Struct(26)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 24: alter_partition_request
         name: "BrokerState",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Tagged(&[])] },
-            Layout { versions: (3, 3), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (2, 2), fields: &[], tagged: Some(&[]), defaults: &[(BROKER_EPOCH, -1)] },
+            Layout { versions: (3, 3), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 25: alter_partition_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Fixed(8), Array(Varint, NotNull, &Fixed(4)), Fixed(5), Tagged(&[])] },
-            Layout { versions: (3, 3), ops: &[Fixed(8), Array(Varint, NotNull, &Struct(24)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_EPOCH, Int(I32)), (NEW_ISR, Array(Varint, NotNull, &Int(I32))), (LEADER_RECOVERY_STATE, Int(I8)), (PARTITION_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_EPOCH, Int(I32)), (NEW_ISR_WITH_EPOCHS, Array(Varint, NotNull, &Struct(24))), (LEADER_RECOVERY_STATE, Int(I8)), (PARTITION_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 26: alter_partition_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(25)), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(25)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 27: alter_replica_log_dirs_request
         name: "AlterReplicaLogDir",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(28))] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(28)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PATH, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(28)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PATH, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(28)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 28: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 29: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(27))] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(27)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(DIRS, Array(Int32, NotNull, &Struct(27)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(DIRS, Array(Varint, NotNull, &Struct(27)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 30: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(32)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 31: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequestPartition",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 32: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(31)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(31)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 33: alter_user_scram_credentials_request
         name: "AlterUserScramCredentialsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(34)), Array(Varint, NotNull, &Struct(35)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(DELETIONS, Array(Varint, NotNull, &Struct(34))), (UPSERTIONS, Array(Varint, NotNull, &Struct(35)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 34: alter_user_scram_credentials_request
         name: "ScramCredentialDeletion",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MECHANISM, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 35: alter_user_scram_credentials_request
         name: "ScramCredentialUpsertion",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(5), Bytes(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MECHANISM, Int(I8)), (ITERATIONS, Int(I32)), (SALT, Bytes(Varint, NotNull)), (SALTED_PASSWORD, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 36: api_versions_request
         name: "ApiVersionsRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(CLIENT_SOFTWARE_NAME, String(Varint, NotNull)), (CLIENT_SOFTWARE_VERSION, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 37: api_versions_response
         name: "ApiVersion",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(6)] },
-            Layout { versions: (3, 4), ops: &[Fixed(6), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(API_KEY, Int(I16)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(API_KEY, Int(I16)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 38: api_versions_response
         name: "ApiVersionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(37))] },
-            Layout { versions: (1, 2), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(37)), Fixed(4)] },
-            Layout { versions: (3, 4), ops: &[Fixed(2), Array(Varint, NotNull, &Struct(37)), Fixed(4), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(40)))), (1, Some(Fixed(8))), (2, Some(Array(Varint, NotNull, &Struct(39)))), (3, Some(Fixed(1)))])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(37)))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
+            Layout { versions: (1, 2), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(37))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
+            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Varint, NotNull, &Struct(37))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, SUPPORTED_FEATURES, Some(Array(Varint, NotNull, &Struct(40)))), (1, FINALIZED_FEATURES_EPOCH, Some(Int(I64))), (2, FINALIZED_FEATURES, Some(Array(Varint, NotNull, &Struct(39)))), (3, ZK_MIGRATION_READY, Some(Int(Bool)))]), defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
         ],
     },
     Schema { // 39: api_versions_response
         name: "FinalizedFeatureKey",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(NAME, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (MIN_VERSION_LEVEL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 40: api_versions_response
         name: "SupportedFeatureKey",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(NAME, String(Varint, NotNull)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 41: assign_replicas_to_dirs_request
         name: "AssignReplicasToDirsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(42)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (DIRECTORIES, Array(Varint, NotNull, &Struct(42)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 42: assign_replicas_to_dirs_request
         name: "DirectoryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(44)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ID, Int(Uuid)), (TOPICS, Array(Varint, NotNull, &Struct(44)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 43: assign_replicas_to_dirs_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 44: assign_replicas_to_dirs_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(43)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(43)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 45: begin_quorum_epoch_request
         name: "BeginQuorumEpochRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, Nullable), Array(Int32, NotNull, &Struct(48))] },
-            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(48)), Array(Varint, NotNull, &Struct(46)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(48)))], tagged: None, defaults: &[(VOTER_ID, -1)] },
+            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(48))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(46)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 46: begin_quorum_epoch_request
         name: "LeaderEndpoint",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 47: begin_quorum_epoch_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12)] },
-            Layout { versions: (1, 1), ops: &[Fixed(28), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 48: begin_quorum_epoch_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(47))] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(47)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(47)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(47)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 49: broker_heartbeat_request
         name: "BrokerHeartbeatRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(22), Tagged(&[(0, None)])] },
-            Layout { versions: (1, 1), ops: &[Fixed(22), Tagged(&[(0, Some(Array(Varint, NotNull, &Fixed(16))))])] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (CURRENT_METADATA_OFFSET, Int(I64)), (WANT_FENCE, Int(Bool)), (WANT_SHUT_DOWN, Int(Bool))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (CURRENT_METADATA_OFFSET, Int(I64)), (WANT_FENCE, Int(Bool)), (WANT_SHUT_DOWN, Int(Bool))], tagged: Some(&[(0, OFFLINE_LOG_DIRS, Some(Array(Varint, NotNull, &Int(Uuid))))]), defaults: &[] },
         ],
     },
     Schema { // 50: broker_registration_request
         name: "BrokerRegistrationRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Fixed(16)), Tagged(&[])] },
-            Layout { versions: (3, 4), ops: &[Fixed(4), String(Varint, NotNull), Fixed(16), Array(Varint, NotNull, &Struct(52)), Array(Varint, NotNull, &Struct(51)), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Fixed(16)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (1, 1), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (2, 2), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid)))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (3, 4), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid))), (PREVIOUS_BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 51: broker_registration_request
         name: "Feature",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 4), fields: &[(NAME, String(Varint, NotNull)), (MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 52: broker_registration_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 4), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16)), (SECURITY_PROTOCOL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 53: consumer_group_describe_request
         name: "ConsumerGroupDescribeRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(GROUP_IDS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 54: consumer_group_describe_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &Struct(58)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(58)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 55: consumer_group_describe_response
         name: "ConsumerGroupDescribeResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(56)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(56)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 56: consumer_group_describe_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Array(Varint, NotNull, &Struct(57)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(57))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 57: consumer_group_describe_response
         name: "Member",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), String(Varint, Nullable), Struct(54), Struct(54), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), String(Varint, Nullable), Struct(54), Struct(54), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(54)), (TARGET_ASSIGNMENT, Struct(54))], tagged: Some(&[]), defaults: &[(MEMBER_TYPE, -1)] },
+            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(54)), (TARGET_ASSIGNMENT, Struct(54)), (MEMBER_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 58: consumer_group_describe_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 59: consumer_group_heartbeat_request
         name: "ConsumerGroupHeartbeatRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &String(Varint, NotNull)), String(Varint, Nullable), Array(Varint, Nullable, &Struct(60)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &String(Varint, NotNull)), String(Varint, Nullable), String(Varint, Nullable), Array(Varint, Nullable, &Struct(60)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(60)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(60)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 60: consumer_group_heartbeat_request
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 61: consumer_group_heartbeat_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Varint, NotNull, &Struct(63)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(63)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 62: consumer_group_heartbeat_response
         name: "ConsumerGroupHeartbeatResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(6), String(Varint, Nullable), String(Varint, Nullable), Fixed(8), OptionStruct(61), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (HEARTBEAT_INTERVAL_MS, Int(I32)), (ASSIGNMENT, OptionStruct(61))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 63: consumer_group_heartbeat_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 64: controller_registration_request
         name: "ControllerRegistrationRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(21), Array(Varint, NotNull, &Struct(66)), Array(Varint, NotNull, &Struct(65)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CONTROLLER_ID, Int(I32)), (INCARNATION_ID, Int(Uuid)), (ZK_MIGRATION_READY, Int(Bool)), (LISTENERS, Array(Varint, NotNull, &Struct(66))), (FEATURES, Array(Varint, NotNull, &Struct(65)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 65: controller_registration_request
         name: "Feature",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 66: controller_registration_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16)), (SECURITY_PROTOCOL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 67: create_acls_request
         name: "AclCreation",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, NotNull), Fixed(1), String(Int16, NotNull), String(Int16, NotNull), Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, NotNull), Fixed(1), String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (RESOURCE_PATTERN_TYPE, Int(I8)), (PRINCIPAL, String(Int16, NotNull)), (HOST, String(Int16, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (RESOURCE_PATTERN_TYPE, Int(I8)), (PRINCIPAL, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 68: create_acls_request
         name: "CreateAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(67))] },
-            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(67)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(CREATIONS, Array(Int32, NotNull, &Struct(67)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(CREATIONS, Array(Varint, NotNull, &Struct(67)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 69: create_delegation_token_request
         name: "CreatableRenewers",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
-            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PRINCIPAL_TYPE, String(Int16, NotNull)), (PRINCIPAL_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(PRINCIPAL_TYPE, String(Varint, NotNull)), (PRINCIPAL_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 70: create_delegation_token_request
         name: "CreateDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(69)), Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(69)), Fixed(8), Tagged(&[])] },
-            Layout { versions: (3, 3), ops: &[String(Varint, Nullable), String(Varint, Nullable), Array(Varint, NotNull, &Struct(69)), Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(RENEWERS, Array(Int32, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RENEWERS, Array(Varint, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(OWNER_PRINCIPAL_TYPE, String(Varint, Nullable)), (OWNER_PRINCIPAL_NAME, String(Varint, Nullable)), (RENEWERS, Array(Varint, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 71: create_partitions_request
         name: "CreatePartitionsAssignment",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(BROKER_IDS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(BROKER_IDS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 72: create_partitions_request
         name: "CreatePartitionsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(73)), Fixed(5)] },
-            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(73)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(73))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(73))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 73: create_partitions_request
         name: "CreatePartitionsTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(4), Array(Int32, Nullable, &Struct(71))] },
-            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), Fixed(4), Array(Varint, Nullable, &Struct(71)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Int32, Nullable, &Struct(71)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(NAME, String(Varint, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Varint, Nullable, &Struct(71)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 74: create_partitions_response
         name: "CreatePartitionsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(75))] },
-            Layout { versions: (2, 3), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(75)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(75)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(75)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 75: create_partitions_response
         name: "CreatePartitionsTopicResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(2), String(Int16, Nullable)] },
-            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), Fixed(2), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(NAME, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 76: create_topics_request
         name: "CreatableReplicaAssignment",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (5, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(PARTITION_INDEX, Int(I32)), (BROKER_IDS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(PARTITION_INDEX, Int(I32)), (BROKER_IDS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 77: create_topics_request
         name: "CreatableTopic",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(6), Array(Int32, NotNull, &Struct(76)), Array(Int32, NotNull, &Struct(78))] },
-            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), Fixed(6), Array(Varint, NotNull, &Struct(76)), Array(Varint, NotNull, &Struct(78)), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(76))), (CONFIGS, Array(Int32, NotNull, &Struct(78)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(76))), (CONFIGS, Array(Varint, NotNull, &Struct(78)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 78: create_topics_request
         name: "CreatableTopicConfig",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
-            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 79: create_topics_request
         name: "CreateTopicsRequest",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Array(Int32, NotNull, &Struct(77)), Fixed(5)] },
-            Layout { versions: (5, 7), ops: &[Array(Varint, NotNull, &Struct(77)), Fixed(5), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(77))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(77))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 80: create_topics_response
         name: "CreatableTopicConfigs",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[] },
-            Layout { versions: (5, 7), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(3), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[], tagged: None, defaults: &[(CONFIG_SOURCE, -1)] },
+            Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 81: create_topics_response
         name: "CreatableTopicResult",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(2), String(Int16, Nullable)] },
-            Layout { versions: (5, 6), ops: &[String(Varint, NotNull), Fixed(2), String(Varint, Nullable), Fixed(6), Array(Varint, Nullable, &Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
-            Layout { versions: (7, 7), ops: &[String(Varint, NotNull), Fixed(18), String(Varint, Nullable), Fixed(6), Array(Varint, Nullable, &Struct(80)), Tagged(&[(0, Some(Fixed(2)))])] },
+            Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[(NUM_PARTITIONS, -1), (REPLICATION_FACTOR, -1)] },
+            Layout { versions: (5, 6), fields: &[(NAME, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(80)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
+            Layout { versions: (7, 7), fields: &[(NAME, String(Varint, NotNull)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(80)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
         ],
     },
     Schema { // 82: create_topics_response
         name: "CreateTopicsResponse",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(81))] },
-            Layout { versions: (5, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(81)), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(81)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(81)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 83: delete_acls_request
         name: "DeleteAclsFilter",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, Nullable), Fixed(1), String(Int16, Nullable), String(Int16, Nullable), Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, Nullable), Fixed(1), String(Varint, Nullable), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Int16, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Int16, Nullable)), (HOST_FILTER, String(Int16, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Varint, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Varint, Nullable)), (HOST_FILTER, String(Varint, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 84: delete_acls_request
         name: "DeleteAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(83))] },
-            Layout { versions: (2, 3), ops: &[Array(Varint, NotNull, &Struct(83)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(FILTERS, Array(Int32, NotNull, &Struct(83)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(FILTERS, Array(Varint, NotNull, &Struct(83)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 85: delete_groups_request
         name: "DeleteGroupsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &String(Int16, NotNull))] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(GROUPS_NAMES, Array(Int32, NotNull, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(GROUPS_NAMES, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 86: delete_groups_response
         name: "DeletableGroupResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Fixed(2)] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(GROUP_ID, String(Int16, NotNull)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(GROUP_ID, String(Varint, NotNull)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 87: delete_groups_response
         name: "DeleteGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(86))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(86)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(86)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(86)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 88: delete_records_request
         name: "DeleteRecordsPartition",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(12)] },
-            Layout { versions: (2, 2), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (OFFSET, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 89: delete_records_request
         name: "DeleteRecordsRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Array(Int32, NotNull, &Struct(90)), Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &Struct(90)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(90))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(90))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 90: delete_records_request
         name: "DeleteRecordsTopic",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(88))] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(88)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(88)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(88)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 91: delete_records_response
         name: "DeleteRecordsPartitionResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(14)] },
-            Layout { versions: (2, 2), ops: &[Fixed(14), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (LOW_WATERMARK, Int(I64)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (LOW_WATERMARK, Int(I64)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 92: delete_records_response
         name: "DeleteRecordsResponse",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(93))] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(93)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(93)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(93)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 93: delete_records_response
         name: "DeleteRecordsTopicResult",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(91))] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(91)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(91)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(91)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 94: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(95)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(95)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 95: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 96: delete_share_group_state_request
         name: "DeleteShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(97)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(97)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 97: delete_share_group_state_request
         name: "DeleteStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(98)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(98)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 98: delete_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 99: delete_topics_request
         name: "DeleteTopicState",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[] },
-            Layout { versions: (4, 5), ops: &[Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[String(Varint, Nullable), Fixed(16), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 100: delete_topics_request
         name: "DeleteTopicsRequest",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Array(Int32, NotNull, &String(Int16, NotNull)), Fixed(4)] },
-            Layout { versions: (4, 5), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[Array(Varint, NotNull, &Struct(99)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(TOPIC_NAMES, Array(Int32, NotNull, &String(Int16, NotNull))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(99))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 101: delete_topics_response
         name: "DeletableTopicResult",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[String(Int16, Nullable), Fixed(2)] },
-            Layout { versions: (4, 4), ops: &[String(Varint, Nullable), Fixed(2), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[String(Varint, Nullable), Fixed(2), String(Varint, Nullable), Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[String(Varint, Nullable), Fixed(18), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(NAME, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(NAME, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(NAME, String(Varint, Nullable)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 102: delete_topics_response
         name: "DeleteTopicsResponse",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(101))] },
-            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(101)), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(101)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(101)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 103: describe_acls_request
         name: "DescribeAclsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(1), String(Int16, Nullable), Fixed(1), String(Int16, Nullable), String(Int16, Nullable), Fixed(2)] },
-            Layout { versions: (2, 3), ops: &[Fixed(1), String(Varint, Nullable), Fixed(1), String(Varint, Nullable), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Int16, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Int16, Nullable)), (HOST_FILTER, String(Int16, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Varint, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Varint, Nullable)), (HOST_FILTER, String(Varint, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 104: describe_client_quotas_request
         name: "ComponentData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(1), String(Int16, Nullable)] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ENTITY_TYPE, String(Int16, NotNull)), (MATCH_TYPE, Int(I8)), (_MATCH, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY_TYPE, String(Varint, NotNull)), (MATCH_TYPE, Int(I8)), (_MATCH, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 105: describe_client_quotas_request
         name: "DescribeClientQuotasRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(104)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(104)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(COMPONENTS, Array(Int32, NotNull, &Struct(104))), (STRICT, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(COMPONENTS, Array(Varint, NotNull, &Struct(104))), (STRICT, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 106: describe_cluster_request
         name: "DescribeClusterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(1), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(2), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(3), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[(ENDPOINT_TYPE, 1)] },
+            Layout { versions: (1, 1), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (ENDPOINT_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (ENDPOINT_TYPE, Int(I8)), (INCLUDE_FENCED_BROKERS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 107: describe_cluster_response
         name: "DescribeClusterBroker",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(BROKER_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(BROKER_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable)), (IS_FENCED, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 108: describe_cluster_response
         name: "DescribeClusterResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), String(Varint, Nullable), String(Varint, NotNull), Fixed(4), Array(Varint, NotNull, &Struct(107)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Fixed(4), Array(Varint, NotNull, &Struct(107)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(107))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[(ENDPOINT_TYPE, 1)] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ENDPOINT_TYPE, Int(I8)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(107))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 109: describe_configs_request
         name: "DescribeConfigsRequest",
         layouts: &[
-            Layout { versions: (1, 2), ops: &[Array(Int32, NotNull, &Struct(110)), Fixed(1)] },
-            Layout { versions: (3, 3), ops: &[Array(Int32, NotNull, &Struct(110)), Fixed(2)] },
-            Layout { versions: (4, 4), ops: &[Array(Varint, NotNull, &Struct(110)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 2), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 110: describe_configs_request
         name: "DescribeConfigsResource",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, Nullable, &String(Int16, NotNull))] },
-            Layout { versions: (4, 4), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, Nullable, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGURATION_KEYS, Array(Int32, Nullable, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGURATION_KEYS, Array(Varint, Nullable, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 111: describe_configs_response
         name: "DescribeConfigsResourceResult",
         layouts: &[
-            Layout { versions: (1, 2), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(3), Array(Int32, NotNull, &Struct(114))] },
-            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(3), Array(Int32, NotNull, &Struct(114)), Fixed(1), String(Int16, Nullable)] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(3), Array(Varint, NotNull, &Struct(114)), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (1, 2), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(114)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(114))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Varint, NotNull, &Struct(114))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 112: describe_configs_response
         name: "DescribeConfigsResponse",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(113))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(113)), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(113)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(113)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 113: describe_configs_response
         name: "DescribeConfigsResult",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(111))] },
-            Layout { versions: (4, 4), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(111)), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(111)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(111)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 114: describe_configs_response
         name: "DescribeConfigsSynonym",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable), Fixed(1)] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (SOURCE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (SOURCE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 115: describe_delegation_token_request
         name: "DescribeDelegationTokenOwner",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
-            Layout { versions: (2, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PRINCIPAL_TYPE, String(Int16, NotNull)), (PRINCIPAL_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(PRINCIPAL_TYPE, String(Varint, NotNull)), (PRINCIPAL_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 116: describe_delegation_token_request
         name: "DescribeDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, Nullable, &Struct(115))] },
-            Layout { versions: (2, 3), ops: &[Array(Varint, Nullable, &Struct(115)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(OWNERS, Array(Int32, Nullable, &Struct(115)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(OWNERS, Array(Varint, Nullable, &Struct(115)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 117: describe_groups_request
         name: "DescribeGroupsRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Array(Int32, NotNull, &String(Int16, NotNull))] },
-            Layout { versions: (3, 4), ops: &[Array(Int32, NotNull, &String(Int16, NotNull)), Fixed(1)] },
-            Layout { versions: (5, 6), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(GROUPS, Array(Int32, NotNull, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(GROUPS, Array(Int32, NotNull, &String(Int16, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(GROUPS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 118: describe_groups_response
         name: "DescribeGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(119))] },
-            Layout { versions: (1, 4), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(119))] },
-            Layout { versions: (5, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(119)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Int32, NotNull, &Struct(119)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Int32, NotNull, &Struct(119)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(119)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 119: describe_groups_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(2), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(120))] },
-            Layout { versions: (3, 4), ops: &[Fixed(2), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(120)), Fixed(4)] },
-            Layout { versions: (5, 5), ops: &[Fixed(2), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &Struct(120)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (6, 6), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &Struct(120)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(120)))], tagged: None, defaults: &[(AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 120: describe_groups_response
         name: "DescribedGroupMember",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[String(Int16, NotNull), String(Int16, NotNull), String(Int16, NotNull), Bytes(Int32, NotNull), Bytes(Int32, NotNull)] },
-            Layout { versions: (4, 4), ops: &[String(Int16, NotNull), String(Int16, Nullable), String(Int16, NotNull), String(Int16, NotNull), Bytes(Int32, NotNull), Bytes(Int32, NotNull)] },
-            Layout { versions: (5, 6), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Bytes(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (CLIENT_ID, String(Int16, NotNull)), (CLIENT_HOST, String(Int16, NotNull)), (MEMBER_METADATA, Bytes(Int32, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (CLIENT_ID, String(Int16, NotNull)), (CLIENT_HOST, String(Int16, NotNull)), (MEMBER_METADATA, Bytes(Int32, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (MEMBER_METADATA, Bytes(Varint, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 121: describe_log_dirs_request
         name: "DescribableLogDirTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (2, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 122: describe_log_dirs_request
         name: "DescribeLogDirsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, Nullable, &Struct(121))] },
-            Layout { versions: (2, 4), ops: &[Array(Varint, Nullable, &Struct(121)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(121)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(121)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 123: describe_producers_request
         name: "DescribeProducersRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(124)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(124)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 124: describe_producers_request
         name: "TopicRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 125: describe_producers_response
         name: "DescribeProducersResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(128)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(128)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 126: describe_producers_response
         name: "PartitionResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), String(Varint, Nullable), Array(Varint, NotNull, &Struct(127)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ACTIVE_PRODUCERS, Array(Varint, NotNull, &Struct(127)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 127: describe_producers_response
         name: "ProducerState",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(36), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I32)), (LAST_SEQUENCE, Int(I32)), (LAST_TIMESTAMP, Int(I64)), (COORDINATOR_EPOCH, Int(I32)), (CURRENT_TXN_START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 128: describe_producers_response
         name: "TopicResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(126)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(126)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 129: describe_quorum_request
         name: "DescribeQuorumRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Array(Varint, NotNull, &Struct(131)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(131)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 130: describe_quorum_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 131: describe_quorum_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(130)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(130)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 132: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(133)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(133)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 133: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestGroup",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(134)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(134)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 134: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 135: describe_topic_partitions_request
         name: "Cursor",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 136: describe_topic_partitions_request
         name: "DescribeTopicPartitionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &Struct(137)), Fixed(4), OptionStruct(135), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(137))), (RESPONSE_PARTITION_LIMIT, Int(I32)), (CURSOR, OptionStruct(135))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 137: describe_topic_partitions_request
         name: "TopicRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 138: describe_topic_partitions_response
         name: "Cursor",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 139: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(141)), OptionStruct(138), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(141))), (NEXT_CURSOR, OptionStruct(138))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 140: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponsePartition",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(14), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Array(Varint, Nullable, &Fixed(4)), Array(Varint, Nullable, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Varint, NotNull, &Int(I32))), (ISR_NODES, Array(Varint, NotNull, &Int(I32))), (ELIGIBLE_LEADER_REPLICAS, Array(Varint, Nullable, &Int(I32))), (LAST_KNOWN_ELR, Array(Varint, Nullable, &Int(I32))), (OFFLINE_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 141: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String(Varint, Nullable), Fixed(17), Array(Varint, NotNull, &Struct(140)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(140))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 142: describe_transactions_request
         name: "DescribeTransactionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TRANSACTIONAL_IDS, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 143: describe_transactions_response
         name: "DescribeTransactionsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(145)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(145)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 144: describe_transactions_response
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 145: describe_transactions_response
         name: "TransactionState",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String(Varint, NotNull), String(Varint, NotNull), Fixed(22), Array(Varint, NotNull, &Struct(144)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (TRANSACTIONAL_ID, String(Varint, NotNull)), (TRANSACTION_STATE, String(Varint, NotNull)), (TRANSACTION_TIMEOUT_MS, Int(I32)), (TRANSACTION_START_TIME_MS, Int(I64)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Varint, NotNull, &Struct(144)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 146: describe_user_scram_credentials_request
         name: "DescribeUserScramCredentialsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, Nullable, &Struct(147)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(USERS, Array(Varint, Nullable, &Struct(147)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 147: describe_user_scram_credentials_request
         name: "UserName",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 148: elect_leaders_request
         name: "ElectLeadersRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, Nullable, &Struct(149)), Fixed(4)] },
-            Layout { versions: (1, 1), ops: &[Fixed(1), Array(Int32, Nullable, &Struct(149)), Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[Fixed(1), Array(Varint, Nullable, &Struct(149)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 149: elect_leaders_request
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (2, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 150: end_quorum_epoch_request
         name: "EndQuorumEpochRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, Nullable), Array(Int32, NotNull, &Struct(154))] },
-            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), Array(Varint, NotNull, &Struct(154)), Array(Varint, NotNull, &Struct(151)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(154)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(154))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(151)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 151: end_quorum_epoch_request
         name: "LeaderEndpoint",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 152: end_quorum_epoch_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(12), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (1, 1), ops: &[Fixed(12), Array(Varint, NotNull, &Struct(153)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (PREFERRED_SUCCESSORS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (PREFERRED_CANDIDATES, Array(Varint, NotNull, &Struct(153)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 153: end_quorum_epoch_request
         name: "ReplicaInfo",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[] },
-            Layout { versions: (1, 1), ops: &[Fixed(20), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(CANDIDATE_ID, Int(I32)), (CANDIDATE_DIRECTORY_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 154: end_quorum_epoch_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(152))] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(152)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(152)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(152)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 155: end_txn_request
         name: "EndTxnRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(11)] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Fixed(11), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (COMMITTED, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (COMMITTED, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 156: envelope_request
         name: "EnvelopeRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Bytes(Varint, NotNull), Bytes(Varint, Nullable), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(REQUEST_DATA, Bytes(Varint, NotNull)), (REQUEST_PRINCIPAL, Bytes(Varint, Nullable)), (CLIENT_HOST_ADDRESS, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 157: expire_delegation_token_request
         name: "ExpireDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Bytes(Int32, NotNull), Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(HMAC, Bytes(Int32, NotNull)), (EXPIRY_TIME_PERIOD_MS, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(HMAC, Bytes(Varint, NotNull)), (EXPIRY_TIME_PERIOD_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 158: fetch_request
         name: "FetchPartition",
         layouts: &[
-            Layout { versions: (4, 4), ops: &[Fixed(16)] },
-            Layout { versions: (5, 8), ops: &[Fixed(24)] },
-            Layout { versions: (9, 11), ops: &[Fixed(28)] },
-            Layout { versions: (12, 16), ops: &[Fixed(32), Tagged(&[(0, None), (1, None)])] },
-            Layout { versions: (17, 17), ops: &[Fixed(32), Tagged(&[(0, Some(Fixed(16))), (1, None)])] },
-            Layout { versions: (18, 18), ops: &[Fixed(32), Tagged(&[(0, Some(Fixed(16))), (1, Some(Fixed(8)))])] },
+            Layout { versions: (4, 4), fields: &[(PARTITION, Int(I32)), (FETCH_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1), (LAST_FETCHED_EPOCH, -1), (LOG_START_OFFSET, -1), (HIGH_WATERMARK, 9223372036854775807)] },
+            Layout { versions: (5, 8), fields: &[(PARTITION, Int(I32)), (FETCH_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1), (LAST_FETCHED_EPOCH, -1), (HIGH_WATERMARK, 9223372036854775807)] },
+            Layout { versions: (9, 11), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (FETCH_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: None, defaults: &[(LAST_FETCHED_EPOCH, -1), (HIGH_WATERMARK, 9223372036854775807)] },
+            Layout { versions: (12, 16), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (FETCH_OFFSET, Int(I64)), (LAST_FETCHED_EPOCH, Int(I32)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: Some(&[(0, NONE, None), (1, NONE, None)]), defaults: &[(HIGH_WATERMARK, 9223372036854775807)] },
+            Layout { versions: (17, 17), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (FETCH_OFFSET, Int(I64)), (LAST_FETCHED_EPOCH, Int(I32)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid))), (1, NONE, None)]), defaults: &[(HIGH_WATERMARK, 9223372036854775807)] },
+            Layout { versions: (18, 18), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (FETCH_OFFSET, Int(I64)), (LAST_FETCHED_EPOCH, Int(I32)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid))), (1, HIGH_WATERMARK, Some(Int(I64)))]), defaults: &[(HIGH_WATERMARK, 9223372036854775807)] },
         ],
     },
     Schema { // 159: fetch_request
         name: "FetchRequest",
         layouts: &[
-            Layout { versions: (4, 6), ops: &[Fixed(17), Array(Int32, NotNull, &Struct(160))] },
-            Layout { versions: (7, 10), ops: &[Fixed(25), Array(Int32, NotNull, &Struct(160)), Array(Int32, NotNull, &Struct(161))] },
-            Layout { versions: (11, 11), ops: &[Fixed(25), Array(Int32, NotNull, &Struct(160)), Array(Int32, NotNull, &Struct(161)), String(Int16, NotNull)] },
-            Layout { versions: (12, 14), ops: &[Fixed(25), Array(Varint, NotNull, &Struct(160)), Array(Varint, NotNull, &Struct(161)), String(Varint, NotNull), Tagged(&[(0, Some(String(Varint, Nullable))), (1, None)])] },
-            Layout { versions: (15, 18), ops: &[Fixed(21), Array(Varint, NotNull, &Struct(160)), Array(Varint, NotNull, &Struct(161)), String(Varint, NotNull), Tagged(&[(0, Some(String(Varint, Nullable))), (1, Some(Struct(162)))])] },
+            Layout { versions: (4, 6), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(160)))], tagged: None, defaults: &[(SESSION_EPOCH, -1)] },
+            Layout { versions: (7, 10), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(161)))], tagged: None, defaults: &[] },
+            Layout { versions: (11, 11), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(161))), (RACK_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 14), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(161))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, NONE, None)]), defaults: &[] },
+            Layout { versions: (15, 18), fields: &[(MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(161))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, REPLICA_STATE, Some(Struct(162)))]), defaults: &[(REPLICA_ID, -1)] },
         ],
     },
     Schema { // 160: fetch_request
         name: "FetchTopic",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(158))] },
-            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(158)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(158)), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(158)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(158)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(158)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 161: fetch_request
         name: "ForgottenTopic",
         layouts: &[
-            Layout { versions: (4, 6), ops: &[] },
-            Layout { versions: (7, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (4, 6), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (7, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 162: fetch_request
         name: "ReplicaState",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[] },
-            Layout { versions: (12, 14), ops: &[Tagged(&[])] },
-            Layout { versions: (15, 18), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(REPLICA_ID, -1), (REPLICA_EPOCH, -1)] },
+            Layout { versions: (12, 14), fields: &[], tagged: Some(&[]), defaults: &[(REPLICA_ID, -1), (REPLICA_EPOCH, -1)] },
+            Layout { versions: (15, 18), fields: &[(REPLICA_ID, Int(I32)), (REPLICA_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 163: fetch_response
         name: "AbortedTransaction",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[Fixed(16)] },
-            Layout { versions: (12, 18), ops: &[Fixed(16), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[(PRODUCER_ID, Int(I64)), (FIRST_OFFSET, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 18), fields: &[(PRODUCER_ID, Int(I64)), (FIRST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 164: fetch_response
         name: "EpochEndOffset",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[] },
-            Layout { versions: (12, 18), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(EPOCH, -1), (END_OFFSET, -1)] },
+            Layout { versions: (12, 18), fields: &[(EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 165: fetch_response
         name: "FetchResponse",
         layouts: &[
-            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(166))] },
-            Layout { versions: (7, 11), ops: &[Fixed(10), Array(Int32, NotNull, &Struct(166))] },
-            Layout { versions: (12, 15), ops: &[Fixed(10), Array(Varint, NotNull, &Struct(166)), Tagged(&[(0, None)])] },
-            Layout { versions: (16, 18), ops: &[Fixed(10), Array(Varint, NotNull, &Struct(166)), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(168))))])] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(166)))], tagged: None, defaults: &[] },
+            Layout { versions: (7, 11), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(166)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 15), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(166)))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (16, 18), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(166)))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(168))))]), defaults: &[] },
         ],
     },
     Schema { // 166: fetch_response
         name: "FetchableTopicResponse",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(169))] },
-            Layout { versions: (12, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(169)), Tagged(&[])] },
-            Layout { versions: (13, 18), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(169)), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(169)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(169)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(169)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 167: fetch_response
         name: "LeaderIdAndEpoch",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[] },
-            Layout { versions: (12, 18), ops: &[Fixed(8), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
+            Layout { versions: (12, 18), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 168: fetch_response
         name: "NodeEndpoint",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[] },
-            Layout { versions: (12, 15), ops: &[Tagged(&[])] },
-            Layout { versions: (16, 18), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (12, 15), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (16, 18), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 169: fetch_response
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (4, 4), ops: &[Fixed(22), Array(Int32, Nullable, &Struct(163)), Bytes(Int32, Nullable)] },
-            Layout { versions: (5, 10), ops: &[Fixed(30), Array(Int32, Nullable, &Struct(163)), Bytes(Int32, Nullable)] },
-            Layout { versions: (11, 11), ops: &[Fixed(30), Array(Int32, Nullable, &Struct(163)), Fixed(4), Bytes(Int32, Nullable)] },
-            Layout { versions: (12, 18), ops: &[Fixed(30), Array(Varint, Nullable, &Struct(163)), Fixed(4), Bytes(Varint, Nullable), Tagged(&[(0, Some(Struct(164))), (1, Some(Struct(167))), (2, Some(Struct(170)))])] },
+            Layout { versions: (4, 4), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(LOG_START_OFFSET, -1), (PREFERRED_READ_REPLICA, -1)] },
+            Layout { versions: (5, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(PREFERRED_READ_REPLICA, -1)] },
+            Layout { versions: (11, 11), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 18), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Varint, Nullable, &Struct(163))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[(0, DIVERGING_EPOCH, Some(Struct(164))), (1, CURRENT_LEADER, Some(Struct(167))), (2, SNAPSHOT_ID, Some(Struct(170)))]), defaults: &[] },
         ],
     },
     Schema { // 170: fetch_response
         name: "SnapshotId",
         layouts: &[
-            Layout { versions: (4, 11), ops: &[Fixed(12)] },
-            Layout { versions: (12, 18), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (4, 11), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 18), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 171: fetch_snapshot_request
         name: "FetchSnapshotRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(8), Array(Varint, NotNull, &Struct(174)), Tagged(&[(0, Some(String(Varint, Nullable)))])] },
+            Layout { versions: (0, 1), fields: &[(REPLICA_ID, Int(I32)), (MAX_BYTES, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(174)))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable)))]), defaults: &[] },
         ],
     },
     Schema { // 172: fetch_snapshot_request
         name: "PartitionSnapshot",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(8), Struct(173), Fixed(8), Tagged(&[(0, None)])] },
-            Layout { versions: (1, 1), ops: &[Fixed(8), Struct(173), Fixed(8), Tagged(&[(0, Some(Fixed(16)))])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(173)), (POSITION, Int(I64))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(173)), (POSITION, Int(I64))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid)))]), defaults: &[] },
         ],
     },
     Schema { // 173: fetch_snapshot_request
         name: "SnapshotId",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 174: fetch_snapshot_request
         name: "TopicSnapshot",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(172)), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(172)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 175: find_coordinator_request
         name: "FindCoordinatorRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull)] },
-            Layout { versions: (1, 2), ops: &[String(Int16, NotNull), Fixed(1)] },
-            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), Fixed(1), Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[Fixed(1), Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(KEY, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(KEY, String(Int16, NotNull)), (KEY_TYPE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(KEY, String(Varint, NotNull)), (KEY_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(KEY_TYPE, Int(I8)), (COORDINATOR_KEYS, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 176: find_coordinator_response
         name: "Coordinator",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), Fixed(6), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(KEY, String(Varint, NotNull)), (NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 177: find_coordinator_response
         name: "FindCoordinatorResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), String(Int16, NotNull), Fixed(4)] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), String(Int16, Nullable), Fixed(4), String(Int16, NotNull), Fixed(4)] },
-            Layout { versions: (3, 3), ops: &[Fixed(6), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), Fixed(4), Tagged(&[])] },
-            Layout { versions: (4, 6), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(176)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (COORDINATORS, Array(Varint, NotNull, &Struct(176)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 178: get_telemetry_subscriptions_request
         name: "GetTelemetrySubscriptionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLIENT_INSTANCE_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 179: heartbeat_request
         name: "HeartbeatRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull)] },
-            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable)] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 180: incremental_alter_configs_request
         name: "AlterConfigsResource",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(1), String(Int16, NotNull), Array(Int32, NotNull, &Struct(181))] },
-            Layout { versions: (1, 1), ops: &[Fixed(1), String(Varint, NotNull), Array(Varint, NotNull, &Struct(181)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(181)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(181)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 181: incremental_alter_configs_request
         name: "AlterableConfig",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(1), String(Int16, Nullable)] },
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Fixed(1), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (CONFIG_OPERATION, Int(I8)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (CONFIG_OPERATION, Int(I8)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 182: incremental_alter_configs_request
         name: "IncrementalAlterConfigsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(180)), Fixed(1)] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(180)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(180))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(180))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 183: incremental_alter_configs_response
         name: "AlterConfigsResourceResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), String(Int16, NotNull)] },
-            Layout { versions: (1, 1), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 184: incremental_alter_configs_response
         name: "IncrementalAlterConfigsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(183))] },
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(183)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(183)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(183)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 185: init_producer_id_request
         name: "InitProducerIdRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, Nullable), Fixed(4)] },
-            Layout { versions: (2, 2), ops: &[String(Varint, Nullable), Fixed(4), Tagged(&[])] },
-            Layout { versions: (3, 5), ops: &[String(Varint, Nullable), Fixed(14), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
+            Layout { versions: (2, 2), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
+            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 186: initialize_share_group_state_request
         name: "InitializeShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(187)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(187)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 187: initialize_share_group_state_request
         name: "InitializeStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(188)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(188)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 188: initialize_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 189: join_group_request
         name: "JoinGroupRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
-            Layout { versions: (1, 4), ops: &[String(Int16, NotNull), Fixed(8), String(Int16, NotNull), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
-            Layout { versions: (5, 5), ops: &[String(Int16, NotNull), Fixed(8), String(Int16, NotNull), String(Int16, Nullable), String(Int16, NotNull), Array(Int32, NotNull, &Struct(190))] },
-            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), Array(Varint, NotNull, &Struct(190)), Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), String(Varint, Nullable), String(Varint, NotNull), Array(Varint, NotNull, &Struct(190)), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[(REBALANCE_TIMEOUT_MS, -1)] },
+            Layout { versions: (1, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(190)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(190))), (REASON, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 190: join_group_request
         name: "JoinGroupRequestProtocol",
         layouts: &[
-            Layout { versions: (0, 5), ops: &[String(Int16, NotNull), Bytes(Int32, NotNull)] },
-            Layout { versions: (6, 9), ops: &[String(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 5), fields: &[(NAME, String(Int16, NotNull)), (METADATA, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 9), fields: &[(NAME, String(Varint, NotNull)), (METADATA, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 191: leave_group_request
         name: "LeaveGroupRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
-            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(192))] },
-            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(192)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBER_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(192)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(192)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 192: leave_group_request
         name: "MemberIdentity",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), String(Int16, Nullable)] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, Nullable), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (REASON, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 193: list_config_resources_request
         name: "ListConfigResourcesRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 194: list_groups_request
         name: "ListGroupsRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[] },
-            Layout { versions: (3, 3), ops: &[Tagged(&[])] },
-            Layout { versions: (4, 4), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(STATES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(STATES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull))), (TYPES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 195: list_groups_response
         name: "ListGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), Array(Int32, NotNull, &Struct(196))] },
-            Layout { versions: (1, 2), ops: &[Fixed(6), Array(Int32, NotNull, &Struct(196))] },
-            Layout { versions: (3, 5), ops: &[Fixed(6), Array(Varint, NotNull, &Struct(196)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Varint, NotNull, &Struct(196)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 196: list_groups_response
         name: "ListedGroup",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull)] },
-            Layout { versions: (3, 3), ops: &[String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_TYPE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 197: list_offsets_request
         name: "ListOffsetsPartition",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(12)] },
-            Layout { versions: (4, 5), ops: &[Fixed(16)] },
-            Layout { versions: (6, 10), ops: &[Fixed(16), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (TIMESTAMP, Int(I64))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1)] },
+            Layout { versions: (4, 5), fields: &[(PARTITION_INDEX, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (TIMESTAMP, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (TIMESTAMP, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 198: list_offsets_request
         name: "ListOffsetsRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(199))] },
-            Layout { versions: (2, 5), ops: &[Fixed(5), Array(Int32, NotNull, &Struct(199))] },
-            Layout { versions: (6, 9), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(199)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(5), Array(Varint, NotNull, &Struct(199)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 9), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(199))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 199: list_offsets_request
         name: "ListOffsetsTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(197))] },
-            Layout { versions: (6, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(197)), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(197)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(197)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 200: list_offsets_response
         name: "ListOffsetsPartitionResponse",
         layouts: &[
-            Layout { versions: (1, 3), ops: &[Fixed(22)] },
-            Layout { versions: (4, 5), ops: &[Fixed(26)] },
-            Layout { versions: (6, 10), ops: &[Fixed(26), Tagged(&[])] },
+            Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
+            Layout { versions: (4, 5), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 201: list_offsets_response
         name: "ListOffsetsResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(202))] },
-            Layout { versions: (2, 5), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(202))] },
-            Layout { versions: (6, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(202)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(202)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 202: list_offsets_response
         name: "ListOffsetsTopicResponse",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(200))] },
-            Layout { versions: (6, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(200)), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(200)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(200)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 203: list_partition_reassignments_request
         name: "ListPartitionReassignmentsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, Nullable, &Struct(204)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(204)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 204: list_partition_reassignments_request
         name: "ListPartitionReassignmentsTopics",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 205: list_transactions_request
         name: "ListTransactionsRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Fixed(8), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Fixed(8)), Fixed(8), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64)))], tagged: Some(&[]), defaults: &[(DURATION_FILTER, -1)] },
+            Layout { versions: (1, 1), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64))), (DURATION_FILTER, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64))), (DURATION_FILTER, Int(I64)), (TRANSACTIONAL_ID_PATTERN, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 206: list_transactions_response
         name: "ListTransactionsResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(6), Array(Varint, NotNull, &String(Varint, NotNull)), Array(Varint, NotNull, &Struct(207)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (UNKNOWN_STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(207)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 207: list_transactions_response
         name: "TransactionState",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (TRANSACTION_STATE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 208: metadata_request
         name: "MetadataRequest",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[Array(Int32, Nullable, &Struct(209))] },
-            Layout { versions: (4, 7), ops: &[Array(Int32, Nullable, &Struct(209)), Fixed(1)] },
-            Layout { versions: (8, 8), ops: &[Array(Int32, Nullable, &Struct(209)), Fixed(3)] },
-            Layout { versions: (9, 10), ops: &[Array(Varint, Nullable, &Struct(209)), Fixed(3), Tagged(&[])] },
-            Layout { versions: (11, 13), ops: &[Array(Varint, Nullable, &Struct(209)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 3), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209)))], tagged: None, defaults: &[(ALLOW_AUTO_TOPIC_CREATION, 1)] },
+            Layout { versions: (4, 7), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 13), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 209: metadata_request
         name: "MetadataRequestTopic",
         layouts: &[
-            Layout { versions: (0, 8), ops: &[String(Int16, Nullable)] },
-            Layout { versions: (9, 9), ops: &[String(Varint, Nullable), Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 8), fields: &[(NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(TOPIC_ID, Int(Uuid)), (NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 210: metadata_response
         name: "MetadataResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Array(Int32, NotNull, &Struct(211)), Array(Int32, NotNull, &Struct(213))] },
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(211)), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
-            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
-            Layout { versions: (3, 7), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213))] },
-            Layout { versions: (8, 8), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(211)), String(Int16, Nullable), Fixed(4), Array(Int32, NotNull, &Struct(213)), Fixed(4)] },
-            Layout { versions: (9, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (11, 12), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(211)), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(213)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 1), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (2, 2), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 12), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213)))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (13, 13), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
         ],
     },
     Schema { // 211: metadata_response
         name: "MetadataResponseBroker",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), String(Int16, NotNull), Fixed(4)] },
-            Layout { versions: (1, 8), ops: &[Fixed(4), String(Int16, NotNull), Fixed(4), String(Int16, Nullable)] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 8), fields: &[(NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32)), (RACK, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 212: metadata_response
         name: "MetadataResponsePartition",
         layouts: &[
-            Layout { versions: (0, 4), ops: &[Fixed(10), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (5, 6), ops: &[Fixed(10), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (7, 8), ops: &[Fixed(14), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4)), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (9, 13), ops: &[Fixed(14), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (0, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
+            Layout { versions: (5, 6), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
+            Layout { versions: (7, 8), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Varint, NotNull, &Int(I32))), (ISR_NODES, Array(Varint, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 213: metadata_response
         name: "MetadataResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(2), String(Int16, Nullable), Array(Int32, NotNull, &Struct(212))] },
-            Layout { versions: (1, 7), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), Array(Int32, NotNull, &Struct(212))] },
-            Layout { versions: (8, 8), ops: &[Fixed(2), String(Int16, Nullable), Fixed(1), Array(Int32, NotNull, &Struct(212)), Fixed(4)] },
-            Layout { versions: (9, 9), ops: &[Fixed(2), String(Varint, Nullable), Fixed(1), Array(Varint, NotNull, &Struct(212)), Fixed(4), Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(2), String(Varint, Nullable), Fixed(17), Array(Varint, NotNull, &Struct(212)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (PARTITIONS, Array(Int32, NotNull, &Struct(212)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 7), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(212)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 214: offset_commit_request
         name: "OffsetCommitRequest",
         layouts: &[
-            Layout { versions: (2, 4), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Fixed(8), Array(Int32, NotNull, &Struct(216))] },
-            Layout { versions: (5, 6), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Array(Int32, NotNull, &Struct(216))] },
-            Layout { versions: (7, 7), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable), Array(Int32, NotNull, &Struct(216))] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(216)), Tagged(&[])] },
+            Layout { versions: (2, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (RETENTION_TIME_MS, Int(I64)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(216)))], tagged: Some(&[]), defaults: &[(RETENTION_TIME_MS, -1)] },
         ],
     },
     Schema { // 215: offset_commit_request
         name: "OffsetCommitRequestPartition",
         layouts: &[
-            Layout { versions: (2, 5), ops: &[Fixed(12), String(Int16, Nullable)] },
-            Layout { versions: (6, 7), ops: &[Fixed(16), String(Int16, Nullable)] },
-            Layout { versions: (8, 9), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (2, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
+            Layout { versions: (6, 7), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 216: offset_commit_request
         name: "OffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (2, 7), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(215))] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(215)), Tagged(&[])] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(215)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 217: offset_commit_response
         name: "OffsetCommitResponse",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(219))] },
-            Layout { versions: (3, 7), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(219))] },
-            Layout { versions: (8, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(219)), Tagged(&[])] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(219)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(219)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(219)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 218: offset_commit_response
         name: "OffsetCommitResponsePartition",
         layouts: &[
-            Layout { versions: (2, 7), ops: &[Fixed(6)] },
-            Layout { versions: (8, 10), ops: &[Fixed(6), Tagged(&[])] },
+            Layout { versions: (2, 7), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 219: offset_commit_response
         name: "OffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (2, 7), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(218))] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(218)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(218)), Tagged(&[])] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 220: offset_delete_request
         name: "OffsetDeleteRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(222))] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(222)))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 221: offset_delete_request
         name: "OffsetDeleteRequestPartition",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4)] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 222: offset_delete_request
         name: "OffsetDeleteRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(221))] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 223: offset_delete_response
         name: "OffsetDeleteResponse",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6), Array(Int32, NotNull, &Struct(225))] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(225)))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 224: offset_delete_response
         name: "OffsetDeleteResponsePartition",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(6)] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 225: offset_delete_response
         name: "OffsetDeleteResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(224))] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 226: offset_fetch_request
         name: "OffsetFetchRequest",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, Nullable, &Struct(228))] },
-            Layout { versions: (6, 6), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(228)), Tagged(&[])] },
-            Layout { versions: (7, 7), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(228)), Fixed(1), Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[Array(Varint, NotNull, &Struct(227)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, Nullable, &Struct(228)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(228)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(228))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(227))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 227: offset_fetch_request
         name: "OffsetFetchRequestGroup",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[] },
-            Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 8), ops: &[String(Varint, NotNull), Array(Varint, Nullable, &Struct(229)), Tagged(&[])] },
-            Layout { versions: (9, 9), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(4), Array(Varint, Nullable, &Struct(229)), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(MEMBER_EPOCH, -1)] },
+            Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
+            Layout { versions: (8, 8), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(229)))], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
+            Layout { versions: (9, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(229)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 228: offset_fetch_request
         name: "OffsetFetchRequestTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Fixed(4))] },
-            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_INDEXES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 229: offset_fetch_request
         name: "OffsetFetchRequestTopics",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[] },
-            Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 230: offset_fetch_response
         name: "OffsetFetchResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Int32, NotNull, &Struct(234))] },
-            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(234)), Fixed(2)] },
-            Layout { versions: (3, 5), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(234)), Fixed(2)] },
-            Layout { versions: (6, 7), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(234)), Fixed(2), Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(231)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(231)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 231: offset_fetch_response
         name: "OffsetFetchResponseGroup",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[] },
-            Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(235)), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(235))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 232: offset_fetch_response
         name: "OffsetFetchResponsePartition",
         layouts: &[
-            Layout { versions: (1, 4), ops: &[Fixed(12), String(Int16, Nullable), Fixed(2)] },
-            Layout { versions: (5, 5), ops: &[Fixed(16), String(Int16, Nullable), Fixed(2)] },
-            Layout { versions: (6, 7), ops: &[Fixed(16), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Tagged(&[])] },
+            Layout { versions: (1, 4), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (METADATA, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
+            Layout { versions: (5, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
         ],
     },
     Schema { // 233: offset_fetch_response
         name: "OffsetFetchResponsePartitions",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[] },
-            Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Fixed(16), String(Varint, Nullable), Fixed(2), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
+            Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
+            Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 234: offset_fetch_response
         name: "OffsetFetchResponseTopic",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(232))] },
-            Layout { versions: (6, 7), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(232)), Tagged(&[])] },
-            Layout { versions: (8, 10), ops: &[Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(232)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(232)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 235: offset_fetch_response
         name: "OffsetFetchResponseTopics",
         layouts: &[
-            Layout { versions: (1, 5), ops: &[] },
-            Layout { versions: (6, 7), ops: &[Tagged(&[])] },
-            Layout { versions: (8, 9), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(233)), Tagged(&[])] },
-            Layout { versions: (10, 10), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(233)), Tagged(&[])] },
+            Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 236: offset_for_leader_epoch_request
         name: "OffsetForLeaderEpochRequest",
         layouts: &[
-            Layout { versions: (2, 2), ops: &[Array(Int32, NotNull, &Struct(238))] },
-            Layout { versions: (3, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(238))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(238)), Tagged(&[])] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(238)))], tagged: None, defaults: &[(REPLICA_ID, -2)] },
+            Layout { versions: (3, 3), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(238)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(238)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 237: offset_for_leader_epoch_request
         name: "OffsetForLeaderPartition",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(12)] },
-            Layout { versions: (4, 4), ops: &[Fixed(12), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 238: offset_for_leader_epoch_request
         name: "OffsetForLeaderTopic",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(237))] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(237)), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(237)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(237)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 239: offset_for_leader_epoch_response
         name: "EpochEndOffset",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(18)] },
-            Layout { versions: (4, 4), ops: &[Fixed(18), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 240: offset_for_leader_epoch_response
         name: "OffsetForLeaderEpochResponse",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(241))] },
-            Layout { versions: (4, 4), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(241)), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(241)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(241)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 241: offset_for_leader_epoch_response
         name: "OffsetForLeaderTopicResult",
         layouts: &[
-            Layout { versions: (2, 3), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(239))] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(239)), Tagged(&[])] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(239)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(239)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 242: produce_request
         name: "PartitionProduceData",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[Fixed(4), Bytes(Int32, Nullable)] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), Bytes(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 243: produce_request
         name: "ProduceRequest",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String(Int16, Nullable), Fixed(6), Array(Int32, NotNull, &Struct(244))] },
-            Layout { versions: (9, 13), ops: &[String(Varint, Nullable), Fixed(6), Array(Varint, NotNull, &Struct(244)), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Int32, NotNull, &Struct(244)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 244: produce_request
         name: "TopicProduceData",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(242))] },
-            Layout { versions: (9, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(242)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(242)), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_DATA, Array(Int32, NotNull, &Struct(242)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(242)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(242)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 245: produce_response
         name: "BatchIndexAndErrorMessage",
         layouts: &[
-            Layout { versions: (3, 7), ops: &[] },
-            Layout { versions: (8, 8), ops: &[Fixed(4), String(Int16, Nullable)] },
-            Layout { versions: (9, 13), ops: &[Fixed(4), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (3, 7), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(BATCH_INDEX, Int(I32)), (BATCH_INDEX_ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(BATCH_INDEX, Int(I32)), (BATCH_INDEX_ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 246: produce_response
         name: "LeaderIdAndEpoch",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[] },
-            Layout { versions: (9, 9), ops: &[Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(8), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
+            Layout { versions: (9, 9), fields: &[], tagged: Some(&[]), defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
+            Layout { versions: (10, 13), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 247: produce_response
         name: "NodeEndpoint",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[] },
-            Layout { versions: (9, 9), ops: &[Tagged(&[])] },
-            Layout { versions: (10, 13), ops: &[Fixed(4), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 248: produce_response
         name: "PartitionProduceResponse",
         layouts: &[
-            Layout { versions: (3, 4), ops: &[Fixed(22)] },
-            Layout { versions: (5, 7), ops: &[Fixed(30)] },
-            Layout { versions: (8, 8), ops: &[Fixed(30), Array(Int32, NotNull, &Struct(245)), String(Int16, Nullable)] },
-            Layout { versions: (9, 9), ops: &[Fixed(30), Array(Varint, NotNull, &Struct(245)), String(Varint, Nullable), Tagged(&[(0, None)])] },
-            Layout { versions: (10, 13), ops: &[Fixed(30), Array(Varint, NotNull, &Struct(245)), String(Varint, Nullable), Tagged(&[(0, Some(Struct(246)))])] },
+            Layout { versions: (3, 4), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64))], tagged: None, defaults: &[(LOG_START_OFFSET, -1)] },
+            Layout { versions: (5, 7), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Int32, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, CURRENT_LEADER, Some(Struct(246)))]), defaults: &[] },
         ],
     },
     Schema { // 249: produce_response
         name: "ProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[Array(Int32, NotNull, &Struct(250)), Fixed(4)] },
-            Layout { versions: (9, 9), ops: &[Array(Varint, NotNull, &Struct(250)), Fixed(4), Tagged(&[(0, None)])] },
-            Layout { versions: (10, 13), ops: &[Array(Varint, NotNull, &Struct(250)), Fixed(4), Tagged(&[(0, Some(Array(Varint, NotNull, &Struct(247))))])] },
+            Layout { versions: (3, 8), fields: &[(RESPONSES, Array(Int32, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(247))))]), defaults: &[] },
         ],
     },
     Schema { // 250: produce_response
         name: "TopicProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(248))] },
-            Layout { versions: (9, 12), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(248)), Tagged(&[])] },
-            Layout { versions: (13, 13), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(248)), Tagged(&[])] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_RESPONSES, Array(Int32, NotNull, &Struct(248)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(248)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(248)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 251: push_telemetry_request
         name: "PushTelemetryRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(22), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLIENT_INSTANCE_ID, Int(Uuid)), (SUBSCRIPTION_ID, Int(I32)), (TERMINATING, Int(Bool)), (COMPRESSION_TYPE, Int(I8)), (METRICS, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 252: read_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(8), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 253: read_share_group_state_request
         name: "ReadShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(254)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(254)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 254: read_share_group_state_request
         name: "ReadStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(252)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(252)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 255: read_share_group_state_summary_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(8), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 256: read_share_group_state_summary_request
         name: "ReadShareGroupStateSummaryRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(257)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(257)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 257: read_share_group_state_summary_request
         name: "ReadStateSummaryData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(255)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(255)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 258: remove_raft_voter_request
         name: "RemoveRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(20), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 259: renew_delegation_token_request
         name: "RenewDelegationTokenRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Bytes(Int32, NotNull), Fixed(8)] },
-            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Fixed(8), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(HMAC, Bytes(Int32, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(HMAC, Bytes(Varint, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 260: sasl_authenticate_request
         name: "SaslAuthenticateRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Bytes(Int32, NotNull)] },
-            Layout { versions: (2, 2), ops: &[Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(AUTH_BYTES, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(AUTH_BYTES, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 261: sasl_handshake_request
         name: "SaslHandshakeRequest",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[String(Int16, NotNull)] },
+            Layout { versions: (0, 1), fields: &[(MECHANISM, String(Int16, NotNull))], tagged: None, defaults: &[] },
         ],
     },
     Schema { // 262: share_acknowledge_request
         name: "AcknowledgePartition",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(264)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(264)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 263: share_acknowledge_request
         name: "AcknowledgeTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(262)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(262)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 264: share_acknowledge_request
         name: "AcknowledgementBatch",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 265: share_acknowledge_request
         name: "ShareAcknowledgeRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(263)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(263)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 266: share_fetch_request
         name: "AcknowledgementBatch",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(1)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 267: share_fetch_request
         name: "FetchPartition",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(266)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(266)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 268: share_fetch_request
         name: "FetchTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(267)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(267)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 269: share_fetch_request
         name: "ForgottenTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 270: share_fetch_request
         name: "ShareFetchRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Varint, Nullable), String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(268)), Array(Varint, NotNull, &Struct(269)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (MAX_RECORDS, Int(I32)), (BATCH_SIZE, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(268))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(269)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 271: share_group_describe_request
         name: "ShareGroupDescribeRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &String(Varint, NotNull)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(GROUP_IDS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 272: share_group_describe_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(276)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(276)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 273: share_group_describe_response
         name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(2), String(Varint, Nullable), String(Varint, NotNull), String(Varint, NotNull), Fixed(8), String(Varint, NotNull), Array(Varint, NotNull, &Struct(274)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(274))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 274: share_group_describe_response
         name: "Member",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, Nullable), Fixed(4), String(Varint, NotNull), String(Varint, NotNull), Array(Varint, NotNull, &String(Varint, NotNull)), Struct(272), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (ASSIGNMENT, Struct(272))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 275: share_group_describe_response
         name: "ShareGroupDescribeResponse",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(273)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(273)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 276: share_group_describe_response
         name: "TopicPartitions",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(16), String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 277: share_group_heartbeat_request
         name: "ShareGroupHeartbeatRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(4), String(Varint, Nullable), Array(Varint, Nullable, &String(Varint, NotNull)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (RACK_ID, String(Varint, Nullable)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 278: sync_group_request
         name: "SyncGroupRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), Array(Int32, NotNull, &Struct(279))] },
-            Layout { versions: (3, 3), ops: &[String(Int16, NotNull), Fixed(4), String(Int16, NotNull), String(Int16, Nullable), Array(Int32, NotNull, &Struct(279))] },
-            Layout { versions: (4, 4), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(279)), Tagged(&[])] },
-            Layout { versions: (5, 5), ops: &[String(Varint, NotNull), Fixed(4), String(Varint, NotNull), String(Varint, Nullable), String(Varint, Nullable), String(Varint, Nullable), Array(Varint, NotNull, &Struct(279)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(279)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(279)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 279: sync_group_request
         name: "SyncGroupRequestAssignment",
         layouts: &[
-            Layout { versions: (0, 3), ops: &[String(Int16, NotNull), Bytes(Int32, NotNull)] },
-            Layout { versions: (4, 5), ops: &[String(Varint, NotNull), Bytes(Varint, NotNull), Tagged(&[])] },
+            Layout { versions: (0, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 280: txn_offset_commit_request
         name: "TxnOffsetCommitRequest",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), String(Int16, NotNull), Fixed(10), Array(Int32, NotNull, &Struct(282))] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(14), String(Varint, NotNull), String(Varint, Nullable), Array(Varint, NotNull, &Struct(282)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (GROUP_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Int32, NotNull, &Struct(282)))], tagged: None, defaults: &[(GENERATION_ID, -1)] },
+            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (GROUP_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(282)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 281: txn_offset_commit_request
         name: "TxnOffsetCommitRequestPartition",
         layouts: &[
-            Layout { versions: (0, 1), ops: &[Fixed(12), String(Int16, Nullable)] },
-            Layout { versions: (2, 2), ops: &[Fixed(16), String(Int16, Nullable)] },
-            Layout { versions: (3, 5), ops: &[Fixed(16), String(Varint, Nullable), Tagged(&[])] },
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 282: txn_offset_commit_request
         name: "TxnOffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(281))] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(281)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 283: txn_offset_commit_response
         name: "TxnOffsetCommitResponse",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(4), Array(Int32, NotNull, &Struct(285))] },
-            Layout { versions: (3, 5), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(285)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(285)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(285)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 284: txn_offset_commit_response
         name: "TxnOffsetCommitResponsePartition",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[Fixed(6)] },
-            Layout { versions: (3, 5), ops: &[Fixed(6), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 285: txn_offset_commit_response
         name: "TxnOffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Int16, NotNull), Array(Int32, NotNull, &Struct(284))] },
-            Layout { versions: (3, 5), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(284)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(284)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(284)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 286: unregister_broker_request
         name: "UnregisterBrokerRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 287: update_features_request
         name: "FeatureUpdateKey",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Fixed(3), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (ALLOW_DOWNGRADE, Int(Bool))], tagged: Some(&[]), defaults: &[(UPGRADE_TYPE, 1)] },
+            Layout { versions: (1, 2), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (UPGRADE_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 288: update_features_request
         name: "UpdateFeaturesRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(287)), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[Fixed(4), Array(Varint, NotNull, &Struct(287)), Fixed(1), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(287)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(287))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 289: update_raft_voter_request
         name: "KRaftVersionFeature",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(4), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 290: update_raft_voter_request
         name: "Listener",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), String(Varint, NotNull), Fixed(2), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 291: update_raft_voter_request
         name: "UpdateRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Fixed(24), Array(Varint, NotNull, &Struct(290)), Struct(289), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (CURRENT_LEADER_EPOCH, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(290))), (K_RAFT_VERSION_FEATURE, Struct(289))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 292: vote_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(24), Tagged(&[])] },
-            Layout { versions: (1, 1), ops: &[Fixed(56), Tagged(&[])] },
-            Layout { versions: (2, 2), ops: &[Fixed(57), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64)), (PRE_VOTE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 293: vote_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 2), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(292)), Tagged(&[])] },
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(292)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 294: vote_request
         name: "VoteRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, Nullable), Array(Varint, NotNull, &Struct(293)), Tagged(&[])] },
-            Layout { versions: (1, 2), ops: &[String(Varint, Nullable), Fixed(4), Array(Varint, NotNull, &Struct(293)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(293)))], tagged: Some(&[]), defaults: &[(VOTER_ID, -1)] },
+            Layout { versions: (1, 2), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(293)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 295: write_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(20), Array(Varint, NotNull, &Struct(296)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32)), (START_OFFSET, Int(I64)), (STATE_BATCHES, Array(Varint, NotNull, &Struct(296)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 296: write_share_group_state_request
         name: "StateBatch",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(19), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (DELIVERY_STATE, Int(I8)), (DELIVERY_COUNT, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 297: write_share_group_state_request
         name: "WriteShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Struct(298)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(298)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 298: write_share_group_state_request
         name: "WriteStateData",
         layouts: &[
-            Layout { versions: (0, 0), ops: &[Fixed(16), Array(Varint, NotNull, &Struct(295)), Tagged(&[])] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 299: write_txn_markers_request
         name: "WritableTxnMarker",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Fixed(11), Array(Varint, NotNull, &Struct(300)), Fixed(4), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TRANSACTION_RESULT, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(300))), (COORDINATOR_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 300: write_txn_markers_request
         name: "WritableTxnMarkerTopic",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[String(Varint, NotNull), Array(Varint, NotNull, &Fixed(4)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 301: write_txn_markers_request
         name: "WriteTxnMarkersRequest",
         layouts: &[
-            Layout { versions: (1, 1), ops: &[Array(Varint, NotNull, &Struct(299)), Tagged(&[])] },
+            Layout { versions: (1, 1), fields: &[(MARKERS, Array(Varint, NotNull, &Struct(299)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
 ];

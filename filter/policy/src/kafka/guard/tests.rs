@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes};
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Request};
 
-use super::schema::{REQUESTS, RESPONSES, SCHEMAS};
+use super::schema::{REQUEST_MESSAGES as REQUESTS, RESPONSE_MESSAGES as RESPONSES, SCHEMAS};
 use super::{GuardError, Len, Null, Op};
 use crate::kafka::tests::{all_apis, Visit};
 
@@ -52,8 +52,31 @@ fn write_struct(id: u16, version: i16, rng: &mut Rng, out: &mut Vec<u8>) {
         .iter()
         .find(|l| l.versions.0 <= version && version <= l.versions.1)
         .unwrap_or_else(|| panic!("{} has no layout at v{version}", schema.name));
-    for op in layout.ops {
+    for (_, op) in layout.fields {
         write_op(op, version, rng, out);
+    }
+    if let Some(known) = layout.tagged {
+        let mut fields: Vec<(u32, Vec<u8>)> = vec![];
+        for (tag, _, op) in known.iter() {
+            if let (Some(op), 0) = (op, rng.below(2)) {
+                let mut value = vec![];
+                write_op(op, version, rng, &mut value);
+                fields.push((*tag, value));
+            }
+        }
+        if rng.below(3) == 0 {
+            // A tag from a newer Kafka: skipped by its size.
+            let mut value = vec![];
+            let n = rng.below(4) as usize;
+            ascii(rng, &mut value, n);
+            fields.push((1000 + rng.below(50) as u32, value));
+        }
+        uvarint(out, fields.len() as u32);
+        for (tag, value) in fields {
+            uvarint(out, tag);
+            uvarint(out, value.len() as u32);
+            out.extend(value);
+        }
     }
 }
 
@@ -63,7 +86,7 @@ fn ascii(rng: &mut Rng, out: &mut Vec<u8>, n: usize) {
 
 fn write_op(op: &Op, version: i16, rng: &mut Rng, out: &mut Vec<u8>) {
     match op {
-        Op::Fixed(n) => out.extend((0..*n).map(|_| rng.next() as u8)),
+        Op::Int(kind) => out.extend((0..kind.size()).map(|_| rng.next() as u8)),
         Op::String(len, null) | Op::Bytes(len, null) => {
             if *null == Null::Nullable && rng.below(4) == 0 {
                 write_length(out, len, None);
@@ -91,29 +114,6 @@ fn write_op(op: &Op, version: i16, rng: &mut Rng, out: &mut Vec<u8>) {
                 for _ in 0..n {
                     write_op(element, version, rng, out);
                 }
-            }
-        }
-        Op::Tagged(known) => {
-            let mut fields: Vec<(u32, Vec<u8>)> = vec![];
-            for (tag, op) in known.iter() {
-                if let (Some(op), 0) = (op, rng.below(2)) {
-                    let mut value = vec![];
-                    write_op(op, version, rng, &mut value);
-                    fields.push((*tag, value));
-                }
-            }
-            if rng.below(3) == 0 {
-                // A tag from a newer Kafka: skipped by its size.
-                let mut value = vec![];
-                let n = rng.below(4) as usize;
-                ascii(rng, &mut value, n);
-                fields.push((1000 + rng.below(50) as u32, value));
-            }
-            uvarint(out, fields.len() as u32);
-            for (tag, value) in fields {
-                uvarint(out, tag);
-                uvarint(out, value.len() as u32);
-                out.extend(value);
             }
         }
     }
@@ -260,13 +260,43 @@ fn every_request_and_listed_response_has_a_layout() {
 
 #[test]
 fn a_table_error_is_an_error() {
-    let mut walk = super::Walk {
-        reader: meshka_codec::reader::Reader::new(&[]),
-        version: 0,
-        depth: 0,
-    };
+    let mut walk = super::Walk::<super::Check>::new(&[], 0);
     assert_eq!(
         walk.structure(u16::MAX, "test"),
         Err(GuardError::Table { within: "test" })
     );
+}
+
+/// An array's elements are checked against the bytes left, and a decoded tree holds one value
+/// per element: that bounds it only when no element can take zero bytes.
+#[test]
+fn every_array_element_takes_a_byte() {
+    fn empty(op: &Op, version: i16) -> bool {
+        match op {
+            Op::Struct(id) => {
+                let l = SCHEMAS[usize::from(*id)]
+                    .layouts
+                    .iter()
+                    .find(|l| l.versions.0 <= version && version <= l.versions.1)
+                    .unwrap();
+                l.tagged.is_none() && l.fields.iter().all(|(_, op)| empty(op, version))
+            }
+            _ => false,
+        }
+    }
+    fn check(op: &Op, version: i16, name: &str) {
+        if let Op::Array(_, _, element) = op {
+            assert!(!empty(element, version), "{name} v{version}");
+            check(element, version, name);
+        }
+    }
+    for schema in SCHEMAS {
+        for layout in schema.layouts {
+            for version in layout.versions.0..=layout.versions.1 {
+                for (_, op) in layout.fields {
+                    check(op, version, schema.name);
+                }
+            }
+        }
+    }
 }

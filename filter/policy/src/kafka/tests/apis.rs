@@ -1005,3 +1005,35 @@ fn unknown_topic_ids() {
         assert_eq!(resp.topics[0].error_code, 100);
     }
 }
+
+/// An empty topic list asks for no topics; only a null one asks for all of them (and has the
+/// answer filtered).
+#[test]
+fn empty_topic_lists_are_not_null_ones() {
+    for v in versions(ApiKey::OffsetFetch) {
+        let r = if v >= 8 {
+            OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(gid("analytics"))
+                    .with_topics(Some(vec![])),
+            ])
+        } else {
+            OffsetFetchRequest::default()
+                .with_group_id(gid("analytics"))
+                .with_topics(Some(vec![]))
+        };
+        let rc = checks(ApiKey::OffsetFetch, v, &enc(&r, v));
+        assert_eq!(rc.checks, vec![g("analytics", Describe)], "v{v}");
+        assert!(!rc.filters_response, "v{v}");
+    }
+    for v in versions(ApiKey::DescribeShareGroupOffsets) {
+        let r = DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(gid("analytics"))
+                .with_topics(Some(vec![])),
+        ]);
+        let rc = checks(ApiKey::DescribeShareGroupOffsets, v, &enc(&r, v));
+        assert_eq!(rc.checks, vec![g("analytics", Describe)], "v{v}");
+        assert!(!rc.filters_response, "v{v}");
+    }
+}
