@@ -13,10 +13,10 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use crate::authz::ResourceType::{self, Cluster, Group, Topic, TransactionalId};
 
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
+use super::guard::{self, field, field::*, Node};
 use super::{
-    api, api_name, decode, encode, error_code, guard_request, KafkaError,
-    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
-    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    api, api_name, encode, error_code, guard_request, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 };
 
 const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
@@ -202,37 +202,49 @@ pub(crate) fn frame(
     Ok(out)
 }
 
-fn topic_name(name: &TopicName) -> TopicName {
-    name.clone()
+fn topic_name(name: &str) -> TopicName {
+    TopicName(sb(name))
+}
+
+fn sb(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_owned())
+}
+
+/// A topic id field of the request, for the response.
+fn uuid(t: &Node<'_>) -> uuid::Uuid {
+    uuid::Uuid::from_bytes(t.uuid(TOPIC_ID))
 }
 
 fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
+    // What a denial echoes of the request (names, partitions), read by the message tables.
+    let r = &guard::decode_request(key as i16, v, body).map_err(|e| KafkaError::Decode {
+        what: "request",
+        version: v,
+        reason: e.to_string(),
+    })?;
     match key {
         ApiKey::Produce => {
-            let r: ProduceRequest = decode("ProduceRequest", body, v)?;
-            let code = if r.transactional_id.is_some() {
+            let code = if r.str(TRANSACTIONAL_ID).is_some() {
                 f.code(&[TransactionalId, Topic])
             } else {
                 f.topic()
             };
             let responses = r
-                .topic_data
-                .iter()
+                .nodes(TOPIC_DATA)
                 .map(|t| {
                     let partitions = t
-                        .partition_data
-                        .iter()
+                        .nodes(PARTITION_DATA)
                         .map(|p| {
                             produce_response::PartitionProduceResponse::default()
-                                .with_index(p.index)
+                                .with_index(p.i32(INDEX))
                                 .with_error_code(code)
                                 .with_base_offset(-1)
                                 .with_error_message(msg_from(v, 8, code))
                         })
                         .collect();
                     produce_response::TopicProduceResponse::default()
-                        .with_name(topic_name(&t.name))
-                        .with_topic_id(t.topic_id)
+                        .with_name(topic_name(t.text(NAME)))
+                        .with_topic_id(uuid(t))
                         .with_partition_responses(partitions)
                 })
                 .collect();
@@ -243,17 +255,14 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::Fetch => {
-            let r: FetchRequest = decode("FetchRequest", body, v)?;
             let responses = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             fetch_response::PartitionData::default()
-                                .with_partition_index(p.partition)
+                                .with_partition_index(p.i32(PARTITION))
                                 .with_error_code(f.topic())
                                 .with_high_watermark(-1)
                                 .with_last_stable_offset(-1)
@@ -262,8 +271,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                         })
                         .collect();
                     fetch_response::FetchableTopicResponse::default()
-                        .with_topic(topic_name(&t.topic))
-                        .with_topic_id(t.topic_id)
+                        .with_topic(topic_name(t.text(field::TOPIC)))
+                        .with_topic_id(uuid(t))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -274,24 +283,21 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::ListOffsets => {
-            let r: ListOffsetsRequest = decode("ListOffsetsRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             list_offsets_response::ListOffsetsPartitionResponse::default()
-                                .with_partition_index(p.partition_index)
+                                .with_partition_index(p.i32(PARTITION_INDEX))
                                 .with_error_code(f.topic())
                                 .with_timestamp(-1)
                                 .with_offset(-1)
                         })
                         .collect();
                     list_offsets_response::ListOffsetsTopicResponse::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -302,16 +308,13 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::Metadata => {
-            let r: MetadataRequest = decode("MetadataRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
-                .flatten()
+                .nodes(TOPICS)
                 .map(|t| {
                     metadata_response::MetadataResponseTopic::default()
                         .with_error_code(f.topic())
-                        .with_name(t.name.clone())
-                        .with_topic_id(t.topic_id)
+                        .with_name(t.str(NAME).map(topic_name))
+                        .with_topic_id(uuid(t))
                 })
                 .collect();
             encode(
@@ -321,24 +324,21 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::OffsetCommit => {
-            let r: OffsetCommitRequest = decode("OffsetCommitRequest", body, v)?;
             let code = f.code(&[Group, Topic]);
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             offset_commit_response::OffsetCommitResponsePartition::default()
-                                .with_partition_index(p.partition_index)
+                                .with_partition_index(p.i32(PARTITION_INDEX))
                                 .with_error_code(code)
                         })
                         .collect();
                     offset_commit_response::OffsetCommitResponseTopic::default()
-                        .with_name(topic_name(&t.name))
-                        .with_topic_id(t.topic_id)
+                        .with_name(topic_name(t.text(NAME)))
+                        .with_topic_id(uuid(t))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -349,27 +349,19 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::OffsetFetch => {
-            let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
             let code = f.code(&[Group, Topic]);
             let response = if v >= 8 {
-                let groups = r
-                    .groups
-                    .iter()
+                let groups = r.nodes(GROUPS)
                     .map(|g| {
                         let group = offset_fetch_response::OffsetFetchResponseGroup::default()
-                            .with_group_id(g.group_id.clone());
+                            .with_group_id(GroupId(sb(g.text(GROUP_ID))));
                         if code == GROUP {
                             return group.with_error_code(GROUP);
                         }
-                        let topics = g
-                            .topics
-                            .iter()
-                            .flatten()
+                        let topics = g.nodes(TOPICS)
                             .map(|t| {
-                                let partitions = t
-                                    .partition_indexes
-                                    .iter()
-                                    .map(|&p| {
+                                let partitions = t.i32s(PARTITION_INDEXES)
+                                    .map(|p| {
                                         offset_fetch_response::OffsetFetchResponsePartitions::default()
                                             .with_partition_index(p)
                                             .with_committed_offset(-1)
@@ -378,8 +370,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                                     })
                                     .collect();
                                 offset_fetch_response::OffsetFetchResponseTopics::default()
-                                    .with_name(topic_name(&t.name))
-                                    .with_topic_id(t.topic_id)
+                                    .with_name(topic_name(t.text(NAME)))
+                                    .with_topic_id(uuid(t))
                                     .with_partitions(partitions)
                             })
                             .collect();
@@ -389,14 +381,11 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                 OffsetFetchResponse::default().with_groups(groups)
             } else {
                 let topics = r
-                    .topics
-                    .iter()
-                    .flatten()
+                    .nodes(TOPICS)
                     .map(|t| {
                         let partitions = t
-                            .partition_indexes
-                            .iter()
-                            .map(|&p| {
+                            .i32s(PARTITION_INDEXES)
+                            .map(|p| {
                                 offset_fetch_response::OffsetFetchResponsePartition::default()
                                     .with_partition_index(p)
                                     .with_committed_offset(-1)
@@ -405,7 +394,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                             })
                             .collect();
                         offset_fetch_response::OffsetFetchResponseTopic::default()
-                            .with_name(topic_name(&t.name))
+                            .with_name(topic_name(t.text(NAME)))
                             .with_partitions(partitions)
                     })
                     .collect();
@@ -419,19 +408,17 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             encode("OffsetFetchResponse", &response, v)
         }
         ApiKey::FindCoordinator => {
-            let r: FindCoordinatorRequest = decode("FindCoordinatorRequest", body, v)?;
-            let code = match r.key_type {
+            let code = match i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN) {
                 COORDINATOR_GROUP => GROUP,
                 COORDINATOR_TRANSACTION => TXN,
                 _ => CLUSTER,
             };
             let response = if v >= 4 {
                 let coordinators = r
-                    .coordinator_keys
-                    .iter()
+                    .strs(COORDINATOR_KEYS)
                     .map(|k| {
                         find_coordinator_response::Coordinator::default()
-                            .with_key(k.clone())
+                            .with_key(sb(k))
                             .with_node_id(BrokerId(-1))
                             .with_port(-1)
                             .with_error_code(code)
@@ -475,13 +462,11 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             v,
         ),
         ApiKey::DescribeGroups => {
-            let r: DescribeGroupsRequest = decode("DescribeGroupsRequest", body, v)?;
             let groups = r
-                .groups
-                .iter()
+                .strs(GROUPS)
                 .map(|g| {
                     describe_groups_response::DescribedGroup::default()
-                        .with_group_id(g.clone())
+                        .with_group_id(GroupId(sb(g)))
                         .with_error_code(GROUP)
                         .with_error_message(msg_from(v, 6, GROUP))
                 })
@@ -494,13 +479,11 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
         }
         ApiKey::ListGroups => encode("ListGroupsResponse", &ListGroupsResponse::default(), v),
         ApiKey::DeleteGroups => {
-            let r: DeleteGroupsRequest = decode("DeleteGroupsRequest", body, v)?;
             let results = r
-                .groups_names
-                .iter()
+                .strs(GROUPS_NAMES)
                 .map(|g| {
                     delete_groups_response::DeletableGroupResult::default()
-                        .with_group_id(g.clone())
+                        .with_group_id(GroupId(sb(g)))
                         .with_error_code(GROUP)
                 })
                 .collect();
@@ -511,13 +494,11 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::CreateTopics => {
-            let r: CreateTopicsRequest = decode("CreateTopicsRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     create_topics_response::CreatableTopicResult::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_error_code(f.topic())
                         .with_error_message(msg_from(v, 1, f.topic()))
                 })
@@ -529,21 +510,18 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::DeleteTopics => {
-            let r: DeleteTopicsRequest = decode("DeleteTopicsRequest", body, v)?;
             let responses = if v >= 6 {
-                r.topics
-                    .iter()
+                r.nodes(TOPICS)
                     .map(|t| {
                         delete_topics_response::DeletableTopicResult::default()
-                            .with_name(t.name.clone())
-                            .with_topic_id(t.topic_id)
+                            .with_name(t.str(NAME).map(topic_name))
+                            .with_topic_id(uuid(t))
                             .with_error_code(f.topic())
                             .with_error_message(Some(message(f.topic())))
                     })
                     .collect()
             } else {
-                r.topic_names
-                    .iter()
+                r.strs(TOPIC_NAMES)
                     .map(|t| {
                         delete_topics_response::DeletableTopicResult::default()
                             .with_name(Some(topic_name(t)))
@@ -559,23 +537,20 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::DeleteRecords => {
-            let r: DeleteRecordsRequest = decode("DeleteRecordsRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             delete_records_response::DeleteRecordsPartitionResult::default()
-                                .with_partition_index(p.partition_index)
+                                .with_partition_index(p.i32(PARTITION_INDEX))
                                 .with_low_watermark(-1)
                                 .with_error_code(f.topic())
                         })
                         .collect();
                     delete_records_response::DeleteRecordsTopicResult::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -586,8 +561,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::InitProducerId => {
-            let r: InitProducerIdRequest = decode("InitProducerIdRequest", body, v)?;
-            let code = if r.transactional_id.is_some() {
+            let code = if r.str(TRANSACTIONAL_ID).is_some() {
                 TXN
             } else {
                 CLUSTER
@@ -602,24 +576,21 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::OffsetForLeaderEpoch => {
-            let r: OffsetForLeaderEpochRequest = decode("OffsetForLeaderEpochRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             offset_for_leader_epoch_response::EpochEndOffset::default()
-                                .with_partition(p.partition)
+                                .with_partition(p.i32(PARTITION))
                                 .with_error_code(f.topic())
                                 .with_leader_epoch(-1)
                                 .with_end_offset(-1)
                         })
                         .collect();
                     offset_for_leader_epoch_response::OffsetForLeaderTopicResult::default()
-                        .with_topic(topic_name(&t.topic))
+                        .with_topic(topic_name(t.text(field::TOPIC)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -630,25 +601,25 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::AddPartitionsToTxn => {
-            let r: AddPartitionsToTxnRequest = decode("AddPartitionsToTxnRequest", body, v)?;
             let code = f.code(&[Cluster, TransactionalId, Topic]);
             let response = if v >= 4 && code == CLUSTER {
                 AddPartitionsToTxnResponse::default().with_error_code(CLUSTER)
             } else if v >= 4 {
                 let results = r
-                    .transactions
-                    .iter()
+                    .nodes(TRANSACTIONS)
                     .map(|x| {
                         add_partitions_to_txn_response::AddPartitionsToTxnResult::default()
-                            .with_transactional_id(x.transactional_id.clone())
-                            .with_topic_results(txn_topic_results(&x.topics, code))
+                            .with_transactional_id(kafka_protocol::messages::TransactionalId(sb(
+                                x.text(TRANSACTIONAL_ID)
+                            )))
+                            .with_topic_results(txn_topic_results(x, code))
                     })
                     .collect();
                 AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
             } else {
                 let code = f.code(&[TransactionalId, Topic]);
                 AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
-                    txn_topic_results(&r.v3_and_below_topics, code),
+                    txn_topic_results_of(r.nodes(V3_AND_BELOW_TOPICS), code),
                 )
             };
             encode("AddPartitionsToTxnResponse", &response, v)
@@ -664,31 +635,24 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             v,
         ),
         ApiKey::WriteTxnMarkers => {
-            let r: WriteTxnMarkersRequest = decode("WriteTxnMarkersRequest", body, v)?;
-            let markers = r
-                .markers
-                .iter()
+            let markers = r.nodes(MARKERS)
                 .map(|m| {
-                    let topics = m
-                        .topics
-                        .iter()
+                    let topics = m.nodes(TOPICS)
                         .map(|t| {
-                            let partitions = t
-                                .partition_indexes
-                                .iter()
-                                .map(|&p| {
+                            let partitions = t.i32s(PARTITION_INDEXES)
+                                .map(|p| {
                                     write_txn_markers_response::WritableTxnMarkerPartitionResult::default()
                                         .with_partition_index(p)
                                         .with_error_code(CLUSTER)
                                 })
                                 .collect();
                             write_txn_markers_response::WritableTxnMarkerTopicResult::default()
-                                .with_name(topic_name(&t.name))
+                                .with_name(topic_name(t.text(NAME)))
                                 .with_partitions(partitions)
                         })
                         .collect();
                     write_txn_markers_response::WritableTxnMarkerResult::default()
-                        .with_producer_id(m.producer_id)
+                        .with_producer_id(ProducerId(m.int(PRODUCER_ID)))
                         .with_topics(topics)
                 })
                 .collect();
@@ -699,33 +663,29 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             )
         }
         ApiKey::TxnOffsetCommit => {
-            let r: TxnOffsetCommitRequest = decode("TxnOffsetCommitRequest", body, v)?;
             let code = f.code(&[TransactionalId, Group, Topic]);
-            let topics = r
-                .topics
-                .iter()
-                .map(|t| {
-                    let partitions = t
-                        .partitions
-                        .iter()
+            let topics =
+                r.nodes(TOPICS)
+                    .map(|t| {
+                        let partitions = t.nodes(PARTITIONS)
                         .map(|p| {
                             txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
-                                .with_partition_index(p.partition_index)
+                                .with_partition_index(p.i32(PARTITION_INDEX))
                                 .with_error_code(code)
                         })
                         .collect();
-                    txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
-                        .with_name(topic_name(&t.name))
-                        .with_partitions(partitions)
-                })
-                .collect();
+                        txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+                            .with_name(topic_name(t.text(NAME)))
+                            .with_partitions(partitions)
+                    })
+                    .collect();
             encode(
                 "TxnOffsetCommitResponse",
                 &TxnOffsetCommitResponse::default().with_topics(topics),
                 v,
             )
         }
-        other => deny_admin(other, v, body, f),
+        other => deny_admin(other, v, r, f),
     }
 }
 
@@ -739,7 +699,7 @@ macro_rules! top_level {
 }
 
 /// The error code for a config resource of `resource_type` (see `checks::config_check`).
-fn config_code(resource_type: i8) -> i16 {
+fn config_code(resource_type: i64) -> i16 {
     match resource_type {
         2 => TOPIC,
         32 => GROUP,
@@ -748,16 +708,14 @@ fn config_code(resource_type: i8) -> i16 {
 }
 
 /// Denials of the admin apis.
-fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeAcls => {
             top_level!(v, DescribeAclsResponse, CLUSTER)
         }
         ApiKey::CreateAcls => {
-            let r: CreateAclsRequest = decode("CreateAclsRequest", body, v)?;
             let results = r
-                .creations
-                .iter()
+                .nodes(CREATIONS)
                 .map(|_| {
                     create_acls_response::AclCreationResult::default()
                         .with_error_code(CLUSTER)
@@ -771,10 +729,8 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::DeleteAcls => {
-            let r: DeleteAclsRequest = decode("DeleteAclsRequest", body, v)?;
             let results = r
-                .filters
-                .iter()
+                .nodes(FILTERS)
                 .map(|_| {
                     delete_acls_response::DeleteAclsFilterResult::default()
                         .with_error_code(CLUSTER)
@@ -788,17 +744,17 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::DescribeConfigs => {
-            let r: DescribeConfigsRequest = decode("DescribeConfigsRequest", body, v)?;
             let results = r
-                .resources
-                .iter()
+                .nodes(RESOURCES)
                 .map(|res| {
-                    let code = config_code(res.resource_type);
+                    let code = config_code(res.int(RESOURCE_TYPE));
                     describe_configs_response::DescribeConfigsResult::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(res.resource_type)
-                        .with_resource_name(res.resource_name.clone())
+                        .with_resource_type(
+                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
+                        )
+                        .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();
             encode(
@@ -808,17 +764,17 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::AlterConfigs => {
-            let r: AlterConfigsRequest = decode("AlterConfigsRequest", body, v)?;
             let responses = r
-                .resources
-                .iter()
+                .nodes(RESOURCES)
                 .map(|res| {
-                    let code = config_code(res.resource_type);
+                    let code = config_code(res.int(RESOURCE_TYPE));
                     alter_configs_response::AlterConfigsResourceResponse::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(res.resource_type)
-                        .with_resource_name(res.resource_name.clone())
+                        .with_resource_type(
+                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
+                        )
+                        .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();
             encode(
@@ -828,18 +784,17 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::IncrementalAlterConfigs => {
-            let r: IncrementalAlterConfigsRequest =
-                decode("IncrementalAlterConfigsRequest", body, v)?;
             let responses = r
-                .resources
-                .iter()
+                .nodes(RESOURCES)
                 .map(|res| {
-                    let code = config_code(res.resource_type);
+                    let code = config_code(res.int(RESOURCE_TYPE));
                     incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(res.resource_type)
-                        .with_resource_name(res.resource_name.clone())
+                        .with_resource_type(
+                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
+                        )
+                        .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();
             encode(
@@ -849,23 +804,18 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::AlterReplicaLogDirs => {
-            let r: AlterReplicaLogDirsRequest = decode("AlterReplicaLogDirsRequest", body, v)?;
-            let results = r
-                .dirs
-                .iter()
-                .flat_map(|d| d.topics.iter())
+            let results = r.nodes(DIRS)
+                .flat_map(|d| d.nodes(TOPICS))
                 .map(|t| {
-                    let partitions = t
-                        .partitions
-                        .iter()
-                        .map(|&p| {
+                    let partitions = t.i32s(PARTITIONS)
+                        .map(|p| {
                             alter_replica_log_dirs_response::AlterReplicaLogDirPartitionResult::default()
                                 .with_partition_index(p)
                                 .with_error_code(CLUSTER)
                         })
                         .collect();
                     alter_replica_log_dirs_response::AlterReplicaLogDirTopicResult::default()
-                        .with_topic_name(topic_name(&t.name))
+                        .with_topic_name(topic_name(t.text(NAME)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -885,13 +835,11 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             encode("DescribeLogDirsResponse", &r, v)
         }
         ApiKey::CreatePartitions => {
-            let r: CreatePartitionsRequest = decode("CreatePartitionsRequest", body, v)?;
             let results = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     create_partitions_response::CreatePartitionsTopicResult::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_error_code(f.topic())
                         .with_error_message(Some(message(f.topic())))
                 })
@@ -903,20 +851,16 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::ElectLeaders => {
-            let r: ElectLeadersRequest = decode("ElectLeadersRequest", body, v)?;
             if v >= 1 {
                 let r = ElectLeadersResponse::default().with_error_code(CLUSTER);
                 return encode("ElectLeadersResponse", &r, v);
             }
             let results = r
-                .topic_partitions
-                .iter()
-                .flatten()
+                .nodes(TOPIC_PARTITIONS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
-                        .map(|&p| {
+                        .i32s(PARTITIONS)
+                        .map(|p| {
                             elect_leaders_response::PartitionResult::default()
                                 .with_partition_id(p)
                                 .with_error_code(CLUSTER)
@@ -924,7 +868,7 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                         })
                         .collect();
                     elect_leaders_response::ReplicaElectionResult::default()
-                        .with_topic(topic_name(&t.topic))
+                        .with_topic(topic_name(t.text(field::TOPIC)))
                         .with_partition_result(partitions)
                 })
                 .collect();
@@ -941,27 +885,24 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             top_level!(v, ListPartitionReassignmentsResponse, CLUSTER)
         }
         ApiKey::OffsetDelete => {
-            let r: OffsetDeleteRequest = decode("OffsetDeleteRequest", body, v)?;
             let code = f.code(&[Group, Topic]);
             if code == GROUP {
                 let resp = OffsetDeleteResponse::default().with_error_code(GROUP);
                 return encode("OffsetDeleteResponse", &resp, v);
             }
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partitions
-                        .iter()
+                        .nodes(PARTITIONS)
                         .map(|p| {
                             offset_delete_response::OffsetDeleteResponsePartition::default()
-                                .with_partition_index(p.partition_index)
+                                .with_partition_index(p.i32(PARTITION_INDEX))
                                 .with_error_code(code)
                         })
                         .collect();
                     offset_delete_response::OffsetDeleteResponseTopic::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -975,18 +916,15 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             top_level!(v, DescribeClientQuotasResponse, CLUSTER)
         }
         ApiKey::AlterClientQuotas => {
-            let r: AlterClientQuotasRequest = decode("AlterClientQuotasRequest", body, v)?;
             let entries = r
-                .entries
-                .iter()
+                .nodes(ENTRIES)
                 .map(|e| {
                     let entity = e
-                        .entity
-                        .iter()
+                        .nodes(ENTITY)
                         .map(|x| {
                             alter_client_quotas_response::EntityData::default()
-                                .with_entity_type(x.entity_type.clone())
-                                .with_entity_name(x.entity_name.clone())
+                                .with_entity_type(sb(x.text(ENTITY_TYPE)))
+                                .with_entity_name(x.str(ENTITY_NAME).map(sb))
                         })
                         .collect();
                     alter_client_quotas_response::EntryData::default()
@@ -1005,13 +943,10 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             top_level!(v, DescribeUserScramCredentialsResponse, CLUSTER)
         }
         ApiKey::AlterUserScramCredentials => {
-            let r: AlterUserScramCredentialsRequest =
-                decode("AlterUserScramCredentialsRequest", body, v)?;
-            let mut users: Vec<&StrBytes> = r
-                .deletions
-                .iter()
-                .map(|d| &d.name)
-                .chain(r.upsertions.iter().map(|u| &u.name))
+            let mut users: Vec<&str> = r
+                .nodes(DELETIONS)
+                .map(|d| d.text(NAME))
+                .chain(r.nodes(UPSERTIONS).map(|u| u.text(NAME)))
                 .collect();
             users.sort();
             users.dedup();
@@ -1020,7 +955,7 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                 .map(|u| {
                     alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default(
                     )
-                    .with_user(u.clone())
+                    .with_user(sb(u))
                     .with_error_code(CLUSTER)
                     .with_error_message(Some(message(CLUSTER)))
                 })
@@ -1039,23 +974,20 @@ fn deny_admin(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
         ApiKey::ListConfigResources => {
             top_level!(v, ListConfigResourcesResponse, CLUSTER)
         }
-        other => deny_newer(other, v, body, f),
+        other => deny_newer(other, v, r, f),
     }
 }
 
 /// Denials of the newer consumer, transaction-admin and share-group apis.
-fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_newer(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
         ApiKey::DescribeProducers => {
-            let r: DescribeProducersRequest = decode("DescribeProducersRequest", body, v)?;
             let topics = r
-                .topics
-                .iter()
+                .nodes(TOPICS)
                 .map(|t| {
                     let partitions = t
-                        .partition_indexes
-                        .iter()
-                        .map(|&p| {
+                        .i32s(PARTITION_INDEXES)
+                        .map(|p| {
                             describe_producers_response::PartitionResponse::default()
                                 .with_partition_index(p)
                                 .with_error_code(f.topic())
@@ -1063,7 +995,7 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
                         })
                         .collect();
                     describe_producers_response::TopicResponse::default()
-                        .with_name(topic_name(&t.name))
+                        .with_name(topic_name(t.text(NAME)))
                         .with_partitions(partitions)
                 })
                 .collect();
@@ -1074,13 +1006,11 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::DescribeTransactions => {
-            let r: DescribeTransactionsRequest = decode("DescribeTransactionsRequest", body, v)?;
             let states = r
-                .transactional_ids
-                .iter()
+                .strs(TRANSACTIONAL_IDS)
                 .map(|id| {
                     describe_transactions_response::TransactionState::default()
-                        .with_transactional_id(id.clone())
+                        .with_transactional_id(kafka_protocol::messages::TransactionalId(sb(id)))
                         .with_error_code(TXN)
                         .with_producer_id(ProducerId(-1))
                         .with_producer_epoch(-1)
@@ -1105,13 +1035,11 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             encode("ConsumerGroupHeartbeatResponse", &r, v)
         }
         ApiKey::ConsumerGroupDescribe => {
-            let r: ConsumerGroupDescribeRequest = decode("ConsumerGroupDescribeRequest", body, v)?;
             let groups = r
-                .group_ids
-                .iter()
+                .strs(GROUP_IDS)
                 .map(|g| {
                     consumer_group_describe_response::DescribedGroup::default()
-                        .with_group_id(g.clone())
+                        .with_group_id(GroupId(sb(g)))
                         .with_error_code(GROUP)
                         .with_error_message(Some(message(GROUP)))
                 })
@@ -1123,14 +1051,10 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             )
         }
         ApiKey::DescribeTopicPartitions => {
-            let r: DescribeTopicPartitionsRequest =
-                decode("DescribeTopicPartitionsRequest", body, v)?;
-            let topics = r
-                .topics
-                .iter()
+            let topics = r.nodes(TOPICS)
                 .map(|t| {
                     describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
-                        .with_name(Some(topic_name(&t.name)))
+                        .with_name(Some(topic_name(t.text(NAME))))
                         .with_error_code(f.topic())
                 })
                 .collect();
@@ -1148,13 +1072,11 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             encode("ShareGroupHeartbeatResponse", &r, v)
         }
         ApiKey::ShareGroupDescribe => {
-            let r: ShareGroupDescribeRequest = decode("ShareGroupDescribeRequest", body, v)?;
             let groups = r
-                .group_ids
-                .iter()
+                .strs(GROUP_IDS)
                 .map(|g| {
                     share_group_describe_response::DescribedGroup::default()
-                        .with_group_id(g.clone())
+                        .with_group_id(GroupId(sb(g)))
                         .with_error_code(GROUP)
                         .with_error_message(Some(message(GROUP)))
                 })
@@ -1180,14 +1102,10 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
             encode("ShareAcknowledgeResponse", &r, v)
         }
         ApiKey::DescribeShareGroupOffsets => {
-            let r: DescribeShareGroupOffsetsRequest =
-                decode("DescribeShareGroupOffsetsRequest", body, v)?;
-            let groups = r
-                .groups
-                .iter()
+            let groups = r.nodes(GROUPS)
                 .map(|g| {
                     describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default()
-                        .with_group_id(g.group_id.clone())
+                        .with_group_id(GroupId(sb(g.text(GROUP_ID))))
                         .with_error_code(f.code(&[Group, Topic]))
                         .with_error_message(Some(message(f.code(&[Group, Topic]))))
                 })
@@ -1218,25 +1136,30 @@ fn deny_newer(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, K
     }
 }
 
-/// AddPartitionsToTxn results: `code` on every partition.
+/// AddPartitionsToTxn results of a transaction: `code` on every partition.
 fn txn_topic_results(
-    topics: &[add_partitions_to_txn_request::AddPartitionsToTxnTopic],
+    transaction: &Node<'_>,
+    code: i16,
+) -> Vec<add_partitions_to_txn_response::AddPartitionsToTxnTopicResult> {
+    txn_topic_results_of(transaction.nodes(TOPICS), code)
+}
+
+fn txn_topic_results_of<'a, 'n: 'a>(
+    topics: impl Iterator<Item = &'a Node<'n>>,
     code: i16,
 ) -> Vec<add_partitions_to_txn_response::AddPartitionsToTxnTopicResult> {
     topics
-        .iter()
         .map(|t| {
             let partitions = t
-                .partitions
-                .iter()
-                .map(|&p| {
+                .i32s(PARTITIONS)
+                .map(|p| {
                     add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
                         .with_partition_index(p)
                         .with_partition_error_code(code)
                 })
                 .collect();
             add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
-                .with_name(topic_name(&t.name))
+                .with_name(topic_name(t.text(NAME)))
                 .with_results_by_partition(partitions)
         })
         .collect()

@@ -409,6 +409,19 @@ impl<'a> Node<'a> {
         })
     }
 
+    /// The elements of an array of `int32`s.
+    pub(crate) fn i32s(&self, field: u16) -> impl Iterator<Item = i32> + '_ {
+        self.items(field).iter().filter_map(|v| match v {
+            Value::Int(n) => i32::try_from(*n).ok(),
+            _ => None,
+        })
+    }
+
+    /// An `int32` field (its value always fits: the tables read four bytes).
+    pub(crate) fn i32(&self, field: u16) -> i32 {
+        i32::try_from(self.int(field)).unwrap_or_default()
+    }
+
     /// The number of elements of an array field.
     pub(crate) fn len(&self, field: u16) -> usize {
         self.items(field).len()
