@@ -7,10 +7,10 @@ use meshka_codec::session::Early;
 use meshka_codec::{Error, Verdict};
 use serde::Serialize;
 
-use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
+use kafka_protocol::messages::ApiKey;
 
 use crate::authz::{CompiledPolicy, Operation, Principal, ResourceType, CLUSTER_NAME};
-use crate::kafka::{self, Check, Denied, ProduceStart, ProduceTopic, Resource, Split};
+use crate::kafka::{self, field, Check, Denied, ProduceStart, ProduceTopic, Resource, Split};
 use crate::route::throttle::{self, BucketStore, Direction};
 use crate::route::{self, ClientName, CompiledRouting, CompiledTenant, NameKind, NameMap};
 use crate::sasl::Exchange;
@@ -470,8 +470,7 @@ impl Enforcer<'_> {
         match key {
             API_VERSIONS => return Ok(Verdict::Forward(Rewrite::Transform(CLAMP_API_VERSIONS))),
             SASL_HANDSHAKE => {
-                let request: SaslHandshakeRequest =
-                    decode_request(ApiKey::SaslHandshake, head.api_version, body)?;
+                let request = decode_request(ApiKey::SaslHandshake, head.api_version, body)?;
                 if head.api_version == 0 {
                     // v0 is followed by raw SASL tokens without Kafka framing the filter could
                     // authorize; every current client uses v1.
@@ -479,13 +478,13 @@ impl Enforcer<'_> {
                         "SaslHandshake v0 (raw SASL tokens) is not supported: use a client that speaks SaslHandshake v1".into(),
                     ));
                 }
-                self.sasl.handshake(request.mechanism.as_str());
+                self.sasl.handshake(request.text(field::MECHANISM));
                 return Ok(Verdict::Forward(Rewrite::None));
             }
             SASL_AUTHENTICATE => {
-                let request: SaslAuthenticateRequest =
-                    decode_request(ApiKey::SaslAuthenticate, head.api_version, body)?;
-                self.sasl.message(&request.auth_bytes);
+                let request = decode_request(ApiKey::SaslAuthenticate, head.api_version, body)?;
+                self.sasl
+                    .message(request.bytes(field::AUTH_BYTES).unwrap_or_default());
                 return Ok(Verdict::Forward(Rewrite::Transform(SASL_RESULT)));
             }
             _ => {}
@@ -824,21 +823,13 @@ fn rename_produce_response(
 /// The key type of a FindCoordinator request (0 group, 1 transactional id); before v1 every
 /// key is a group. Undecodable: 0 (the request itself is checked, and denied, elsewhere).
 fn find_coordinator_key_type(version: i16, body: &[u8]) -> i8 {
-    decode_request::<kafka_protocol::messages::FindCoordinatorRequest>(
-        ApiKey::FindCoordinator,
-        version,
-        body,
-    )
-    .map_or(0, |r| r.key_type)
+    decode_request(ApiKey::FindCoordinator, version, body)
+        .map_or(0, |r| i8::try_from(r.int(field::KEY_TYPE)).unwrap_or(0))
 }
 
 /// Decodes a request body the filter must read, refusing what it cannot.
-fn decode_request<T: kafka_protocol::protocol::Decodable>(
-    key: ApiKey,
-    version: i16,
-    body: &[u8],
-) -> Result<T, Error> {
-    kafka::decode_guarded_request(key, version, body)
+fn decode_request(key: ApiKey, version: i16, body: &[u8]) -> Result<kafka::Node<'_>, Error> {
+    kafka::decode_request(key, version, body)
         .map_err(|e| Error::Denied(format!("reading a {key:?} v{version} request: {e}")))
 }
 

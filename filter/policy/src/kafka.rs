@@ -38,6 +38,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
+pub(crate) use guard::{field, Node};
 pub use produce_start::{
     produce_response_topic, produce_start, topic_name_field, ProduceStart, ProduceTopic,
 };
@@ -221,16 +222,19 @@ pub(crate) fn api_name(key: ApiKey) -> String {
     format!("{key:?}")
 }
 
-/// Decodes a request body with `kafka-protocol` after the guard checked it is safe to (see
-/// `guard_request`). Use it, never `Decodable::decode` directly, for bytes from the network.
-pub fn decode_guarded_request<T: Decodable>(
+/// Decodes a request body by the message tables (`kafka/guard.rs`): the fields a decision
+/// reads, by name, as strictly as kafka-protocol would decode them. Use it, never
+/// `Decodable::decode`, for bytes from the network.
+pub(crate) fn decode_request(
     key: ApiKey,
     version: i16,
     body: &[u8],
-) -> Result<T, KafkaError> {
-    let body = Bytes::copy_from_slice(body);
-    guard_request(key, version, &body)?;
-    decode("request", &body, version)
+) -> Result<Node<'_>, KafkaError> {
+    guard::decode_request(key as i16, version, body).map_err(|e| KafkaError::Decode {
+        what: "request",
+        version,
+        reason: e.to_string(),
+    })
 }
 
 /// Checks, before kafka-protocol decodes a request, that no array in it claims more elements

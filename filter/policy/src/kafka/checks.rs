@@ -5,8 +5,8 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::fetch_walk::fetch_checks;
-use super::guard::{self, field::*, Node};
-use super::{api, api_name, Check, KafkaError, RequestChecks};
+use super::guard::{field::*, Node};
+use super::{api, api_name, decode_request, Check, KafkaError, RequestChecks};
 use crate::authz::{Operation, ResourceType};
 
 use Operation::{
@@ -120,11 +120,7 @@ pub(crate) fn decoded_checks(
     version: i16,
     body: &[u8],
 ) -> Result<RequestChecks, KafkaError> {
-    let r = guard::decode_request(key as i16, version, body).map_err(|e| KafkaError::Decode {
-        what: "request",
-        version,
-        reason: e.to_string(),
-    })?;
+    let r = decode_request(key, version, body)?;
     let mut rc = RequestChecks::default();
     let v = version;
     match key {

@@ -13,10 +13,11 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use crate::authz::ResourceType::{self, Cluster, Group, Topic, TransactionalId};
 
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
-use super::guard::{self, field, field::*, Node};
+use super::guard::{field, field::*, Node};
 use super::{
-    api, api_name, encode, error_code, guard_request, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
-    GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    api, api_name, decode_request, encode, error_code, guard_request, KafkaError,
+    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 };
 
 const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
@@ -217,11 +218,7 @@ fn uuid(t: &Node<'_>) -> uuid::Uuid {
 
 fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
     // What a denial echoes of the request (names, partitions), read by the message tables.
-    let r = &guard::decode_request(key as i16, v, body).map_err(|e| KafkaError::Decode {
-        what: "request",
-        version: v,
-        reason: e.to_string(),
-    })?;
+    let r = &decode_request(key, v, body)?;
     match key {
         ApiKey::Produce => {
             let code = if r.str(TRANSACTIONAL_ID).is_some() {

@@ -360,6 +360,14 @@ impl<'a> Node<'a> {
         self.str(field).unwrap_or("")
     }
 
+    /// A bytes field; `None` when null or not carried at this version.
+    pub(crate) fn bytes(&self, field: u16) -> Option<&'a [u8]> {
+        match self.get(field) {
+            Some(Value::Bytes(bytes)) => *bytes,
+            _ => None,
+        }
+    }
+
     pub(crate) fn uuid(&self, field: u16) -> [u8; 16] {
         match self.get(field) {
             Some(Value::Uuid(id)) => *id,
