@@ -217,7 +217,7 @@ trait Build<'a> {
     type Fields;
     type Items;
     fn int(kind: Int, raw: &'a [u8]) -> Self::Value;
-    fn string(text: Option<&'a str>) -> Self::Value;
+    fn string(text: Option<&'a str>, span: Span) -> Self::Value;
     fn bytes(bytes: Option<&'a [u8]>) -> Self::Value;
     fn fields() -> Self::Fields;
     fn field(fields: &mut Self::Fields, id: u16, value: Self::Value);
@@ -237,7 +237,7 @@ impl Build<'_> for Check {
     type Fields = ();
     type Items = ();
     fn int(_: Int, _: &[u8]) {}
-    fn string(_: Option<&str>) {}
+    fn string(_: Option<&str>, _: Span) {}
     fn bytes(_: Option<&[u8]>) {}
     fn fields() {}
     fn field(_: &mut (), _: u16, _: ()) {}
@@ -261,11 +261,47 @@ pub(crate) enum Value<'a> {
     /// Any integer or boolean (1 for true), a float as its bits.
     Int(i64),
     Uuid([u8; 16]),
-    String(Option<&'a str>),
+    String(Option<&'a str>, Span),
     Bytes(Option<&'a [u8]>),
     /// A struct; `None` for a nullable struct that is absent.
     Struct(Option<Node<'a>>),
     Array(Option<Vec<Value<'a>>>),
+}
+
+/// Where a string field sits in the message: its length and its bytes, `start..end`, and how
+/// its length is written (compact: varint + 1; else i16). A rewrite replaces exactly these
+/// bytes ([`splice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) compact: bool,
+}
+
+/// `body` with each span replaced by a string written as the span's was; the spans in any
+/// order, not overlapping. `None` if a string is too long for its length field.
+pub(crate) fn splice(body: &[u8], mut edits: Vec<(Span, String)>) -> Option<Vec<u8>> {
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out =
+        Vec::with_capacity(body.len() + edits.iter().map(|(_, s)| s.len()).sum::<usize>());
+    let mut at = 0;
+    for (span, text) in &edits {
+        out.extend_from_slice(body.get(at..span.start)?);
+        if span.compact {
+            let mut n = u32::try_from(text.len()).ok()?.checked_add(1)?;
+            while n >= 0x80 {
+                out.push(u8::try_from(n & 0x7f).ok()? | 0x80);
+                n >>= 7;
+            }
+            out.push(u8::try_from(n).ok()?);
+        } else {
+            out.extend_from_slice(&i16::try_from(text.len()).ok()?.to_be_bytes());
+        }
+        out.extend_from_slice(text.as_bytes());
+        at = span.end;
+    }
+    out.extend_from_slice(body.get(at..)?);
+    Some(out)
 }
 
 /// Builds [`Node`]s.
@@ -292,8 +328,8 @@ impl<'a> Build<'a> for Tree {
             Int::Uuid => Value::Uuid(be(raw)),
         }
     }
-    fn string(text: Option<&'a str>) -> Value<'a> {
-        Value::String(text)
+    fn string(text: Option<&'a str>, span: Span) -> Value<'a> {
+        Value::String(text, span)
     }
     fn bytes(bytes: Option<&'a [u8]>) -> Value<'a> {
         Value::Bytes(bytes)
@@ -349,10 +385,23 @@ impl<'a> Node<'a> {
 
     /// A string field; `None` when null or not carried at this version.
     pub(crate) fn str(&self, field: u16) -> Option<&'a str> {
+        self.string(field).map(|(text, _)| text)
+    }
+
+    /// A string field and where it sits; `None` when null or not carried at this version.
+    pub(crate) fn string(&self, field: u16) -> Option<(&'a str, Span)> {
         match self.get(field) {
-            Some(Value::String(text)) => *text,
+            Some(Value::String(Some(text), span)) => Some((text, *span)),
             _ => None,
         }
+    }
+
+    /// The strings of an array field, and where each sits.
+    pub(crate) fn strings(&self, field: u16) -> impl Iterator<Item = (&'a str, Span)> + '_ {
+        self.items(field).iter().filter_map(|v| match v {
+            Value::String(Some(text), span) => Some((*text, *span)),
+            _ => None,
+        })
     }
 
     /// A string field as kafka-protocol gives a non-nullable one: "" when not carried.
@@ -389,7 +438,10 @@ impl<'a> Node<'a> {
         matches!(
             self.get(field),
             Some(
-                Value::Array(None) | Value::String(None) | Value::Bytes(None) | Value::Struct(None)
+                Value::Array(None)
+                    | Value::String(None, _)
+                    | Value::Bytes(None)
+                    | Value::Struct(None)
             )
         )
     }
@@ -411,10 +463,7 @@ impl<'a> Node<'a> {
 
     /// The strings of an array field.
     pub(crate) fn strs(&self, field: u16) -> impl Iterator<Item = &'a str> + '_ {
-        self.items(field).iter().filter_map(|v| match v {
-            Value::String(text) => *text,
-            _ => None,
-        })
+        self.strings(field).map(|(text, _)| text)
     }
 
     /// The elements of an array of `int32`s.
@@ -515,13 +564,22 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
     fn op(&mut self, op: &'static Op, within: &'static str) -> Result<B::Value, GuardError> {
         match op {
             Op::Int(kind) => Ok(B::int(*kind, self.take(kind.size(), within)?)),
-            Op::String(len, null) => match self.length(len, null, within)? {
-                None => Ok(B::string(None)),
-                Some(n) => match std::str::from_utf8(self.take(n, within)?) {
-                    Ok(text) => Ok(B::string(Some(text))),
-                    Err(_) => Err(GuardError::Utf8 { within }),
-                },
-            },
+            Op::String(len, null) => {
+                let start = self.reader.position();
+                let text = match self.length(len, null, within)? {
+                    None => None,
+                    Some(n) => match std::str::from_utf8(self.take(n, within)?) {
+                        Ok(text) => Some(text),
+                        Err(_) => return Err(GuardError::Utf8 { within }),
+                    },
+                };
+                let span = Span {
+                    start,
+                    end: self.reader.position(),
+                    compact: *len == Len::Varint,
+                };
+                Ok(B::string(text, span))
+            }
             Op::Bytes(len, null) => match self.length(len, null, within)? {
                 None => Ok(B::bytes(None)),
                 Some(n) => Ok(B::bytes(Some(self.take(n, within)?))),

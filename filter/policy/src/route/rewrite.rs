@@ -237,28 +237,6 @@ impl<'a> Mapper<'a> {
         }
     }
 
-    // Requests: client → broker.
-
-    fn out(&mut self, kind: NameKind, name: &mut StrBytes) {
-        let mapped = match self.names.to_broker(kind, name.as_str()) {
-            Cow::Borrowed(same) if same == name.as_str() => None,
-            other => Some(other.into_owned()),
-        };
-        self.set(name, mapped);
-    }
-
-    fn topic(&mut self, name: &mut TopicName) {
-        self.out(NameKind::Topic, &mut name.0);
-    }
-
-    fn group(&mut self, name: &mut GroupId) {
-        self.out(NameKind::Group, &mut name.0);
-    }
-
-    fn txn(&mut self, name: &mut TransactionalId) {
-        self.out(NameKind::TransactionalId, &mut name.0);
-    }
-
     // Responses: broker → client. Each returns whether the client may see the name.
 
     fn back(&mut self, kind: NameKind, name: &mut StrBytes) -> bool {

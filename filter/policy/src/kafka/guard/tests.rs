@@ -300,3 +300,28 @@ fn every_array_element_takes_a_byte() {
         }
     }
 }
+
+#[test]
+fn splice_replaces_exactly_the_spans_in_any_order() {
+    use super::{splice, Span};
+    // "ab" as an i16-length string at 1..5, "xyz" as a compact string at 6..10.
+    let body = [9, 0, 2, b'a', b'b', 7, 4, b'x', b'y', b'z', 8];
+    let first = Span {
+        start: 1,
+        end: 5,
+        compact: false,
+    };
+    let second = Span {
+        start: 6,
+        end: 10,
+        compact: true,
+    };
+    let out = splice(&body, vec![(second, "q".into()), (first, "long".into())]).unwrap();
+    assert_eq!(out, [9, 0, 4, b'l', b'o', b'n', b'g', 7, 2, b'q', 8]);
+    // Longer than an i16 length holds: refused, not truncated.
+    assert_eq!(splice(&body, vec![(first, "n".repeat(40_000))]), None);
+    // A compact length of 200 takes two bytes.
+    let out = splice(&body, vec![(second, "m".repeat(199))]).unwrap();
+    assert_eq!(&out[6..8], [0xc8, 0x01]);
+    assert_eq!(out.len(), body.len() - 4 + 2 + 199);
+}

@@ -1,25 +1,66 @@
 //! Requests: every name a client sends, mapped to the broker's.
+//!
+//! The body is read by the message tables (`kafka::decode_request`, as strictly as
+//! kafka-protocol decodes it) and only the names that change are replaced where they sit
+//! (`kafka::splice`): every other byte goes to the broker as the client wrote it.
 
-use bytes::Bytes;
-use kafka_protocol::messages::*;
+use kafka_protocol::messages::ApiKey;
 
-use super::{
-    apply, config_kind, coordinator_kind, coverage, not_covered, Coverage, KafkaError, Mapper,
-    NameMap,
-};
-use crate::kafka::guard_request;
+use super::{config_kind, coordinator_kind, coverage, not_covered, Coverage, KafkaError, NameMap};
+use crate::kafka::field::*;
+use crate::kafka::{self, field, Node, Span};
+use crate::route::names::NameKind;
 
-/// A config resource's name, mapped when it is a topic or a group.
-fn config(
-    m: &mut Mapper<'_>,
-    what: &'static str,
-    resource_type: i8,
-    name: &mut kafka_protocol::protocol::StrBytes,
-) -> Result<(), KafkaError> {
-    if let Some(kind) = config_kind(what, resource_type, true)? {
-        m.out(kind, name);
+/// The names of one request mapped to the broker's: the replacements.
+struct Renames<'a> {
+    names: &'a dyn NameMap,
+    edits: Vec<(Span, String)>,
+}
+
+impl Renames<'_> {
+    fn out(&mut self, kind: NameKind, name: Option<(&str, Span)>) {
+        if let Some((name, span)) = name {
+            let mapped = self.names.to_broker(kind, name);
+            if mapped != name {
+                self.edits.push((span, mapped.into_owned()));
+            }
+        }
     }
-    Ok(())
+
+    fn topic(&mut self, name: Option<(&str, Span)>) {
+        self.out(NameKind::Topic, name);
+    }
+
+    fn group(&mut self, name: Option<(&str, Span)>) {
+        self.out(NameKind::Group, name);
+    }
+
+    fn txn(&mut self, name: Option<(&str, Span)>) {
+        self.out(NameKind::TransactionalId, name);
+    }
+
+    /// The `field` of every struct of `array`, as `kind`.
+    fn each(&mut self, kind: NameKind, r: &Node<'_>, array: u16, field: u16) {
+        for t in r.nodes(array) {
+            self.out(kind, t.string(field));
+        }
+    }
+
+    /// Every string of the string array `array`, as `kind`.
+    fn all(&mut self, kind: NameKind, r: &Node<'_>, array: u16) {
+        for name in r.strings(array) {
+            self.out(kind, Some(name));
+        }
+    }
+
+    /// A config resource's name, mapped when it is a topic or a group.
+    fn config(&mut self, what: &'static str, res: &Node<'_>) -> Result<(), KafkaError> {
+        let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
+        if let Some(kind) = config_kind(what, resource_type, true)? {
+            self.out(kind, res.string(RESOURCE_NAME));
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn rewrite(
@@ -28,6 +69,7 @@ pub(super) fn rewrite(
     body: &[u8],
     names: &dyn NameMap,
 ) -> Result<Option<Vec<u8>>, KafkaError> {
+    use NameKind::{Group, Topic, TransactionalId};
     match coverage(key) {
         Coverage::NoNames => return Ok(None),
         Coverage::NotCovered(why) => return Err(not_covered(key, why)),
@@ -40,348 +82,141 @@ pub(super) fn rewrite(
         ApiKey::ListTransactions if v < 2 => return Ok(None),
         _ => {}
     }
-    // One copy of the body; the guard and the decoder share it.
-    let body = &Bytes::copy_from_slice(body);
-    guard_request(key, v, body)?;
+    let r = &kafka::decode_request(key, v, body)?;
+    let mut m = Renames {
+        names,
+        edits: Vec::new(),
+    };
     match key {
-        ApiKey::Produce => apply(body, v, names, None, |r: &mut ProduceRequest, m| {
-            if let Some(id) = &mut r.transactional_id {
-                m.txn(id);
-            }
-            if v < 13 {
-                for t in &mut r.topic_data {
-                    m.topic(&mut t.name);
-                }
-            }
-            Ok(())
-        }),
-        ApiKey::Fetch => apply(body, v, names, None, |r: &mut FetchRequest, m| {
+        ApiKey::Produce => {
+            m.txn(r.string(TRANSACTIONAL_ID));
+            // v13+ names topics by id.
+            m.each(Topic, r, TOPIC_DATA, NAME);
+        }
+        ApiKey::Fetch => {
             // (v13+ names topics by id and never gets here.)
-            for t in &mut r.topics {
-                m.topic(&mut t.topic);
-            }
-            for t in &mut r.forgotten_topics_data {
-                m.topic(&mut t.topic);
-            }
-            Ok(())
-        }),
-        ApiKey::ListOffsets => apply(body, v, names, None, |r: &mut ListOffsetsRequest, m| {
-            for t in &mut r.topics {
-                m.topic(&mut t.name);
-            }
-            Ok(())
-        }),
-        ApiKey::Metadata => apply(body, v, names, None, |r: &mut MetadataRequest, m| {
-            // `None` (or v0's empty list) is all topics; topics named by id keep their id.
-            for t in r.topics.iter_mut().flatten() {
-                if let Some(name) = &mut t.name {
-                    m.topic(name);
-                }
-            }
-            Ok(())
-        }),
-        ApiKey::OffsetCommit => apply(body, v, names, None, |r: &mut OffsetCommitRequest, m| {
-            m.group(&mut r.group_id);
-            for t in &mut r.topics {
-                m.topic(&mut t.name);
-            }
-            Ok(())
-        }),
-        ApiKey::OffsetFetch => apply(body, v, names, None, |r: &mut OffsetFetchRequest, m| {
+            m.each(Topic, r, TOPICS, field::TOPIC);
+            m.each(Topic, r, FORGOTTEN_TOPICS_DATA, field::TOPIC);
+        }
+        ApiKey::ListOffsets
+        | ApiKey::CreateTopics
+        | ApiKey::DeleteRecords
+        | ApiKey::CreatePartitions
+        | ApiKey::DescribeProducers => m.each(Topic, r, TOPICS, NAME),
+        ApiKey::Metadata => {
+            // Null (or v0's empty list) is all topics; topics named by id keep their id.
+            m.each(Topic, r, TOPICS, NAME);
+        }
+        ApiKey::OffsetCommit | ApiKey::OffsetDelete => {
+            m.group(r.string(GROUP_ID));
+            m.each(Topic, r, TOPICS, NAME);
+        }
+        ApiKey::OffsetFetch => {
             if v >= 8 {
-                for g in &mut r.groups {
-                    m.group(&mut g.group_id);
-                    for t in g.topics.iter_mut().flatten() {
-                        m.topic(&mut t.name);
-                    }
+                for g in r.nodes(GROUPS) {
+                    m.group(g.string(GROUP_ID));
+                    m.each(Topic, g, TOPICS, NAME);
                 }
             } else {
-                m.group(&mut r.group_id);
-                for t in r.topics.iter_mut().flatten() {
-                    m.topic(&mut t.name);
-                }
+                m.group(r.string(GROUP_ID));
+                m.each(Topic, r, TOPICS, NAME);
             }
-            Ok(())
-        }),
+        }
         ApiKey::FindCoordinator => {
-            apply(body, v, names, None, |r: &mut FindCoordinatorRequest, m| {
-                // v0 has no key type: its key is a group.
-                let kind = coordinator_kind(r.key_type)?;
-                if v >= 4 {
-                    for k in &mut r.coordinator_keys {
-                        m.out(kind, k);
-                    }
-                } else {
-                    m.out(kind, &mut r.key);
-                }
-                Ok(())
-            })
-        }
-        ApiKey::JoinGroup => apply(body, v, names, None, |r: &mut JoinGroupRequest, m| {
-            // The protocols' metadata is opaque to the broker and passed through.
-            m.group(&mut r.group_id);
-            Ok(())
-        }),
-        ApiKey::Heartbeat => apply(body, v, names, None, |r: &mut HeartbeatRequest, m| {
-            m.group(&mut r.group_id);
-            Ok(())
-        }),
-        ApiKey::LeaveGroup => apply(body, v, names, None, |r: &mut LeaveGroupRequest, m| {
-            m.group(&mut r.group_id);
-            Ok(())
-        }),
-        ApiKey::SyncGroup => apply(body, v, names, None, |r: &mut SyncGroupRequest, m| {
-            // The assignments are opaque to the broker and passed through.
-            m.group(&mut r.group_id);
-            Ok(())
-        }),
-        ApiKey::DescribeGroups => {
-            apply(body, v, names, None, |r: &mut DescribeGroupsRequest, m| {
-                for g in &mut r.groups {
-                    m.group(g);
-                }
-                Ok(())
-            })
-        }
-        ApiKey::CreateTopics => apply(body, v, names, None, |r: &mut CreateTopicsRequest, m| {
-            for t in &mut r.topics {
-                m.topic(&mut t.name);
+            // v0 has no key type: its key is a group.
+            let kind = coordinator_kind(i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN))?;
+            if v >= 4 {
+                m.all(kind, r, COORDINATOR_KEYS);
+            } else {
+                m.out(kind, r.string(KEY));
             }
-            Ok(())
-        }),
-        ApiKey::DeleteTopics => apply(body, v, names, None, |r: &mut DeleteTopicsRequest, m| {
+        }
+        // The protocols' metadata and the assignments are opaque to the broker and passed
+        // through.
+        ApiKey::JoinGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup | ApiKey::SyncGroup => {
+            m.group(r.string(GROUP_ID));
+        }
+        ApiKey::DescribeGroups => m.all(Group, r, GROUPS),
+        ApiKey::DeleteTopics => {
             if v >= 6 {
-                for t in &mut r.topics {
-                    if let Some(name) = &mut t.name {
-                        m.topic(name);
-                    }
+                m.each(Topic, r, TOPICS, NAME);
+            } else {
+                m.all(Topic, r, TOPIC_NAMES);
+            }
+        }
+        ApiKey::InitProducerId | ApiKey::EndTxn => m.txn(r.string(TRANSACTIONAL_ID)),
+        ApiKey::OffsetForLeaderEpoch => m.each(Topic, r, TOPICS, field::TOPIC),
+        ApiKey::AddPartitionsToTxn => {
+            if v >= 4 {
+                for x in r.nodes(TRANSACTIONS) {
+                    m.txn(x.string(TRANSACTIONAL_ID));
+                    m.each(Topic, x, TOPICS, NAME);
                 }
             } else {
-                for name in &mut r.topic_names {
-                    m.topic(name);
-                }
+                m.txn(r.string(V3_AND_BELOW_TRANSACTIONAL_ID));
+                m.each(Topic, r, V3_AND_BELOW_TOPICS, NAME);
             }
-            Ok(())
-        }),
-        ApiKey::DeleteRecords => apply(body, v, names, None, |r: &mut DeleteRecordsRequest, m| {
-            for t in &mut r.topics {
-                m.topic(&mut t.name);
-            }
-            Ok(())
-        }),
-        ApiKey::InitProducerId => {
-            apply(body, v, names, None, |r: &mut InitProducerIdRequest, m| {
-                if let Some(id) = &mut r.transactional_id {
-                    m.txn(id);
-                }
-                Ok(())
-            })
         }
-        ApiKey::OffsetForLeaderEpoch => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut OffsetForLeaderEpochRequest, m| {
-                for t in &mut r.topics {
-                    m.topic(&mut t.topic);
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::AddPartitionsToTxn => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut AddPartitionsToTxnRequest, m| {
-                if v >= 4 {
-                    for x in &mut r.transactions {
-                        m.txn(&mut x.transactional_id);
-                        for t in &mut x.topics {
-                            m.topic(&mut t.name);
-                        }
-                    }
-                } else {
-                    m.txn(&mut r.v3_and_below_transactional_id);
-                    for t in &mut r.v3_and_below_topics {
-                        m.topic(&mut t.name);
-                    }
-                }
-                Ok(())
-            },
-        ),
         ApiKey::AddOffsetsToTxn => {
-            apply(body, v, names, None, |r: &mut AddOffsetsToTxnRequest, m| {
-                m.txn(&mut r.transactional_id);
-                m.group(&mut r.group_id);
-                Ok(())
-            })
+            m.txn(r.string(TRANSACTIONAL_ID));
+            m.group(r.string(GROUP_ID));
         }
-        ApiKey::EndTxn => apply(body, v, names, None, |r: &mut EndTxnRequest, m| {
-            m.txn(&mut r.transactional_id);
-            Ok(())
-        }),
         ApiKey::TxnOffsetCommit => {
-            apply(body, v, names, None, |r: &mut TxnOffsetCommitRequest, m| {
-                m.txn(&mut r.transactional_id);
-                m.group(&mut r.group_id);
-                for t in &mut r.topics {
-                    m.topic(&mut t.name);
-                }
-                Ok(())
-            })
+            m.txn(r.string(TRANSACTIONAL_ID));
+            m.group(r.string(GROUP_ID));
+            m.each(Topic, r, TOPICS, NAME);
         }
-        ApiKey::DescribeConfigs => {
-            apply(body, v, names, None, |r: &mut DescribeConfigsRequest, m| {
-                for res in &mut r.resources {
-                    config(
-                        m,
-                        "DescribeConfigs",
-                        res.resource_type,
-                        &mut res.resource_name,
-                    )?;
-                }
-                Ok(())
-            })
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            let what = match key {
+                ApiKey::DescribeConfigs => "DescribeConfigs",
+                ApiKey::AlterConfigs => "AlterConfigs",
+                _ => "IncrementalAlterConfigs",
+            };
+            for res in r.nodes(RESOURCES) {
+                m.config(what, res)?;
+            }
         }
-        ApiKey::AlterConfigs => apply(body, v, names, None, |r: &mut AlterConfigsRequest, m| {
-            for res in &mut r.resources {
-                config(m, "AlterConfigs", res.resource_type, &mut res.resource_name)?;
-            }
-            Ok(())
-        }),
-        ApiKey::IncrementalAlterConfigs => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut IncrementalAlterConfigsRequest, m| {
-                for res in &mut r.resources {
-                    config(
-                        m,
-                        "IncrementalAlterConfigs",
-                        res.resource_type,
-                        &mut res.resource_name,
-                    )?;
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::CreatePartitions => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut CreatePartitionsRequest, m| {
-                for t in &mut r.topics {
-                    m.topic(&mut t.name);
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::DeleteGroups => apply(body, v, names, None, |r: &mut DeleteGroupsRequest, m| {
-            for g in &mut r.groups_names {
-                m.group(g);
-            }
-            Ok(())
-        }),
-        ApiKey::OffsetDelete => apply(body, v, names, None, |r: &mut OffsetDeleteRequest, m| {
-            m.group(&mut r.group_id);
-            for t in &mut r.topics {
-                m.topic(&mut t.name);
-            }
-            Ok(())
-        }),
-        ApiKey::DescribeProducers => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut DescribeProducersRequest, m| {
-                for t in &mut r.topics {
-                    m.topic(&mut t.name);
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::DescribeTransactions => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut DescribeTransactionsRequest, m| {
-                for id in &mut r.transactional_ids {
-                    m.txn(id);
-                }
-                Ok(())
-            },
-        ),
+        ApiKey::DeleteGroups => m.all(Group, r, GROUPS_NAMES),
+        ApiKey::DescribeTransactions => m.all(TransactionalId, r, TRANSACTIONAL_IDS),
         ApiKey::ListTransactions => {
-            apply(
-                body,
-                v,
-                names,
-                None,
-                |r: &mut ListTransactionsRequest, _| {
-                    // An empty pattern filters nothing; the response is mapped and trimmed either way.
-                    match &r.transactional_id_pattern {
-                        Some(p) if !p.is_empty() => Err(not_covered(
-                            ApiKey::ListTransactions,
-                            "a transactional id pattern cannot be mapped name by name",
-                        )),
-                        _ => Ok(()),
-                    }
-                },
-            )
+            // An empty pattern filters nothing; the response is mapped and trimmed either way.
+            if r.str(TRANSACTIONAL_ID_PATTERN)
+                .is_some_and(|p| !p.is_empty())
+            {
+                return Err(not_covered(
+                    key,
+                    "a transactional id pattern cannot be mapped name by name",
+                ));
+            }
         }
-        ApiKey::ConsumerGroupHeartbeat => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut ConsumerGroupHeartbeatRequest, m| {
-                if r.subscribed_topic_regex.is_some() {
-                    return Err(not_covered(
-                        ApiKey::ConsumerGroupHeartbeat,
-                        "a subscription by regular expression cannot be mapped name by name",
-                    ));
-                }
-                m.group(&mut r.group_id);
-                for t in r.subscribed_topic_names.iter_mut().flatten() {
-                    m.topic(t);
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::ConsumerGroupDescribe => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut ConsumerGroupDescribeRequest, m| {
-                for g in &mut r.group_ids {
-                    m.group(g);
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::DescribeTopicPartitions => apply(
-            body,
-            v,
-            names,
-            None,
-            |r: &mut DescribeTopicPartitionsRequest, m| {
-                for t in &mut r.topics {
-                    m.topic(&mut t.name);
-                }
-                if let Some(cursor) = &mut r.cursor {
-                    m.topic(&mut cursor.topic_name);
-                }
-                Ok(())
-            },
-        ),
+        ApiKey::ConsumerGroupHeartbeat => {
+            if r.str(SUBSCRIBED_TOPIC_REGEX).is_some() {
+                return Err(not_covered(
+                    key,
+                    "a subscription by regular expression cannot be mapped name by name",
+                ));
+            }
+            m.group(r.string(GROUP_ID));
+            m.all(Topic, r, SUBSCRIBED_TOPIC_NAMES);
+        }
+        ApiKey::ConsumerGroupDescribe => m.all(Group, r, GROUP_IDS),
+        ApiKey::DescribeTopicPartitions => {
+            m.each(Topic, r, TOPICS, NAME);
+            if let Some(cursor) = r.node(CURSOR) {
+                m.topic(cursor.string(TOPIC_NAME));
+            }
+        }
         // Every other api was answered above.
-        other => Err(not_covered(other, "no request rewrite")),
+        other => return Err(not_covered(other, "no request rewrite")),
     }
+    if m.edits.is_empty() {
+        return Ok(None);
+    }
+    kafka::splice(body, m.edits)
+        .map(Some)
+        .ok_or(KafkaError::Encode {
+            what: "request",
+            version: v,
+            reason: "a mapped name is longer than a Kafka string holds".to_owned(),
+        })
 }
