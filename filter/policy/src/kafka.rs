@@ -26,6 +26,7 @@ mod fetch_walk;
 mod guard;
 mod produce_start;
 mod responses;
+mod splice;
 mod split;
 
 #[cfg(test)]
@@ -38,7 +39,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
-pub(crate) use guard::{field, splice, Node, Span};
+pub(crate) use guard::{field, Node};
 pub use produce_start::{
     produce_response_topic, produce_start, topic_name_field, ProduceStart, ProduceTopic,
 };
@@ -46,6 +47,7 @@ pub use responses::{
     clamp_api_versions, disable_auto_create, disable_fetch_session, filter_listing_response,
     filter_metadata_response, metadata_topic_ids,
 };
+pub(crate) use splice::{Edits, Span};
 pub use split::{merge_response, split_request, Denied, Split};
 
 use crate::authz::{Operation, ResourceType, CLUSTER_NAME};
@@ -232,6 +234,19 @@ pub(crate) fn decode_request(
 ) -> Result<Node<'_>, KafkaError> {
     guard::decode_request(key as i16, version, body).map_err(|e| KafkaError::Decode {
         what: "request",
+        version,
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a response body by the message tables (the responses they hold).
+pub(crate) fn decode_response(
+    key: ApiKey,
+    version: i16,
+    body: &[u8],
+) -> Result<Node<'_>, KafkaError> {
+    guard::decode_response(key as i16, version, body).map_err(|e| KafkaError::Decode {
+        what: "response",
         version,
         reason: e.to_string(),
     })

@@ -52,6 +52,7 @@ RESPONSES = [
     "list_transactions_response.rs",
     "metadata_response.rs",
     "offset_fetch_response.rs",
+    "list_config_resources_response.rs",
 ]
 REQUESTS = sorted(p.name for p in SRC.glob("*_request.rs"))
 MAX_VERSION = 64

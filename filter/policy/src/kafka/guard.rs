@@ -18,6 +18,8 @@ use std::fmt;
 
 use meshka_codec::reader::Reader;
 
+use super::splice::{Span, Width};
+
 /// One field's read.
 #[derive(Debug, PartialEq)]
 pub(super) enum Op {
@@ -67,6 +69,16 @@ pub(super) enum Len {
     Int16,
     Int32,
     Varint,
+}
+
+impl Len {
+    fn width(&self) -> Width {
+        match self {
+            Len::Int16 => Width::Int16,
+            Len::Int32 => Width::Int32,
+            Len::Varint => Width::Varint,
+        }
+    }
 }
 
 /// Whether kafka-protocol accepts null for the field (its type is an `Option`).
@@ -202,6 +214,20 @@ pub(crate) fn decode_request(
     }
 }
 
+/// Decodes a response body into a [`Node`] (the responses the tables hold).
+pub(crate) fn decode_response(
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+) -> Result<Node<'_>, GuardError> {
+    response(api_key, version, body)?;
+    let id = message(schema::RESPONSE_MESSAGES, "response", api_key)?;
+    match Walk::<Tree>::new(body, version).structure(id, "response")? {
+        Value::Struct(Some(node)) => Ok(node),
+        _ => Err(GuardError::Table { within: "response" }),
+    }
+}
+
 fn message(messages: &[(i16, u16)], what: &'static str, api_key: i16) -> Result<u16, GuardError> {
     messages
         .binary_search_by_key(&api_key, |&(key, _)| key)
@@ -221,12 +247,16 @@ trait Build<'a> {
     fn bytes(bytes: Option<&'a [u8]>) -> Self::Value;
     fn fields() -> Self::Fields;
     fn field(fields: &mut Self::Fields, id: u16, value: Self::Value);
-    fn structure(layout: &'static Layout, fields: Self::Fields) -> Self::Value;
+    fn structure(
+        layout: &'static Layout,
+        fields: Self::Fields,
+        span: (usize, usize),
+    ) -> Self::Value;
     fn absent() -> Self::Value;
     /// Room for the elements an array claims (at most the bytes left: checked before).
     fn items(count: usize) -> Self::Items;
     fn item(items: &mut Self::Items, value: Self::Value);
-    fn array(items: Option<Self::Items>) -> Self::Value;
+    fn array(items: Option<Self::Items>, count: Span) -> Self::Value;
 }
 
 /// The guard: reads, keeps nothing, allocates nothing.
@@ -241,11 +271,11 @@ impl Build<'_> for Check {
     fn bytes(_: Option<&[u8]>) {}
     fn fields() {}
     fn field(_: &mut (), _: u16, _: ()) {}
-    fn structure(_: &'static Layout, _: ()) {}
+    fn structure(_: &'static Layout, _: (), _: (usize, usize)) {}
     fn absent() {}
     fn items(_: usize) {}
     fn item(_: &mut (), _: ()) {}
-    fn array(_: Option<()>) {}
+    fn array(_: Option<()>, _: Span) {}
 }
 
 /// A decoded message: its fields by name, read at the message's version.
@@ -253,6 +283,8 @@ impl Build<'_> for Check {
 pub(crate) struct Node<'a> {
     layout: &'static Layout,
     fields: Vec<(u16, Value<'a>)>,
+    /// Where the struct sits in the message (a nullable struct's presence byte included).
+    span: (usize, usize),
 }
 
 /// A field's value.
@@ -265,43 +297,8 @@ pub(crate) enum Value<'a> {
     Bytes(Option<&'a [u8]>),
     /// A struct; `None` for a nullable struct that is absent.
     Struct(Option<Node<'a>>),
-    Array(Option<Vec<Value<'a>>>),
-}
-
-/// Where a string field sits in the message: its length and its bytes, `start..end`, and how
-/// its length is written (compact: varint + 1; else i16). A rewrite replaces exactly these
-/// bytes ([`splice`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Span {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-    pub(crate) compact: bool,
-}
-
-/// `body` with each span replaced by a string written as the span's was; the spans in any
-/// order, not overlapping. `None` if a string is too long for its length field.
-pub(crate) fn splice(body: &[u8], mut edits: Vec<(Span, String)>) -> Option<Vec<u8>> {
-    edits.sort_by_key(|(span, _)| span.start);
-    let mut out =
-        Vec::with_capacity(body.len() + edits.iter().map(|(_, s)| s.len()).sum::<usize>());
-    let mut at = 0;
-    for (span, text) in &edits {
-        out.extend_from_slice(body.get(at..span.start)?);
-        if span.compact {
-            let mut n = u32::try_from(text.len()).ok()?.checked_add(1)?;
-            while n >= 0x80 {
-                out.push(u8::try_from(n & 0x7f).ok()? | 0x80);
-                n >>= 7;
-            }
-            out.push(u8::try_from(n).ok()?);
-        } else {
-            out.extend_from_slice(&i16::try_from(text.len()).ok()?.to_be_bytes());
-        }
-        out.extend_from_slice(text.as_bytes());
-        at = span.end;
-    }
-    out.extend_from_slice(body.get(at..)?);
-    Some(out)
+    /// The elements, and where the count sits (`compact`: a varint of count + 1).
+    Array(Option<Vec<Value<'a>>>, Span),
 }
 
 /// Builds [`Node`]s.
@@ -340,8 +337,12 @@ impl<'a> Build<'a> for Tree {
     fn field(fields: &mut Self::Fields, id: u16, value: Value<'a>) {
         fields.push((id, value));
     }
-    fn structure(layout: &'static Layout, fields: Self::Fields) -> Value<'a> {
-        Value::Struct(Some(Node { layout, fields }))
+    fn structure(layout: &'static Layout, fields: Self::Fields, span: (usize, usize)) -> Value<'a> {
+        Value::Struct(Some(Node {
+            layout,
+            fields,
+            span,
+        }))
     }
     fn absent() -> Value<'a> {
         Value::Struct(None)
@@ -352,8 +353,8 @@ impl<'a> Build<'a> for Tree {
     fn item(items: &mut Self::Items, value: Value<'a>) {
         items.push(value);
     }
-    fn array(items: Option<Self::Items>) -> Value<'a> {
-        Value::Array(items)
+    fn array(items: Option<Self::Items>, count: Span) -> Value<'a> {
+        Value::Array(items, count)
     }
 }
 
@@ -438,7 +439,7 @@ impl<'a> Node<'a> {
         matches!(
             self.get(field),
             Some(
-                Value::Array(None)
+                Value::Array(None, _)
                     | Value::String(None, _)
                     | Value::Bytes(None)
                     | Value::Struct(None)
@@ -448,7 +449,7 @@ impl<'a> Node<'a> {
 
     fn items(&self, field: u16) -> &[Value<'a>] {
         match self.get(field) {
-            Some(Value::Array(Some(items))) => items,
+            Some(Value::Array(Some(items), _)) => items,
             _ => &[],
         }
     }
@@ -479,6 +480,19 @@ impl<'a> Node<'a> {
         i32::try_from(self.int(field)).unwrap_or_default()
     }
 
+    /// Where the struct sits in the message.
+    pub(crate) fn span(&self) -> (usize, usize) {
+        self.span
+    }
+
+    /// An array field's elements and where its count sits; `None` when null or not carried.
+    pub(crate) fn array(&self, field: u16) -> Option<(&[Value<'a>], Span)> {
+        match self.get(field) {
+            Some(Value::Array(Some(items), count)) => Some((items, *count)),
+            _ => None,
+        }
+    }
+
     /// The number of elements of an array field.
     pub(crate) fn len(&self, field: u16) -> usize {
         self.items(field).len()
@@ -503,6 +517,17 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
     }
 
     fn structure(&mut self, id: u16, parent: &'static str) -> Result<B::Value, GuardError> {
+        let start = self.reader.position();
+        self.structure_from(id, parent, start)
+    }
+
+    /// A struct that starts at `start` (before its presence byte, for a nullable one).
+    fn structure_from(
+        &mut self,
+        id: u16,
+        parent: &'static str,
+        start: usize,
+    ) -> Result<B::Value, GuardError> {
         let Some(schema) = schema::SCHEMAS.get(usize::from(id)) else {
             return Err(GuardError::Table { within: parent });
         };
@@ -526,7 +551,11 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
             self.tagged(known, &mut fields, within)?;
         }
         self.depth -= 1;
-        Ok(B::structure(layout, fields))
+        Ok(B::structure(
+            layout,
+            fields,
+            (start, self.reader.position()),
+        ))
     }
 
     /// Tagged fields: a count, then a tag, a size and a value each.
@@ -576,7 +605,7 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
                 let span = Span {
                     start,
                     end: self.reader.position(),
-                    compact: *len == Len::Varint,
+                    width: len.width(),
                 };
                 Ok(B::string(text, span))
             }
@@ -586,15 +615,23 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
             },
             Op::Struct(id) => self.structure(*id, within),
             Op::OptionStruct(id) => {
+                let start = self.reader.position();
                 if self.take(1, within)? == [1] {
-                    self.structure(*id, within)
+                    self.structure_from(*id, within, start)
                 } else {
                     Ok(B::absent())
                 }
             }
             Op::Array(len, null, element) => {
-                let Some(count) = self.length(len, null, within)? else {
-                    return Ok(B::array(None));
+                let start = self.reader.position();
+                let count = self.length(len, null, within)?;
+                let span = Span {
+                    start,
+                    end: self.reader.position(),
+                    width: len.width(),
+                };
+                let Some(count) = count else {
+                    return Ok(B::array(None, span));
                 };
                 let left = self.reader.remaining();
                 // What kafka-protocol would pre-allocate: refused before anything is.
@@ -610,7 +647,7 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
                     let value = self.op(element, within)?;
                     B::item(&mut items, value);
                 }
-                Ok(B::array(Some(items)))
+                Ok(B::array(Some(items), span))
             }
         }
     }

@@ -7,10 +7,12 @@
 //! topics, ListGroups, ListTransactions, DescribeTopicPartitions, OffsetFetch of all a group's
 //! topics, ListConfigResources, …) show a tenant only its own names.
 //!
-//! - Each body is guarded (`kafka::guard_request` / `guard_response`), decoded once with
-//!   `kafka-protocol` 0.18, mutated in place and encoded once — and only when a name actually
-//!   changed: otherwise the answer is `Ok(None)` and the filter forwards the original bytes.
-//!   Apis without names are not decoded at all. Unknown tagged fields are kept as they came.
+//! - Each body is read by the message tables (`kafka::decode_request` / `decode_response`, as
+//!   strictly as `kafka-protocol` decodes) and changed where it sits (`kafka::Edits`): a mapped
+//!   name replaced, a hidden entry cut out and its array's count lowered — and only when
+//!   something changes: otherwise the answer is `Ok(None)` and the filter forwards the original
+//!   bytes. Every byte not changed (tagged fields, opaque metadata) passes as it came. Apis
+//!   without names are not decoded at all.
 //! - Topic ids (Produce v13, Fetch v13+, Metadata and DeleteTopics v6 by id, the KIP-848
 //!   assignments) are left alone: ids are the same for every tenant, and the filter authorizes
 //!   them on the broker's name.
@@ -52,14 +54,10 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use kafka_protocol::messages::ApiKey;
 
-use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, GroupId, TopicName, TransactionalId};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-
-use super::names::{ClientName, NameKind, NameMap};
-use crate::kafka::{api, api_name, decodable_max, decode, encode, KafkaError};
+use super::names::{NameKind, NameMap};
+use crate::kafka::{api, api_name, decodable_max, KafkaError};
 
 /// Config resource types (`ConfigResource.Type`) whose names are mapped.
 const CONFIG_TOPIC: i8 = 2;
@@ -181,148 +179,6 @@ fn config_kind(
             what,
             resource_type: other,
         }),
-    }
-}
-
-/// Decodes `body` (already guarded), lets `f` map its names, and encodes it again if a name
-/// changed.
-fn apply<T: Decodable + Encodable>(
-    body: &Bytes,
-    version: i16,
-    names: &dyn NameMap,
-    coordinator: Option<NameKind>,
-    f: impl FnOnce(&mut T, &mut Mapper<'_>) -> Result<(), KafkaError>,
-) -> Result<Option<Vec<u8>>, KafkaError> {
-    // E.g. `ProduceRequest`, for errors.
-    let what = std::any::type_name::<T>()
-        .rsplit("::")
-        .next()
-        .unwrap_or("message");
-    let mut message: T = decode(what, body, version)?;
-    let mut mapper = Mapper::new(names, version);
-    mapper.coordinator = coordinator;
-    f(&mut message, &mut mapper)?;
-    if mapper.changed {
-        encode(what, &message, version).map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-/// Maps names in place and remembers whether any changed (or, in responses, was dropped).
-struct Mapper<'a> {
-    names: &'a dyn NameMap,
-    version: i16,
-    /// For FindCoordinator responses: the kind the request's key type names.
-    coordinator: Option<NameKind>,
-    changed: bool,
-}
-
-impl<'a> Mapper<'a> {
-    fn new(names: &'a dyn NameMap, version: i16) -> Self {
-        Mapper {
-            names,
-            version,
-            coordinator: None,
-            changed: false,
-        }
-    }
-
-    fn set(&mut self, name: &mut StrBytes, mapped: Option<String>) {
-        if let Some(mapped) = mapped {
-            if mapped != name.as_str() {
-                *name = StrBytes::from_string(mapped);
-                self.changed = true;
-            }
-        }
-    }
-
-    // Responses: broker → client. Each returns whether the client may see the name.
-
-    fn back(&mut self, kind: NameKind, name: &mut StrBytes) -> bool {
-        let mapped = match self.names.to_client(kind, name.as_str()) {
-            ClientName::Hidden => return false,
-            ClientName::Named(Cow::Borrowed(same)) if same == name.as_str() => None,
-            ClientName::Named(other) => Some(other.into_owned()),
-        };
-        self.set(name, mapped);
-        true
-    }
-
-    fn topic_back(&mut self, name: &mut TopicName) -> bool {
-        self.back(NameKind::Topic, &mut name.0)
-    }
-
-    fn group_back(&mut self, name: &mut GroupId) -> bool {
-        self.back(NameKind::Group, &mut name.0)
-    }
-
-    fn txn_back(&mut self, name: &mut TransactionalId) -> bool {
-        self.back(NameKind::TransactionalId, &mut name.0)
-    }
-
-    /// A FindCoordinator v4+ key: as the request's kind when known. Otherwise as the kind under
-    /// which the client may see it: a key the client sent maps back under its own kind (the
-    /// `NameMap` guarantee), so when only one kind names it, that is its kind; when both do,
-    /// they must agree; when neither does, the key is not the client's and is dropped.
-    fn coordinator_back(&mut self, key: &mut StrBytes) -> Result<bool, KafkaError> {
-        if let Some(kind) = self.coordinator {
-            return Ok(self.back(kind, key));
-        }
-        let as_group = self.names.to_client(NameKind::Group, key.as_str());
-        let as_txn = self
-            .names
-            .to_client(NameKind::TransactionalId, key.as_str());
-        let kind = match (&as_group, &as_txn) {
-            (ClientName::Hidden, ClientName::Hidden) => return Ok(false),
-            (ClientName::Named(_), ClientName::Hidden) => NameKind::Group,
-            (ClientName::Hidden, ClientName::Named(_)) => NameKind::TransactionalId,
-            (ClientName::Named(g), ClientName::Named(x)) if g == x => NameKind::Group,
-            (ClientName::Named(_), ClientName::Named(_)) => {
-                return Err(KafkaError::Decode {
-                    what: "FindCoordinatorResponse",
-                    version: self.version,
-                    reason: "a key maps back to different names as a group and as a \
-                             transactional id; rewrite it with rewrite_find_coordinator_response"
-                        .to_owned(),
-                })
-            }
-        };
-        Ok(self.back(kind, key))
-    }
-
-    /// Keeps the elements `keep` says the client may see; dropping any is a change.
-    fn retain<T>(&mut self, items: &mut Vec<T>, mut keep: impl FnMut(&mut Self, &mut T) -> bool) {
-        let before = items.len();
-        items.retain_mut(|item| keep(self, item));
-        if items.len() != before {
-            self.changed = true;
-        }
-    }
-
-    /// [`Mapper::retain`] with a fallible `keep`: the first error is returned.
-    fn try_retain<T>(
-        &mut self,
-        items: &mut Vec<T>,
-        mut keep: impl FnMut(&mut Self, &mut T) -> Result<bool, KafkaError>,
-    ) -> Result<(), KafkaError> {
-        let mut error = None;
-        self.retain(items, |m, item| {
-            if error.is_some() {
-                return true;
-            }
-            match keep(m, item) {
-                Ok(keep) => keep,
-                Err(e) => {
-                    error = Some(e);
-                    true
-                }
-            }
-        });
-        match error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
     }
 }
 

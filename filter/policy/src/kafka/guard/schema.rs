@@ -55,293 +55,294 @@ pub(crate) mod field {
     pub(crate) const COMPONENTS: u16 = 39;
     pub(crate) const COMPRESSION_TYPE: u16 = 40;
     pub(crate) const CONFIG_OPERATION: u16 = 41;
-    pub(crate) const CONFIG_SOURCE: u16 = 42;
-    pub(crate) const CONFIG_TYPE: u16 = 43;
-    pub(crate) const CONFIGS: u16 = 44;
-    pub(crate) const CONFIGURATION_KEYS: u16 = 45;
-    pub(crate) const CONTROLLER_ID: u16 = 46;
-    pub(crate) const COORDINATOR_EPOCH: u16 = 47;
-    pub(crate) const COORDINATOR_KEYS: u16 = 48;
-    pub(crate) const COORDINATORS: u16 = 49;
-    pub(crate) const COUNT: u16 = 50;
-    pub(crate) const CREATIONS: u16 = 51;
-    pub(crate) const CURRENT_LEADER: u16 = 52;
-    pub(crate) const CURRENT_LEADER_EPOCH: u16 = 53;
-    pub(crate) const CURRENT_METADATA_OFFSET: u16 = 54;
-    pub(crate) const CURRENT_TXN_START_OFFSET: u16 = 55;
-    pub(crate) const CURSOR: u16 = 56;
-    pub(crate) const DELETIONS: u16 = 57;
-    pub(crate) const DELIVERY_COUNT: u16 = 58;
-    pub(crate) const DELIVERY_STATE: u16 = 59;
-    pub(crate) const DIRECTORIES: u16 = 60;
-    pub(crate) const DIRS: u16 = 61;
-    pub(crate) const DIVERGING_EPOCH: u16 = 62;
-    pub(crate) const DOCUMENTATION: u16 = 63;
-    pub(crate) const DURATION_FILTER: u16 = 64;
-    pub(crate) const ELECTION_TYPE: u16 = 65;
-    pub(crate) const ELIGIBLE_LEADER_REPLICAS: u16 = 66;
-    pub(crate) const END_OFFSET: u16 = 67;
-    pub(crate) const ENDPOINT_TYPE: u16 = 68;
-    pub(crate) const ENTITY: u16 = 69;
-    pub(crate) const ENTITY_NAME: u16 = 70;
-    pub(crate) const ENTITY_TYPE: u16 = 71;
-    pub(crate) const ENTRIES: u16 = 72;
-    pub(crate) const EPOCH: u16 = 73;
-    pub(crate) const ERROR_CODE: u16 = 74;
-    pub(crate) const ERROR_MESSAGE: u16 = 75;
-    pub(crate) const EXPIRY_TIME_PERIOD_MS: u16 = 76;
-    pub(crate) const FEATURE: u16 = 77;
-    pub(crate) const FEATURE_UPDATES: u16 = 78;
-    pub(crate) const FEATURES: u16 = 79;
-    pub(crate) const FETCH_OFFSET: u16 = 80;
-    pub(crate) const FILTERS: u16 = 81;
-    pub(crate) const FINALIZED_FEATURES: u16 = 82;
-    pub(crate) const FINALIZED_FEATURES_EPOCH: u16 = 83;
-    pub(crate) const FIRST_OFFSET: u16 = 84;
-    pub(crate) const FORGOTTEN_TOPICS_DATA: u16 = 85;
-    pub(crate) const GENERATION_ID: u16 = 86;
-    pub(crate) const GENERATION_ID_OR_MEMBER_EPOCH: u16 = 87;
-    pub(crate) const GROUP_EPOCH: u16 = 88;
-    pub(crate) const GROUP_ID: u16 = 89;
-    pub(crate) const GROUP_IDS: u16 = 90;
-    pub(crate) const GROUP_INSTANCE_ID: u16 = 91;
-    pub(crate) const GROUP_STATE: u16 = 92;
-    pub(crate) const GROUP_TYPE: u16 = 93;
-    pub(crate) const GROUPS: u16 = 94;
-    pub(crate) const GROUPS_NAMES: u16 = 95;
-    pub(crate) const HEARTBEAT_INTERVAL_MS: u16 = 96;
-    pub(crate) const HIGH_WATERMARK: u16 = 97;
-    pub(crate) const HMAC: u16 = 98;
-    pub(crate) const HOST: u16 = 99;
-    pub(crate) const HOST_FILTER: u16 = 100;
-    pub(crate) const ID: u16 = 101;
-    pub(crate) const INCARNATION_ID: u16 = 102;
-    pub(crate) const INCLUDE_AUTHORIZED_OPERATIONS: u16 = 103;
-    pub(crate) const INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS: u16 = 104;
-    pub(crate) const INCLUDE_DOCUMENTATION: u16 = 105;
-    pub(crate) const INCLUDE_FENCED_BROKERS: u16 = 106;
-    pub(crate) const INCLUDE_SYNONYMS: u16 = 107;
-    pub(crate) const INCLUDE_TOPIC_AUTHORIZED_OPERATIONS: u16 = 108;
-    pub(crate) const INDEX: u16 = 109;
-    pub(crate) const INSTANCE_ID: u16 = 110;
-    pub(crate) const IS_FENCED: u16 = 111;
-    pub(crate) const IS_INTERNAL: u16 = 112;
-    pub(crate) const IS_MIGRATING_ZK_BROKER: u16 = 113;
-    pub(crate) const IS_SENSITIVE: u16 = 114;
-    pub(crate) const ISOLATION_LEVEL: u16 = 115;
-    pub(crate) const ISR_NODES: u16 = 116;
-    pub(crate) const ITERATIONS: u16 = 117;
-    pub(crate) const K_RAFT_VERSION_FEATURE: u16 = 118;
-    pub(crate) const KEY: u16 = 119;
-    pub(crate) const KEY_TYPE: u16 = 120;
-    pub(crate) const LAST_FETCHED_EPOCH: u16 = 121;
-    pub(crate) const LAST_KNOWN_ELR: u16 = 122;
-    pub(crate) const LAST_OFFSET: u16 = 123;
-    pub(crate) const LAST_OFFSET_EPOCH: u16 = 124;
-    pub(crate) const LAST_SEQUENCE: u16 = 125;
-    pub(crate) const LAST_STABLE_OFFSET: u16 = 126;
-    pub(crate) const LAST_TIMESTAMP: u16 = 127;
-    pub(crate) const LEADER_ENDPOINTS: u16 = 128;
-    pub(crate) const LEADER_EPOCH: u16 = 129;
-    pub(crate) const LEADER_ID: u16 = 130;
-    pub(crate) const LEADER_RECOVERY_STATE: u16 = 131;
-    pub(crate) const LISTENERS: u16 = 132;
-    pub(crate) const LOG_APPEND_TIME_MS: u16 = 133;
-    pub(crate) const LOG_DIRS: u16 = 134;
-    pub(crate) const LOG_START_OFFSET: u16 = 135;
-    pub(crate) const LOW_WATERMARK: u16 = 136;
-    pub(crate) const MARKERS: u16 = 137;
-    pub(crate) const MATCH_TYPE: u16 = 138;
-    pub(crate) const MAX_BYTES: u16 = 139;
-    pub(crate) const MAX_LIFETIME_MS: u16 = 140;
-    pub(crate) const MAX_RECORDS: u16 = 141;
-    pub(crate) const MAX_SUPPORTED_VERSION: u16 = 142;
-    pub(crate) const MAX_VERSION: u16 = 143;
-    pub(crate) const MAX_VERSION_LEVEL: u16 = 144;
-    pub(crate) const MAX_WAIT_MS: u16 = 145;
-    pub(crate) const MECHANISM: u16 = 146;
-    pub(crate) const MEMBER_ASSIGNMENT: u16 = 147;
-    pub(crate) const MEMBER_EPOCH: u16 = 148;
-    pub(crate) const MEMBER_ID: u16 = 149;
-    pub(crate) const MEMBER_METADATA: u16 = 150;
-    pub(crate) const MEMBER_TYPE: u16 = 151;
-    pub(crate) const MEMBERS: u16 = 152;
-    pub(crate) const METADATA: u16 = 153;
-    pub(crate) const METRICS: u16 = 154;
-    pub(crate) const MIN_BYTES: u16 = 155;
-    pub(crate) const MIN_SUPPORTED_VERSION: u16 = 156;
-    pub(crate) const MIN_VERSION: u16 = 157;
-    pub(crate) const MIN_VERSION_LEVEL: u16 = 158;
-    pub(crate) const NAME: u16 = 159;
-    pub(crate) const NEW_ISR: u16 = 160;
-    pub(crate) const NEW_ISR_WITH_EPOCHS: u16 = 161;
-    pub(crate) const NEXT_CURSOR: u16 = 162;
-    pub(crate) const NODE_ENDPOINTS: u16 = 163;
-    pub(crate) const NODE_ID: u16 = 164;
-    pub(crate) const NUM_PARTITIONS: u16 = 165;
-    pub(crate) const OFFLINE_LOG_DIRS: u16 = 166;
-    pub(crate) const OFFLINE_REPLICAS: u16 = 167;
-    pub(crate) const OFFSET: u16 = 168;
-    pub(crate) const OPERATION: u16 = 169;
-    pub(crate) const OPS: u16 = 170;
-    pub(crate) const OWNER_PRINCIPAL_NAME: u16 = 171;
-    pub(crate) const OWNER_PRINCIPAL_TYPE: u16 = 172;
-    pub(crate) const OWNERS: u16 = 173;
-    pub(crate) const PARTITION: u16 = 174;
-    pub(crate) const PARTITION_DATA: u16 = 175;
-    pub(crate) const PARTITION_EPOCH: u16 = 176;
-    pub(crate) const PARTITION_ERROR_CODE: u16 = 177;
-    pub(crate) const PARTITION_INDEX: u16 = 178;
-    pub(crate) const PARTITION_INDEXES: u16 = 179;
-    pub(crate) const PARTITION_MAX_BYTES: u16 = 180;
-    pub(crate) const PARTITION_RESPONSES: u16 = 181;
-    pub(crate) const PARTITIONS: u16 = 182;
-    pub(crate) const PATH: u16 = 183;
-    pub(crate) const PATTERN_TYPE_FILTER: u16 = 184;
-    pub(crate) const PERMISSION_TYPE: u16 = 185;
-    pub(crate) const PORT: u16 = 186;
-    pub(crate) const POSITION: u16 = 187;
-    pub(crate) const PRE_VOTE: u16 = 188;
-    pub(crate) const PREFERRED_CANDIDATES: u16 = 189;
-    pub(crate) const PREFERRED_READ_REPLICA: u16 = 190;
-    pub(crate) const PREFERRED_SUCCESSORS: u16 = 191;
-    pub(crate) const PREVIOUS_BROKER_EPOCH: u16 = 192;
-    pub(crate) const PRINCIPAL: u16 = 193;
-    pub(crate) const PRINCIPAL_FILTER: u16 = 194;
-    pub(crate) const PRINCIPAL_NAME: u16 = 195;
-    pub(crate) const PRINCIPAL_TYPE: u16 = 196;
-    pub(crate) const PRODUCER_EPOCH: u16 = 197;
-    pub(crate) const PRODUCER_ID: u16 = 198;
-    pub(crate) const PRODUCER_ID_FILTERS: u16 = 199;
-    pub(crate) const PROTOCOL_DATA: u16 = 200;
-    pub(crate) const PROTOCOL_NAME: u16 = 201;
-    pub(crate) const PROTOCOL_TYPE: u16 = 202;
-    pub(crate) const PROTOCOLS: u16 = 203;
-    pub(crate) const RACK: u16 = 204;
-    pub(crate) const RACK_ID: u16 = 205;
-    pub(crate) const READ_ONLY: u16 = 206;
-    pub(crate) const REASON: u16 = 207;
-    pub(crate) const REBALANCE_TIMEOUT_MS: u16 = 208;
-    pub(crate) const RECORD_ERRORS: u16 = 209;
-    pub(crate) const RECORDS: u16 = 210;
-    pub(crate) const REMOVE: u16 = 211;
-    pub(crate) const RENEW_PERIOD_MS: u16 = 212;
-    pub(crate) const RENEWERS: u16 = 213;
-    pub(crate) const REPLICA_DIRECTORY_ID: u16 = 214;
-    pub(crate) const REPLICA_EPOCH: u16 = 215;
-    pub(crate) const REPLICA_ID: u16 = 216;
-    pub(crate) const REPLICA_NODES: u16 = 217;
-    pub(crate) const REPLICA_STATE: u16 = 218;
-    pub(crate) const REPLICAS: u16 = 219;
-    pub(crate) const REPLICATION_FACTOR: u16 = 220;
-    pub(crate) const REQUEST_DATA: u16 = 221;
-    pub(crate) const REQUEST_PRINCIPAL: u16 = 222;
-    pub(crate) const REQUIRE_STABLE: u16 = 223;
-    pub(crate) const RESOURCE_NAME: u16 = 224;
-    pub(crate) const RESOURCE_NAME_FILTER: u16 = 225;
-    pub(crate) const RESOURCE_PATTERN_TYPE: u16 = 226;
-    pub(crate) const RESOURCE_TYPE: u16 = 227;
-    pub(crate) const RESOURCE_TYPE_FILTER: u16 = 228;
-    pub(crate) const RESOURCE_TYPES: u16 = 229;
-    pub(crate) const RESOURCES: u16 = 230;
-    pub(crate) const RESPONSE_PARTITION_LIMIT: u16 = 231;
-    pub(crate) const RESPONSES: u16 = 232;
-    pub(crate) const RESULTS: u16 = 233;
-    pub(crate) const RESULTS_BY_PARTITION: u16 = 234;
-    pub(crate) const RESULTS_BY_TOPIC_V3_AND_BELOW: u16 = 235;
-    pub(crate) const RESULTS_BY_TRANSACTION: u16 = 236;
-    pub(crate) const RETENTION_TIME_MS: u16 = 237;
-    pub(crate) const SALT: u16 = 238;
-    pub(crate) const SALTED_PASSWORD: u16 = 239;
-    pub(crate) const SECURITY_PROTOCOL: u16 = 240;
-    pub(crate) const SERVER_ASSIGNOR: u16 = 241;
-    pub(crate) const SESSION_EPOCH: u16 = 242;
-    pub(crate) const SESSION_ID: u16 = 243;
-    pub(crate) const SESSION_TIMEOUT_MS: u16 = 244;
-    pub(crate) const SHARE_SESSION_EPOCH: u16 = 245;
-    pub(crate) const SNAPSHOT_ID: u16 = 246;
-    pub(crate) const SOURCE: u16 = 247;
-    pub(crate) const START_OFFSET: u16 = 248;
-    pub(crate) const STATE_BATCHES: u16 = 249;
-    pub(crate) const STATE_EPOCH: u16 = 250;
-    pub(crate) const STATE_FILTERS: u16 = 251;
-    pub(crate) const STATES_FILTER: u16 = 252;
-    pub(crate) const STRICT: u16 = 253;
-    pub(crate) const SUBSCRIBED_TOPIC_NAMES: u16 = 254;
-    pub(crate) const SUBSCRIBED_TOPIC_REGEX: u16 = 255;
-    pub(crate) const SUBSCRIPTION_ID: u16 = 256;
-    pub(crate) const SUPPORTED_FEATURES: u16 = 257;
-    pub(crate) const SYNONYMS: u16 = 258;
-    pub(crate) const TARGET_ASSIGNMENT: u16 = 259;
-    pub(crate) const TERMINATING: u16 = 260;
-    pub(crate) const THROTTLE_TIME_MS: u16 = 261;
-    pub(crate) const TIMEOUT_MS: u16 = 262;
-    pub(crate) const TIMESTAMP: u16 = 263;
-    pub(crate) const TOPIC: u16 = 264;
-    pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: u16 = 265;
-    pub(crate) const TOPIC_CONFIG_ERROR_CODE: u16 = 266;
-    pub(crate) const TOPIC_DATA: u16 = 267;
-    pub(crate) const TOPIC_ID: u16 = 268;
-    pub(crate) const TOPIC_NAME: u16 = 269;
-    pub(crate) const TOPIC_NAMES: u16 = 270;
-    pub(crate) const TOPIC_PARTITIONS: u16 = 271;
-    pub(crate) const TOPIC_RESULTS: u16 = 272;
-    pub(crate) const TOPICS: u16 = 273;
-    pub(crate) const TRANSACTION_RESULT: u16 = 274;
-    pub(crate) const TRANSACTION_START_TIME_MS: u16 = 275;
-    pub(crate) const TRANSACTION_STATE: u16 = 276;
-    pub(crate) const TRANSACTION_STATES: u16 = 277;
-    pub(crate) const TRANSACTION_TIMEOUT_MS: u16 = 278;
-    pub(crate) const TRANSACTIONAL_ID: u16 = 279;
-    pub(crate) const TRANSACTIONAL_ID_PATTERN: u16 = 280;
-    pub(crate) const TRANSACTIONAL_IDS: u16 = 281;
-    pub(crate) const TRANSACTIONS: u16 = 282;
-    pub(crate) const TYPES_FILTER: u16 = 283;
-    pub(crate) const UNKNOWN_STATE_FILTERS: u16 = 284;
-    pub(crate) const UPGRADE_TYPE: u16 = 285;
-    pub(crate) const UPSERTIONS: u16 = 286;
-    pub(crate) const USERS: u16 = 287;
-    pub(crate) const V3_AND_BELOW_PRODUCER_EPOCH: u16 = 288;
-    pub(crate) const V3_AND_BELOW_PRODUCER_ID: u16 = 289;
-    pub(crate) const V3_AND_BELOW_TOPICS: u16 = 290;
-    pub(crate) const V3_AND_BELOW_TRANSACTIONAL_ID: u16 = 291;
-    pub(crate) const VALIDATE_ONLY: u16 = 292;
-    pub(crate) const VALUE: u16 = 293;
-    pub(crate) const VERIFY_ONLY: u16 = 294;
-    pub(crate) const VOTER_DIRECTORY_ID: u16 = 295;
-    pub(crate) const VOTER_ID: u16 = 296;
-    pub(crate) const WANT_FENCE: u16 = 297;
-    pub(crate) const WANT_SHUT_DOWN: u16 = 298;
-    pub(crate) const ZK_MIGRATION_READY: u16 = 299;
+    pub(crate) const CONFIG_RESOURCES: u16 = 42;
+    pub(crate) const CONFIG_SOURCE: u16 = 43;
+    pub(crate) const CONFIG_TYPE: u16 = 44;
+    pub(crate) const CONFIGS: u16 = 45;
+    pub(crate) const CONFIGURATION_KEYS: u16 = 46;
+    pub(crate) const CONTROLLER_ID: u16 = 47;
+    pub(crate) const COORDINATOR_EPOCH: u16 = 48;
+    pub(crate) const COORDINATOR_KEYS: u16 = 49;
+    pub(crate) const COORDINATORS: u16 = 50;
+    pub(crate) const COUNT: u16 = 51;
+    pub(crate) const CREATIONS: u16 = 52;
+    pub(crate) const CURRENT_LEADER: u16 = 53;
+    pub(crate) const CURRENT_LEADER_EPOCH: u16 = 54;
+    pub(crate) const CURRENT_METADATA_OFFSET: u16 = 55;
+    pub(crate) const CURRENT_TXN_START_OFFSET: u16 = 56;
+    pub(crate) const CURSOR: u16 = 57;
+    pub(crate) const DELETIONS: u16 = 58;
+    pub(crate) const DELIVERY_COUNT: u16 = 59;
+    pub(crate) const DELIVERY_STATE: u16 = 60;
+    pub(crate) const DIRECTORIES: u16 = 61;
+    pub(crate) const DIRS: u16 = 62;
+    pub(crate) const DIVERGING_EPOCH: u16 = 63;
+    pub(crate) const DOCUMENTATION: u16 = 64;
+    pub(crate) const DURATION_FILTER: u16 = 65;
+    pub(crate) const ELECTION_TYPE: u16 = 66;
+    pub(crate) const ELIGIBLE_LEADER_REPLICAS: u16 = 67;
+    pub(crate) const END_OFFSET: u16 = 68;
+    pub(crate) const ENDPOINT_TYPE: u16 = 69;
+    pub(crate) const ENTITY: u16 = 70;
+    pub(crate) const ENTITY_NAME: u16 = 71;
+    pub(crate) const ENTITY_TYPE: u16 = 72;
+    pub(crate) const ENTRIES: u16 = 73;
+    pub(crate) const EPOCH: u16 = 74;
+    pub(crate) const ERROR_CODE: u16 = 75;
+    pub(crate) const ERROR_MESSAGE: u16 = 76;
+    pub(crate) const EXPIRY_TIME_PERIOD_MS: u16 = 77;
+    pub(crate) const FEATURE: u16 = 78;
+    pub(crate) const FEATURE_UPDATES: u16 = 79;
+    pub(crate) const FEATURES: u16 = 80;
+    pub(crate) const FETCH_OFFSET: u16 = 81;
+    pub(crate) const FILTERS: u16 = 82;
+    pub(crate) const FINALIZED_FEATURES: u16 = 83;
+    pub(crate) const FINALIZED_FEATURES_EPOCH: u16 = 84;
+    pub(crate) const FIRST_OFFSET: u16 = 85;
+    pub(crate) const FORGOTTEN_TOPICS_DATA: u16 = 86;
+    pub(crate) const GENERATION_ID: u16 = 87;
+    pub(crate) const GENERATION_ID_OR_MEMBER_EPOCH: u16 = 88;
+    pub(crate) const GROUP_EPOCH: u16 = 89;
+    pub(crate) const GROUP_ID: u16 = 90;
+    pub(crate) const GROUP_IDS: u16 = 91;
+    pub(crate) const GROUP_INSTANCE_ID: u16 = 92;
+    pub(crate) const GROUP_STATE: u16 = 93;
+    pub(crate) const GROUP_TYPE: u16 = 94;
+    pub(crate) const GROUPS: u16 = 95;
+    pub(crate) const GROUPS_NAMES: u16 = 96;
+    pub(crate) const HEARTBEAT_INTERVAL_MS: u16 = 97;
+    pub(crate) const HIGH_WATERMARK: u16 = 98;
+    pub(crate) const HMAC: u16 = 99;
+    pub(crate) const HOST: u16 = 100;
+    pub(crate) const HOST_FILTER: u16 = 101;
+    pub(crate) const ID: u16 = 102;
+    pub(crate) const INCARNATION_ID: u16 = 103;
+    pub(crate) const INCLUDE_AUTHORIZED_OPERATIONS: u16 = 104;
+    pub(crate) const INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS: u16 = 105;
+    pub(crate) const INCLUDE_DOCUMENTATION: u16 = 106;
+    pub(crate) const INCLUDE_FENCED_BROKERS: u16 = 107;
+    pub(crate) const INCLUDE_SYNONYMS: u16 = 108;
+    pub(crate) const INCLUDE_TOPIC_AUTHORIZED_OPERATIONS: u16 = 109;
+    pub(crate) const INDEX: u16 = 110;
+    pub(crate) const INSTANCE_ID: u16 = 111;
+    pub(crate) const IS_FENCED: u16 = 112;
+    pub(crate) const IS_INTERNAL: u16 = 113;
+    pub(crate) const IS_MIGRATING_ZK_BROKER: u16 = 114;
+    pub(crate) const IS_SENSITIVE: u16 = 115;
+    pub(crate) const ISOLATION_LEVEL: u16 = 116;
+    pub(crate) const ISR_NODES: u16 = 117;
+    pub(crate) const ITERATIONS: u16 = 118;
+    pub(crate) const K_RAFT_VERSION_FEATURE: u16 = 119;
+    pub(crate) const KEY: u16 = 120;
+    pub(crate) const KEY_TYPE: u16 = 121;
+    pub(crate) const LAST_FETCHED_EPOCH: u16 = 122;
+    pub(crate) const LAST_KNOWN_ELR: u16 = 123;
+    pub(crate) const LAST_OFFSET: u16 = 124;
+    pub(crate) const LAST_OFFSET_EPOCH: u16 = 125;
+    pub(crate) const LAST_SEQUENCE: u16 = 126;
+    pub(crate) const LAST_STABLE_OFFSET: u16 = 127;
+    pub(crate) const LAST_TIMESTAMP: u16 = 128;
+    pub(crate) const LEADER_ENDPOINTS: u16 = 129;
+    pub(crate) const LEADER_EPOCH: u16 = 130;
+    pub(crate) const LEADER_ID: u16 = 131;
+    pub(crate) const LEADER_RECOVERY_STATE: u16 = 132;
+    pub(crate) const LISTENERS: u16 = 133;
+    pub(crate) const LOG_APPEND_TIME_MS: u16 = 134;
+    pub(crate) const LOG_DIRS: u16 = 135;
+    pub(crate) const LOG_START_OFFSET: u16 = 136;
+    pub(crate) const LOW_WATERMARK: u16 = 137;
+    pub(crate) const MARKERS: u16 = 138;
+    pub(crate) const MATCH_TYPE: u16 = 139;
+    pub(crate) const MAX_BYTES: u16 = 140;
+    pub(crate) const MAX_LIFETIME_MS: u16 = 141;
+    pub(crate) const MAX_RECORDS: u16 = 142;
+    pub(crate) const MAX_SUPPORTED_VERSION: u16 = 143;
+    pub(crate) const MAX_VERSION: u16 = 144;
+    pub(crate) const MAX_VERSION_LEVEL: u16 = 145;
+    pub(crate) const MAX_WAIT_MS: u16 = 146;
+    pub(crate) const MECHANISM: u16 = 147;
+    pub(crate) const MEMBER_ASSIGNMENT: u16 = 148;
+    pub(crate) const MEMBER_EPOCH: u16 = 149;
+    pub(crate) const MEMBER_ID: u16 = 150;
+    pub(crate) const MEMBER_METADATA: u16 = 151;
+    pub(crate) const MEMBER_TYPE: u16 = 152;
+    pub(crate) const MEMBERS: u16 = 153;
+    pub(crate) const METADATA: u16 = 154;
+    pub(crate) const METRICS: u16 = 155;
+    pub(crate) const MIN_BYTES: u16 = 156;
+    pub(crate) const MIN_SUPPORTED_VERSION: u16 = 157;
+    pub(crate) const MIN_VERSION: u16 = 158;
+    pub(crate) const MIN_VERSION_LEVEL: u16 = 159;
+    pub(crate) const NAME: u16 = 160;
+    pub(crate) const NEW_ISR: u16 = 161;
+    pub(crate) const NEW_ISR_WITH_EPOCHS: u16 = 162;
+    pub(crate) const NEXT_CURSOR: u16 = 163;
+    pub(crate) const NODE_ENDPOINTS: u16 = 164;
+    pub(crate) const NODE_ID: u16 = 165;
+    pub(crate) const NUM_PARTITIONS: u16 = 166;
+    pub(crate) const OFFLINE_LOG_DIRS: u16 = 167;
+    pub(crate) const OFFLINE_REPLICAS: u16 = 168;
+    pub(crate) const OFFSET: u16 = 169;
+    pub(crate) const OPERATION: u16 = 170;
+    pub(crate) const OPS: u16 = 171;
+    pub(crate) const OWNER_PRINCIPAL_NAME: u16 = 172;
+    pub(crate) const OWNER_PRINCIPAL_TYPE: u16 = 173;
+    pub(crate) const OWNERS: u16 = 174;
+    pub(crate) const PARTITION: u16 = 175;
+    pub(crate) const PARTITION_DATA: u16 = 176;
+    pub(crate) const PARTITION_EPOCH: u16 = 177;
+    pub(crate) const PARTITION_ERROR_CODE: u16 = 178;
+    pub(crate) const PARTITION_INDEX: u16 = 179;
+    pub(crate) const PARTITION_INDEXES: u16 = 180;
+    pub(crate) const PARTITION_MAX_BYTES: u16 = 181;
+    pub(crate) const PARTITION_RESPONSES: u16 = 182;
+    pub(crate) const PARTITIONS: u16 = 183;
+    pub(crate) const PATH: u16 = 184;
+    pub(crate) const PATTERN_TYPE_FILTER: u16 = 185;
+    pub(crate) const PERMISSION_TYPE: u16 = 186;
+    pub(crate) const PORT: u16 = 187;
+    pub(crate) const POSITION: u16 = 188;
+    pub(crate) const PRE_VOTE: u16 = 189;
+    pub(crate) const PREFERRED_CANDIDATES: u16 = 190;
+    pub(crate) const PREFERRED_READ_REPLICA: u16 = 191;
+    pub(crate) const PREFERRED_SUCCESSORS: u16 = 192;
+    pub(crate) const PREVIOUS_BROKER_EPOCH: u16 = 193;
+    pub(crate) const PRINCIPAL: u16 = 194;
+    pub(crate) const PRINCIPAL_FILTER: u16 = 195;
+    pub(crate) const PRINCIPAL_NAME: u16 = 196;
+    pub(crate) const PRINCIPAL_TYPE: u16 = 197;
+    pub(crate) const PRODUCER_EPOCH: u16 = 198;
+    pub(crate) const PRODUCER_ID: u16 = 199;
+    pub(crate) const PRODUCER_ID_FILTERS: u16 = 200;
+    pub(crate) const PROTOCOL_DATA: u16 = 201;
+    pub(crate) const PROTOCOL_NAME: u16 = 202;
+    pub(crate) const PROTOCOL_TYPE: u16 = 203;
+    pub(crate) const PROTOCOLS: u16 = 204;
+    pub(crate) const RACK: u16 = 205;
+    pub(crate) const RACK_ID: u16 = 206;
+    pub(crate) const READ_ONLY: u16 = 207;
+    pub(crate) const REASON: u16 = 208;
+    pub(crate) const REBALANCE_TIMEOUT_MS: u16 = 209;
+    pub(crate) const RECORD_ERRORS: u16 = 210;
+    pub(crate) const RECORDS: u16 = 211;
+    pub(crate) const REMOVE: u16 = 212;
+    pub(crate) const RENEW_PERIOD_MS: u16 = 213;
+    pub(crate) const RENEWERS: u16 = 214;
+    pub(crate) const REPLICA_DIRECTORY_ID: u16 = 215;
+    pub(crate) const REPLICA_EPOCH: u16 = 216;
+    pub(crate) const REPLICA_ID: u16 = 217;
+    pub(crate) const REPLICA_NODES: u16 = 218;
+    pub(crate) const REPLICA_STATE: u16 = 219;
+    pub(crate) const REPLICAS: u16 = 220;
+    pub(crate) const REPLICATION_FACTOR: u16 = 221;
+    pub(crate) const REQUEST_DATA: u16 = 222;
+    pub(crate) const REQUEST_PRINCIPAL: u16 = 223;
+    pub(crate) const REQUIRE_STABLE: u16 = 224;
+    pub(crate) const RESOURCE_NAME: u16 = 225;
+    pub(crate) const RESOURCE_NAME_FILTER: u16 = 226;
+    pub(crate) const RESOURCE_PATTERN_TYPE: u16 = 227;
+    pub(crate) const RESOURCE_TYPE: u16 = 228;
+    pub(crate) const RESOURCE_TYPE_FILTER: u16 = 229;
+    pub(crate) const RESOURCE_TYPES: u16 = 230;
+    pub(crate) const RESOURCES: u16 = 231;
+    pub(crate) const RESPONSE_PARTITION_LIMIT: u16 = 232;
+    pub(crate) const RESPONSES: u16 = 233;
+    pub(crate) const RESULTS: u16 = 234;
+    pub(crate) const RESULTS_BY_PARTITION: u16 = 235;
+    pub(crate) const RESULTS_BY_TOPIC_V3_AND_BELOW: u16 = 236;
+    pub(crate) const RESULTS_BY_TRANSACTION: u16 = 237;
+    pub(crate) const RETENTION_TIME_MS: u16 = 238;
+    pub(crate) const SALT: u16 = 239;
+    pub(crate) const SALTED_PASSWORD: u16 = 240;
+    pub(crate) const SECURITY_PROTOCOL: u16 = 241;
+    pub(crate) const SERVER_ASSIGNOR: u16 = 242;
+    pub(crate) const SESSION_EPOCH: u16 = 243;
+    pub(crate) const SESSION_ID: u16 = 244;
+    pub(crate) const SESSION_TIMEOUT_MS: u16 = 245;
+    pub(crate) const SHARE_SESSION_EPOCH: u16 = 246;
+    pub(crate) const SNAPSHOT_ID: u16 = 247;
+    pub(crate) const SOURCE: u16 = 248;
+    pub(crate) const START_OFFSET: u16 = 249;
+    pub(crate) const STATE_BATCHES: u16 = 250;
+    pub(crate) const STATE_EPOCH: u16 = 251;
+    pub(crate) const STATE_FILTERS: u16 = 252;
+    pub(crate) const STATES_FILTER: u16 = 253;
+    pub(crate) const STRICT: u16 = 254;
+    pub(crate) const SUBSCRIBED_TOPIC_NAMES: u16 = 255;
+    pub(crate) const SUBSCRIBED_TOPIC_REGEX: u16 = 256;
+    pub(crate) const SUBSCRIPTION_ID: u16 = 257;
+    pub(crate) const SUPPORTED_FEATURES: u16 = 258;
+    pub(crate) const SYNONYMS: u16 = 259;
+    pub(crate) const TARGET_ASSIGNMENT: u16 = 260;
+    pub(crate) const TERMINATING: u16 = 261;
+    pub(crate) const THROTTLE_TIME_MS: u16 = 262;
+    pub(crate) const TIMEOUT_MS: u16 = 263;
+    pub(crate) const TIMESTAMP: u16 = 264;
+    pub(crate) const TOPIC: u16 = 265;
+    pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: u16 = 266;
+    pub(crate) const TOPIC_CONFIG_ERROR_CODE: u16 = 267;
+    pub(crate) const TOPIC_DATA: u16 = 268;
+    pub(crate) const TOPIC_ID: u16 = 269;
+    pub(crate) const TOPIC_NAME: u16 = 270;
+    pub(crate) const TOPIC_NAMES: u16 = 271;
+    pub(crate) const TOPIC_PARTITIONS: u16 = 272;
+    pub(crate) const TOPIC_RESULTS: u16 = 273;
+    pub(crate) const TOPICS: u16 = 274;
+    pub(crate) const TRANSACTION_RESULT: u16 = 275;
+    pub(crate) const TRANSACTION_START_TIME_MS: u16 = 276;
+    pub(crate) const TRANSACTION_STATE: u16 = 277;
+    pub(crate) const TRANSACTION_STATES: u16 = 278;
+    pub(crate) const TRANSACTION_TIMEOUT_MS: u16 = 279;
+    pub(crate) const TRANSACTIONAL_ID: u16 = 280;
+    pub(crate) const TRANSACTIONAL_ID_PATTERN: u16 = 281;
+    pub(crate) const TRANSACTIONAL_IDS: u16 = 282;
+    pub(crate) const TRANSACTIONS: u16 = 283;
+    pub(crate) const TYPES_FILTER: u16 = 284;
+    pub(crate) const UNKNOWN_STATE_FILTERS: u16 = 285;
+    pub(crate) const UPGRADE_TYPE: u16 = 286;
+    pub(crate) const UPSERTIONS: u16 = 287;
+    pub(crate) const USERS: u16 = 288;
+    pub(crate) const V3_AND_BELOW_PRODUCER_EPOCH: u16 = 289;
+    pub(crate) const V3_AND_BELOW_PRODUCER_ID: u16 = 290;
+    pub(crate) const V3_AND_BELOW_TOPICS: u16 = 291;
+    pub(crate) const V3_AND_BELOW_TRANSACTIONAL_ID: u16 = 292;
+    pub(crate) const VALIDATE_ONLY: u16 = 293;
+    pub(crate) const VALUE: u16 = 294;
+    pub(crate) const VERIFY_ONLY: u16 = 295;
+    pub(crate) const VOTER_DIRECTORY_ID: u16 = 296;
+    pub(crate) const VOTER_ID: u16 = 297;
+    pub(crate) const WANT_FENCE: u16 = 298;
+    pub(crate) const WANT_SHUT_DOWN: u16 = 299;
+    pub(crate) const ZK_MIGRATION_READY: u16 = 300;
 }
 
 /// Requests by api key: (key, message).
 pub(super) static REQUEST_MESSAGES: &[(i16, u16)] = &[
-    (0, 243), // ProduceRequest
+    (0, 245), // ProduceRequest
     (1, 159), // FetchRequest
-    (2, 198), // ListOffsetsRequest
-    (3, 208), // MetadataRequest
-    (8, 214), // OffsetCommitRequest
-    (9, 226), // OffsetFetchRequest
+    (2, 200), // ListOffsetsRequest
+    (3, 210), // MetadataRequest
+    (8, 216), // OffsetCommitRequest
+    (9, 228), // OffsetFetchRequest
     (10, 175), // FindCoordinatorRequest
     (11, 189), // JoinGroupRequest
     (12, 179), // HeartbeatRequest
     (13, 191), // LeaveGroupRequest
-    (14, 278), // SyncGroupRequest
+    (14, 280), // SyncGroupRequest
     (15, 117), // DescribeGroupsRequest
-    (16, 194), // ListGroupsRequest
-    (17, 261), // SaslHandshakeRequest
+    (16, 196), // ListGroupsRequest
+    (17, 263), // SaslHandshakeRequest
     (18, 36), // ApiVersionsRequest
     (19, 79), // CreateTopicsRequest
     (20, 100), // DeleteTopicsRequest
     (21, 89), // DeleteRecordsRequest
     (22, 185), // InitProducerIdRequest
-    (23, 236), // OffsetForLeaderEpochRequest
+    (23, 238), // OffsetForLeaderEpochRequest
     (24, 1), // AddPartitionsToTxnRequest
     (25, 0), // AddOffsetsToTxnRequest
     (26, 155), // EndTxnRequest
-    (27, 301), // WriteTxnMarkersRequest
-    (28, 280), // TxnOffsetCommitRequest
+    (27, 303), // WriteTxnMarkersRequest
+    (28, 282), // TxnOffsetCommitRequest
     (29, 103), // DescribeAclsRequest
     (30, 68), // CreateAclsRequest
     (31, 84), // DeleteAclsRequest
@@ -349,58 +350,58 @@ pub(super) static REQUEST_MESSAGES: &[(i16, u16)] = &[
     (33, 15), // AlterConfigsRequest
     (34, 29), // AlterReplicaLogDirsRequest
     (35, 122), // DescribeLogDirsRequest
-    (36, 260), // SaslAuthenticateRequest
+    (36, 262), // SaslAuthenticateRequest
     (37, 72), // CreatePartitionsRequest
     (38, 70), // CreateDelegationTokenRequest
-    (39, 259), // RenewDelegationTokenRequest
+    (39, 261), // RenewDelegationTokenRequest
     (40, 157), // ExpireDelegationTokenRequest
     (41, 116), // DescribeDelegationTokenRequest
     (42, 85), // DeleteGroupsRequest
     (43, 148), // ElectLeadersRequest
     (44, 182), // IncrementalAlterConfigsRequest
     (45, 20), // AlterPartitionReassignmentsRequest
-    (46, 203), // ListPartitionReassignmentsRequest
-    (47, 220), // OffsetDeleteRequest
+    (46, 205), // ListPartitionReassignmentsRequest
+    (47, 222), // OffsetDeleteRequest
     (48, 105), // DescribeClientQuotasRequest
     (49, 11), // AlterClientQuotasRequest
     (50, 146), // DescribeUserScramCredentialsRequest
     (51, 33), // AlterUserScramCredentialsRequest
-    (52, 294), // VoteRequest
+    (52, 296), // VoteRequest
     (53, 45), // BeginQuorumEpochRequest
     (54, 150), // EndQuorumEpochRequest
     (55, 129), // DescribeQuorumRequest
     (56, 23), // AlterPartitionRequest
-    (57, 288), // UpdateFeaturesRequest
+    (57, 290), // UpdateFeaturesRequest
     (58, 156), // EnvelopeRequest
     (59, 171), // FetchSnapshotRequest
     (60, 106), // DescribeClusterRequest
     (61, 123), // DescribeProducersRequest
     (62, 50), // BrokerRegistrationRequest
     (63, 49), // BrokerHeartbeatRequest
-    (64, 286), // UnregisterBrokerRequest
+    (64, 288), // UnregisterBrokerRequest
     (65, 142), // DescribeTransactionsRequest
-    (66, 205), // ListTransactionsRequest
+    (66, 207), // ListTransactionsRequest
     (67, 10), // AllocateProducerIdsRequest
     (68, 59), // ConsumerGroupHeartbeatRequest
     (69, 53), // ConsumerGroupDescribeRequest
     (70, 64), // ControllerRegistrationRequest
     (71, 178), // GetTelemetrySubscriptionsRequest
-    (72, 251), // PushTelemetryRequest
+    (72, 253), // PushTelemetryRequest
     (73, 41), // AssignReplicasToDirsRequest
     (74, 193), // ListConfigResourcesRequest
     (75, 136), // DescribeTopicPartitionsRequest
-    (76, 277), // ShareGroupHeartbeatRequest
-    (77, 271), // ShareGroupDescribeRequest
-    (78, 270), // ShareFetchRequest
-    (79, 265), // ShareAcknowledgeRequest
+    (76, 279), // ShareGroupHeartbeatRequest
+    (77, 273), // ShareGroupDescribeRequest
+    (78, 272), // ShareFetchRequest
+    (79, 267), // ShareAcknowledgeRequest
     (80, 8), // AddRaftVoterRequest
-    (81, 258), // RemoveRaftVoterRequest
-    (82, 291), // UpdateRaftVoterRequest
+    (81, 260), // RemoveRaftVoterRequest
+    (82, 293), // UpdateRaftVoterRequest
     (83, 186), // InitializeShareGroupStateRequest
-    (84, 253), // ReadShareGroupStateRequest
-    (85, 297), // WriteShareGroupStateRequest
+    (84, 255), // ReadShareGroupStateRequest
+    (85, 299), // WriteShareGroupStateRequest
     (86, 96), // DeleteShareGroupStateRequest
-    (87, 256), // ReadShareGroupStateSummaryRequest
+    (87, 258), // ReadShareGroupStateSummaryRequest
     (90, 132), // DescribeShareGroupOffsetsRequest
     (91, 30), // AlterShareGroupOffsetsRequest
     (92, 94), // DeleteShareGroupOffsetsRequest
@@ -408,36 +409,37 @@ pub(super) static REQUEST_MESSAGES: &[(i16, u16)] = &[
 
 /// The responses the filter decodes, by api key: (key, message).
 pub(super) static RESPONSE_MESSAGES: &[(i16, u16)] = &[
-    (0, 249), // ProduceResponse
+    (0, 251), // ProduceResponse
     (1, 165), // FetchResponse
-    (2, 201), // ListOffsetsResponse
-    (3, 210), // MetadataResponse
-    (8, 217), // OffsetCommitResponse
-    (9, 230), // OffsetFetchResponse
+    (2, 203), // ListOffsetsResponse
+    (3, 212), // MetadataResponse
+    (8, 219), // OffsetCommitResponse
+    (9, 232), // OffsetFetchResponse
     (10, 177), // FindCoordinatorResponse
     (15, 118), // DescribeGroupsResponse
-    (16, 195), // ListGroupsResponse
+    (16, 197), // ListGroupsResponse
     (18, 38), // ApiVersionsResponse
     (19, 82), // CreateTopicsResponse
     (20, 102), // DeleteTopicsResponse
     (21, 92), // DeleteRecordsResponse
-    (23, 240), // OffsetForLeaderEpochResponse
+    (23, 242), // OffsetForLeaderEpochResponse
     (24, 5), // AddPartitionsToTxnResponse
-    (28, 283), // TxnOffsetCommitResponse
+    (28, 285), // TxnOffsetCommitResponse
     (32, 112), // DescribeConfigsResponse
     (33, 19), // AlterConfigsResponse
     (37, 74), // CreatePartitionsResponse
     (42, 87), // DeleteGroupsResponse
     (44, 184), // IncrementalAlterConfigsResponse
-    (47, 223), // OffsetDeleteResponse
+    (47, 225), // OffsetDeleteResponse
     (60, 108), // DescribeClusterResponse
     (61, 125), // DescribeProducersResponse
     (65, 143), // DescribeTransactionsResponse
-    (66, 206), // ListTransactionsResponse
+    (66, 208), // ListTransactionsResponse
     (68, 62), // ConsumerGroupHeartbeatResponse
     (69, 55), // ConsumerGroupDescribeResponse
+    (74, 195), // ListConfigResourcesResponse
     (75, 139), // DescribeTopicPartitionsResponse
-    (77, 275), // ShareGroupDescribeResponse
+    (77, 277), // ShareGroupDescribeResponse
 ];
 
 /// Every struct of those messages: its name and its layouts by version.
@@ -1783,7 +1785,20 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (1, 1), fields: &[(RESOURCE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 194: list_groups_request
+    Schema { // 194: list_config_resources_response
+        name: "ConfigResource",
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[(RESOURCE_TYPE, 16)] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_NAME, String(Varint, NotNull)), (RESOURCE_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 195: list_config_resources_response
+        name: "ListConfigResourcesResponse",
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (CONFIG_RESOURCES, Array(Varint, NotNull, &Struct(194)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 196: list_groups_request
         name: "ListGroupsRequest",
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
@@ -1792,15 +1807,15 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (5, 5), fields: &[(STATES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull))), (TYPES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 195: list_groups_response
+    Schema { // 197: list_groups_response
         name: "ListGroupsResponse",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Varint, NotNull, &Struct(196)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(198)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(198)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Varint, NotNull, &Struct(198)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 196: list_groups_response
+    Schema { // 198: list_groups_response
         name: "ListedGroup",
         layouts: &[
             Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull))], tagged: None, defaults: &[] },
@@ -1809,7 +1824,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_TYPE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 197: list_offsets_request
+    Schema { // 199: list_offsets_request
         name: "ListOffsetsPartition",
         layouts: &[
             Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (TIMESTAMP, Int(I64))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1)] },
@@ -1817,23 +1832,23 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (TIMESTAMP, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 198: list_offsets_request
+    Schema { // 200: list_offsets_request
         name: "ListOffsetsRequest",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 5), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 9), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(199))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(201)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(201)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 9), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(201)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(201))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 199: list_offsets_request
+    Schema { // 201: list_offsets_request
         name: "ListOffsetsTopic",
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(197)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(197)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 200: list_offsets_response
+    Schema { // 202: list_offsets_response
         name: "ListOffsetsPartitionResponse",
         layouts: &[
             Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
@@ -1841,34 +1856,34 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 201: list_offsets_response
+    Schema { // 203: list_offsets_response
         name: "ListOffsetsResponse",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(202)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(204)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(204)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(204)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 202: list_offsets_response
+    Schema { // 204: list_offsets_response
         name: "ListOffsetsTopicResponse",
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(200)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(200)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(202)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 203: list_partition_reassignments_request
+    Schema { // 205: list_partition_reassignments_request
         name: "ListPartitionReassignmentsRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(204)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(206)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 204: list_partition_reassignments_request
+    Schema { // 206: list_partition_reassignments_request
         name: "ListPartitionReassignmentsTopics",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 205: list_transactions_request
+    Schema { // 207: list_transactions_request
         name: "ListTransactionsRequest",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64)))], tagged: Some(&[]), defaults: &[(DURATION_FILTER, -1)] },
@@ -1876,29 +1891,29 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (2, 2), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64))), (DURATION_FILTER, Int(I64)), (TRANSACTIONAL_ID_PATTERN, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 206: list_transactions_response
+    Schema { // 208: list_transactions_response
         name: "ListTransactionsResponse",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (UNKNOWN_STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(207)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (UNKNOWN_STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(209)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 207: list_transactions_response
+    Schema { // 209: list_transactions_response
         name: "TransactionState",
         layouts: &[
             Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (TRANSACTION_STATE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 208: metadata_request
+    Schema { // 210: metadata_request
         name: "MetadataRequest",
         layouts: &[
-            Layout { versions: (0, 3), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209)))], tagged: None, defaults: &[(ALLOW_AUTO_TOPIC_CREATION, 1)] },
-            Layout { versions: (4, 7), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 8), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 10), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (11, 13), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(209))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 3), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211)))], tagged: None, defaults: &[(ALLOW_AUTO_TOPIC_CREATION, 1)] },
+            Layout { versions: (4, 7), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 13), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 209: metadata_request
+    Schema { // 211: metadata_request
         name: "MetadataRequestTopic",
         layouts: &[
             Layout { versions: (0, 8), fields: &[(NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
@@ -1906,20 +1921,20 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (10, 13), fields: &[(TOPIC_ID, Int(Uuid)), (NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 210: metadata_response
+    Schema { // 212: metadata_response
         name: "MetadataResponse",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (1, 1), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (2, 2), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (8, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(211))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (11, 12), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213)))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (13, 13), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(211))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(213))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (0, 0), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 1), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (2, 2), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 12), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215)))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (13, 13), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
         ],
     },
-    Schema { // 211: metadata_response
+    Schema { // 213: metadata_response
         name: "MetadataResponseBroker",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
@@ -1927,7 +1942,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (9, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 212: metadata_response
+    Schema { // 214: metadata_response
         name: "MetadataResponsePartition",
         layouts: &[
             Layout { versions: (0, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
@@ -1936,26 +1951,26 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (9, 13), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Varint, NotNull, &Int(I32))), (ISR_NODES, Array(Varint, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 213: metadata_response
+    Schema { // 215: metadata_response
         name: "MetadataResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (PARTITIONS, Array(Int32, NotNull, &Struct(212)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (1, 7), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(212)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (8, 8), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(212))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (PARTITIONS, Array(Int32, NotNull, &Struct(214)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 7), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(214)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 214: offset_commit_request
+    Schema { // 216: offset_commit_request
         name: "OffsetCommitRequest",
         layouts: &[
-            Layout { versions: (2, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (RETENTION_TIME_MS, Int(I64)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 6), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
-            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(216)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
-            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(216)))], tagged: Some(&[]), defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (2, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (RETENTION_TIME_MS, Int(I64)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[(RETENTION_TIME_MS, -1)] },
         ],
     },
-    Schema { // 215: offset_commit_request
+    Schema { // 217: offset_commit_request
         name: "OffsetCommitRequestPartition",
         layouts: &[
             Layout { versions: (2, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
@@ -1963,91 +1978,91 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 9), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 216: offset_commit_request
+    Schema { // 218: offset_commit_request
         name: "OffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(215)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(217)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(217)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 217: offset_commit_response
+    Schema { // 219: offset_commit_response
         name: "OffsetCommitResponse",
         layouts: &[
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(219)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(219)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(219)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(221)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 218: offset_commit_response
+    Schema { // 220: offset_commit_response
         name: "OffsetCommitResponsePartition",
         layouts: &[
             Layout { versions: (2, 7), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 219: offset_commit_response
+    Schema { // 221: offset_commit_response
         name: "OffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(220)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(220)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(220)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 220: offset_delete_request
+    Schema { // 222: offset_delete_request
         name: "OffsetDeleteRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(222)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 221: offset_delete_request
+    Schema { // 223: offset_delete_request
         name: "OffsetDeleteRequestPartition",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 222: offset_delete_request
+    Schema { // 224: offset_delete_request
         name: "OffsetDeleteRequestTopic",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(223)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 223: offset_delete_response
+    Schema { // 225: offset_delete_response
         name: "OffsetDeleteResponse",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(225)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(227)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 224: offset_delete_response
+    Schema { // 226: offset_delete_response
         name: "OffsetDeleteResponsePartition",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 225: offset_delete_response
+    Schema { // 227: offset_delete_response
         name: "OffsetDeleteResponseTopic",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(226)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 226: offset_fetch_request
+    Schema { // 228: offset_fetch_request
         name: "OffsetFetchRequest",
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, Nullable, &Struct(228)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 6), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(228)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(228))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(227))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, Nullable, &Struct(230)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(230)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(230))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(229))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 227: offset_fetch_request
+    Schema { // 229: offset_fetch_request
         name: "OffsetFetchRequestGroup",
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(MEMBER_EPOCH, -1)] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
-            Layout { versions: (8, 8), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(229)))], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
-            Layout { versions: (9, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(229)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(231)))], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
+            Layout { versions: (9, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(231)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 228: offset_fetch_request
+    Schema { // 230: offset_fetch_request
         name: "OffsetFetchRequestTopic",
         layouts: &[
             Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_INDEXES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
@@ -2055,7 +2070,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 9), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 229: offset_fetch_request
+    Schema { // 231: offset_fetch_request
         name: "OffsetFetchRequestTopics",
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
@@ -2063,25 +2078,25 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 230: offset_fetch_response
+    Schema { // 232: offset_fetch_response
         name: "OffsetFetchResponse",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(234))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(231)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(236)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 231: offset_fetch_response
+    Schema { // 233: offset_fetch_response
         name: "OffsetFetchResponseGroup",
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(235))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(237))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 232: offset_fetch_response
+    Schema { // 234: offset_fetch_response
         name: "OffsetFetchResponsePartition",
         layouts: &[
             Layout { versions: (1, 4), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (METADATA, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
@@ -2090,7 +2105,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
         ],
     },
-    Schema { // 233: offset_fetch_response
+    Schema { // 235: offset_fetch_response
         name: "OffsetFetchResponsePartitions",
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
@@ -2098,89 +2113,89 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 234: offset_fetch_response
+    Schema { // 236: offset_fetch_response
         name: "OffsetFetchResponseTopic",
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(232)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(232)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(234)))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 235: offset_fetch_response
+    Schema { // 237: offset_fetch_response
         name: "OffsetFetchResponseTopics",
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(235)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(235)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 236: offset_for_leader_epoch_request
+    Schema { // 238: offset_for_leader_epoch_request
         name: "OffsetForLeaderEpochRequest",
         layouts: &[
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(238)))], tagged: None, defaults: &[(REPLICA_ID, -2)] },
-            Layout { versions: (3, 3), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(238)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(238)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[(REPLICA_ID, -2)] },
+            Layout { versions: (3, 3), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(240)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 237: offset_for_leader_epoch_request
+    Schema { // 239: offset_for_leader_epoch_request
         name: "OffsetForLeaderPartition",
         layouts: &[
             Layout { versions: (2, 3), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 238: offset_for_leader_epoch_request
+    Schema { // 240: offset_for_leader_epoch_request
         name: "OffsetForLeaderTopic",
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(237)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(237)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(239)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(239)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 239: offset_for_leader_epoch_response
+    Schema { // 241: offset_for_leader_epoch_response
         name: "EpochEndOffset",
         layouts: &[
             Layout { versions: (2, 3), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 240: offset_for_leader_epoch_response
+    Schema { // 242: offset_for_leader_epoch_response
         name: "OffsetForLeaderEpochResponse",
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(241)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(241)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(243)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(243)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 241: offset_for_leader_epoch_response
+    Schema { // 243: offset_for_leader_epoch_response
         name: "OffsetForLeaderTopicResult",
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(239)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(239)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(241)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(241)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 242: produce_request
+    Schema { // 244: produce_request
         name: "PartitionProduceData",
         layouts: &[
             Layout { versions: (3, 8), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (9, 13), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 243: produce_request
+    Schema { // 245: produce_request
         name: "ProduceRequest",
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Int32, NotNull, &Struct(244)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 13), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Int32, NotNull, &Struct(246)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Varint, NotNull, &Struct(246)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 244: produce_request
+    Schema { // 246: produce_request
         name: "TopicProduceData",
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_DATA, Array(Int32, NotNull, &Struct(242)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(242)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(242)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_DATA, Array(Int32, NotNull, &Struct(244)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 245: produce_response
+    Schema { // 247: produce_response
         name: "BatchIndexAndErrorMessage",
         layouts: &[
             Layout { versions: (3, 7), fields: &[], tagged: None, defaults: &[] },
@@ -2188,7 +2203,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (9, 13), fields: &[(BATCH_INDEX, Int(I32)), (BATCH_INDEX_ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 246: produce_response
+    Schema { // 248: produce_response
         name: "LeaderIdAndEpoch",
         layouts: &[
             Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
@@ -2196,7 +2211,7 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (10, 13), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 247: produce_response
+    Schema { // 249: produce_response
         name: "NodeEndpoint",
         layouts: &[
             Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[] },
@@ -2204,220 +2219,220 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (10, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 248: produce_response
+    Schema { // 250: produce_response
         name: "PartitionProduceResponse",
         layouts: &[
             Layout { versions: (3, 4), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64))], tagged: None, defaults: &[(LOG_START_OFFSET, -1)] },
             Layout { versions: (5, 7), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 8), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Int32, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(245))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, CURRENT_LEADER, Some(Struct(246)))]), defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Int32, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, CURRENT_LEADER, Some(Struct(248)))]), defaults: &[] },
         ],
     },
-    Schema { // 249: produce_response
+    Schema { // 251: produce_response
         name: "ProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(RESPONSES, Array(Int32, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(250))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(247))))]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(RESPONSES, Array(Int32, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(249))))]), defaults: &[] },
         ],
     },
-    Schema { // 250: produce_response
+    Schema { // 252: produce_response
         name: "TopicProduceResponse",
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_RESPONSES, Array(Int32, NotNull, &Struct(248)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(248)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(248)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_RESPONSES, Array(Int32, NotNull, &Struct(250)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(250)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(250)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 251: push_telemetry_request
+    Schema { // 253: push_telemetry_request
         name: "PushTelemetryRequest",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(CLIENT_INSTANCE_ID, Int(Uuid)), (SUBSCRIPTION_ID, Int(I32)), (TERMINATING, Int(Bool)), (COMPRESSION_TYPE, Int(I8)), (METRICS, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 252: read_share_group_state_request
+    Schema { // 254: read_share_group_state_request
         name: "PartitionData",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 253: read_share_group_state_request
+    Schema { // 255: read_share_group_state_request
         name: "ReadShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(254)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(256)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 254: read_share_group_state_request
+    Schema { // 256: read_share_group_state_request
         name: "ReadStateData",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(252)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 255: read_share_group_state_summary_request
-        name: "PartitionData",
-        layouts: &[
-            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 256: read_share_group_state_summary_request
-        name: "ReadShareGroupStateSummaryRequest",
-        layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(257)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(254)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 257: read_share_group_state_summary_request
-        name: "ReadStateSummaryData",
+        name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(255)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 258: remove_raft_voter_request
+    Schema { // 258: read_share_group_state_summary_request
+        name: "ReadShareGroupStateSummaryRequest",
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(259)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 259: read_share_group_state_summary_request
+        name: "ReadStateSummaryData",
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(257)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 260: remove_raft_voter_request
         name: "RemoveRaftVoterRequest",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 259: renew_delegation_token_request
+    Schema { // 261: renew_delegation_token_request
         name: "RenewDelegationTokenRequest",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(HMAC, Bytes(Int32, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(HMAC, Bytes(Varint, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 260: sasl_authenticate_request
+    Schema { // 262: sasl_authenticate_request
         name: "SaslAuthenticateRequest",
         layouts: &[
             Layout { versions: (0, 1), fields: &[(AUTH_BYTES, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(AUTH_BYTES, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 261: sasl_handshake_request
+    Schema { // 263: sasl_handshake_request
         name: "SaslHandshakeRequest",
         layouts: &[
             Layout { versions: (0, 1), fields: &[(MECHANISM, String(Int16, NotNull))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 262: share_acknowledge_request
-        name: "AcknowledgePartition",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(264)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 263: share_acknowledge_request
-        name: "AcknowledgeTopic",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(262)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
     Schema { // 264: share_acknowledge_request
-        name: "AcknowledgementBatch",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 265: share_acknowledge_request
-        name: "ShareAcknowledgeRequest",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(263)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 266: share_fetch_request
-        name: "AcknowledgementBatch",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 267: share_fetch_request
-        name: "FetchPartition",
+        name: "AcknowledgePartition",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(266)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 268: share_fetch_request
-        name: "FetchTopic",
+    Schema { // 265: share_acknowledge_request
+        name: "AcknowledgeTopic",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(267)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(264)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 266: share_acknowledge_request
+        name: "AcknowledgementBatch",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 267: share_acknowledge_request
+        name: "ShareAcknowledgeRequest",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(265)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 268: share_fetch_request
+        name: "AcknowledgementBatch",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 269: share_fetch_request
+        name: "FetchPartition",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(268)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 270: share_fetch_request
+        name: "FetchTopic",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(269)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 271: share_fetch_request
         name: "ForgottenTopic",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 270: share_fetch_request
+    Schema { // 272: share_fetch_request
         name: "ShareFetchRequest",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (MAX_RECORDS, Int(I32)), (BATCH_SIZE, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(268))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(269)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (MAX_RECORDS, Int(I32)), (BATCH_SIZE, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(270))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(271)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 271: share_group_describe_request
+    Schema { // 273: share_group_describe_request
         name: "ShareGroupDescribeRequest",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(GROUP_IDS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 272: share_group_describe_response
+    Schema { // 274: share_group_describe_response
         name: "Assignment",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(276)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 273: share_group_describe_response
-        name: "DescribedGroup",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(274))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 274: share_group_describe_response
-        name: "Member",
-        layouts: &[
-            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (ASSIGNMENT, Struct(272))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(278)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 275: share_group_describe_response
-        name: "ShareGroupDescribeResponse",
+        name: "DescribedGroup",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(273)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(276))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 276: share_group_describe_response
+        name: "Member",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (ASSIGNMENT, Struct(274))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 277: share_group_describe_response
+        name: "ShareGroupDescribeResponse",
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(275)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 278: share_group_describe_response
         name: "TopicPartitions",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 277: share_group_heartbeat_request
+    Schema { // 279: share_group_heartbeat_request
         name: "ShareGroupHeartbeatRequest",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (RACK_ID, String(Varint, Nullable)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 278: sync_group_request
+    Schema { // 280: sync_group_request
         name: "SyncGroupRequest",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(279)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(279)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 279: sync_group_request
+    Schema { // 281: sync_group_request
         name: "SyncGroupRequestAssignment",
         layouts: &[
             Layout { versions: (0, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (4, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 280: txn_offset_commit_request
+    Schema { // 282: txn_offset_commit_request
         name: "TxnOffsetCommitRequest",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (GROUP_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Int32, NotNull, &Struct(282)))], tagged: None, defaults: &[(GENERATION_ID, -1)] },
-            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (GROUP_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(282)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (GROUP_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Int32, NotNull, &Struct(284)))], tagged: None, defaults: &[(GENERATION_ID, -1)] },
+            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (GROUP_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(284)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 281: txn_offset_commit_request
+    Schema { // 283: txn_offset_commit_request
         name: "TxnOffsetCommitRequestPartition",
         layouts: &[
             Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
@@ -2425,73 +2440,73 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 282: txn_offset_commit_request
+    Schema { // 284: txn_offset_commit_request
         name: "TxnOffsetCommitRequestTopic",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(283)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(283)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 283: txn_offset_commit_response
+    Schema { // 285: txn_offset_commit_response
         name: "TxnOffsetCommitResponse",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(285)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(285)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(287)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(287)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 284: txn_offset_commit_response
+    Schema { // 286: txn_offset_commit_response
         name: "TxnOffsetCommitResponsePartition",
         layouts: &[
             Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 285: txn_offset_commit_response
+    Schema { // 287: txn_offset_commit_response
         name: "TxnOffsetCommitResponseTopic",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(284)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(284)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(286)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(286)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 286: unregister_broker_request
+    Schema { // 288: unregister_broker_request
         name: "UnregisterBrokerRequest",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 287: update_features_request
+    Schema { // 289: update_features_request
         name: "FeatureUpdateKey",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (ALLOW_DOWNGRADE, Int(Bool))], tagged: Some(&[]), defaults: &[(UPGRADE_TYPE, 1)] },
             Layout { versions: (1, 2), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (UPGRADE_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 288: update_features_request
+    Schema { // 290: update_features_request
         name: "UpdateFeaturesRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(287)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (1, 2), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(287))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(289)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(289))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 289: update_raft_voter_request
+    Schema { // 291: update_raft_voter_request
         name: "KRaftVersionFeature",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 290: update_raft_voter_request
+    Schema { // 292: update_raft_voter_request
         name: "Listener",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 291: update_raft_voter_request
+    Schema { // 293: update_raft_voter_request
         name: "UpdateRaftVoterRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (CURRENT_LEADER_EPOCH, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(290))), (K_RAFT_VERSION_FEATURE, Struct(289))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (CURRENT_LEADER_EPOCH, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(292))), (K_RAFT_VERSION_FEATURE, Struct(291))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 292: vote_request
+    Schema { // 294: vote_request
         name: "PartitionData",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
@@ -2499,59 +2514,59 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64)), (PRE_VOTE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 293: vote_request
+    Schema { // 295: vote_request
         name: "TopicData",
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(292)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(294)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 294: vote_request
+    Schema { // 296: vote_request
         name: "VoteRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(293)))], tagged: Some(&[]), defaults: &[(VOTER_ID, -1)] },
-            Layout { versions: (1, 2), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(293)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[(VOTER_ID, -1)] },
+            Layout { versions: (1, 2), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 295: write_share_group_state_request
+    Schema { // 297: write_share_group_state_request
         name: "PartitionData",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32)), (START_OFFSET, Int(I64)), (STATE_BATCHES, Array(Varint, NotNull, &Struct(296)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32)), (START_OFFSET, Int(I64)), (STATE_BATCHES, Array(Varint, NotNull, &Struct(298)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 296: write_share_group_state_request
+    Schema { // 298: write_share_group_state_request
         name: "StateBatch",
         layouts: &[
             Layout { versions: (0, 0), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (DELIVERY_STATE, Int(I8)), (DELIVERY_COUNT, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 297: write_share_group_state_request
+    Schema { // 299: write_share_group_state_request
         name: "WriteShareGroupStateRequest",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(298)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(300)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 298: write_share_group_state_request
+    Schema { // 300: write_share_group_state_request
         name: "WriteStateData",
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(297)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 299: write_txn_markers_request
+    Schema { // 301: write_txn_markers_request
         name: "WritableTxnMarker",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TRANSACTION_RESULT, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(300))), (COORDINATOR_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TRANSACTION_RESULT, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(302))), (COORDINATOR_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 300: write_txn_markers_request
+    Schema { // 302: write_txn_markers_request
         name: "WritableTxnMarkerTopic",
         layouts: &[
             Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 301: write_txn_markers_request
+    Schema { // 303: write_txn_markers_request
         name: "WriteTxnMarkersRequest",
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(MARKERS, Array(Varint, NotNull, &Struct(299)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(MARKERS, Array(Varint, NotNull, &Struct(301)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
 ];

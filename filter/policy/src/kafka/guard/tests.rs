@@ -248,7 +248,7 @@ fn every_request_and_listed_response_has_a_layout() {
     }
     assert!(REQUESTS.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
     assert!(RESPONSES.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
-    assert_eq!(RESPONSES.len(), 30);
+    assert_eq!(RESPONSES.len(), 31);
     assert_eq!(
         super::response(ApiKey::SaslHandshake as i16, 1, &[0, 0]),
         Err(GuardError::NoSchema {
@@ -302,26 +302,57 @@ fn every_array_element_takes_a_byte() {
 }
 
 #[test]
-fn splice_replaces_exactly_the_spans_in_any_order() {
-    use super::{splice, Span};
+fn edits_replace_exactly_their_ranges_in_any_order() {
+    use crate::kafka::splice::{Edits, Span, Width};
     // "ab" as an i16-length string at 1..5, "xyz" as a compact string at 6..10.
     let body = [9, 0, 2, b'a', b'b', 7, 4, b'x', b'y', b'z', 8];
     let first = Span {
         start: 1,
         end: 5,
-        compact: false,
+        width: Width::Int16,
     };
     let second = Span {
         start: 6,
         end: 10,
-        compact: true,
+        width: Width::Varint,
     };
-    let out = splice(&body, vec![(second, "q".into()), (first, "long".into())]).unwrap();
-    assert_eq!(out, [9, 0, 4, b'l', b'o', b'n', b'g', 7, 2, b'q', 8]);
+    let mut edits = Edits::default();
+    edits.rename(second, "q");
+    edits.rename(first, "long");
+    assert_eq!(
+        edits.apply(&body).unwrap(),
+        [9, 0, 4, b'l', b'o', b'n', b'g', 7, 2, b'q', 8]
+    );
     // Longer than an i16 length holds: refused, not truncated.
-    assert_eq!(splice(&body, vec![(first, "n".repeat(40_000))]), None);
+    let mut edits = Edits::default();
+    edits.rename(first, &"n".repeat(40_000));
+    assert_eq!(edits.apply(&body), None);
     // A compact length of 200 takes two bytes.
-    let out = splice(&body, vec![(second, "m".repeat(199))]).unwrap();
+    let mut edits = Edits::default();
+    edits.rename(second, &"m".repeat(199));
+    let out = edits.apply(&body).unwrap();
     assert_eq!(&out[6..8], [0xc8, 0x01]);
     assert_eq!(out.len(), body.len() - 4 + 2 + 199);
+    // Overlapping replacements are refused.
+    let mut edits = Edits::default();
+    edits.remove((1, 6));
+    edits.rename(second, "q");
+    edits.remove((4, 8));
+    assert_eq!(edits.apply(&body), None);
+    // An element removed and its array's count lowered; a nullable struct made null.
+    let mut edits = Edits::default();
+    edits.count(
+        Span {
+            start: 0,
+            end: 1,
+            width: Width::Varint,
+        },
+        1,
+    );
+    edits.remove((1, 5));
+    edits.null((10, 11));
+    assert_eq!(
+        edits.apply(&body).unwrap(),
+        [2, 7, 4, b'x', b'y', b'z', 0xff]
+    );
 }

@@ -2,19 +2,19 @@
 //!
 //! The body is read by the message tables (`kafka::decode_request`, as strictly as
 //! kafka-protocol decodes it) and only the names that change are replaced where they sit
-//! (`kafka::splice`): every other byte goes to the broker as the client wrote it.
+//! (`kafka::Edits`): every other byte goes to the broker as the client wrote it.
 
 use kafka_protocol::messages::ApiKey;
 
 use super::{config_kind, coordinator_kind, coverage, not_covered, Coverage, KafkaError, NameMap};
 use crate::kafka::field::*;
-use crate::kafka::{self, field, Node, Span};
+use crate::kafka::{self, field, Edits, Node, Span};
 use crate::route::names::NameKind;
 
 /// The names of one request mapped to the broker's: the replacements.
 struct Renames<'a> {
     names: &'a dyn NameMap,
-    edits: Vec<(Span, String)>,
+    edits: Edits,
 }
 
 impl Renames<'_> {
@@ -22,7 +22,7 @@ impl Renames<'_> {
         if let Some((name, span)) = name {
             let mapped = self.names.to_broker(kind, name);
             if mapped != name {
-                self.edits.push((span, mapped.into_owned()));
+                self.edits.rename(span, &mapped);
             }
         }
     }
@@ -85,7 +85,7 @@ pub(super) fn rewrite(
     let r = &kafka::decode_request(key, v, body)?;
     let mut m = Renames {
         names,
-        edits: Vec::new(),
+        edits: Edits::default(),
     };
     match key {
         ApiKey::Produce => {
@@ -212,11 +212,9 @@ pub(super) fn rewrite(
     if m.edits.is_empty() {
         return Ok(None);
     }
-    kafka::splice(body, m.edits)
-        .map(Some)
-        .ok_or(KafkaError::Encode {
-            what: "request",
-            version: v,
-            reason: "a mapped name is longer than a Kafka string holds".to_owned(),
-        })
+    m.edits.apply(body).map(Some).ok_or(KafkaError::Encode {
+        what: "request",
+        version: v,
+        reason: "a mapped name is longer than a Kafka string holds".to_owned(),
+    })
 }

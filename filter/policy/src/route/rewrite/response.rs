@@ -1,14 +1,16 @@
 //! Responses: every name the broker sends, mapped back to the client's; entries the client may
 //! not see are dropped from the arrays that hold them.
+//!
+//! The body is read by the message tables (`kafka::decode_response`) and changed where it sits
+//! (`kafka::Edits`): a name mapped back is replaced, a hidden entry is cut out and its array's
+//! count lowered; every other byte reaches the client as the broker wrote it.
 
-use bytes::Bytes;
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::ApiKey;
 
-use super::{
-    apply, config_kind, coverage, not_covered, Coverage, KafkaError, Mapper, NameKind, NameMap,
-};
-use crate::kafka::guard_response;
+use super::{config_kind, coverage, not_covered, Coverage, KafkaError, NameKind, NameMap};
+use crate::kafka::field::*;
+use crate::kafka::{self, field, Edits, Node, Span};
+use crate::route::names::ClientName;
 
 /// Whether responses of this api at this version carry names.
 pub(super) fn has_names(key: ApiKey, v: i16) -> bool {
@@ -31,45 +33,116 @@ pub(super) fn has_names(key: ApiKey, v: i16) -> bool {
     }
 }
 
-/// A config resource's name, mapped back when it is a topic or a group; `false`: hidden.
-fn config(m: &mut Mapper<'_>, resource_type: i8, name: &mut StrBytes) -> bool {
-    match config_kind("config resource", resource_type, false) {
-        Ok(Some(kind)) => m.back(kind, name),
-        _ => true,
-    }
+/// The names of one response mapped back to the client's, and the entries it may not see.
+struct Backs<'a> {
+    names: &'a dyn NameMap,
+    version: i16,
+    /// For FindCoordinator responses: the kind the request's key type names.
+    coordinator: Option<NameKind>,
+    edits: Edits,
 }
 
-/// The guard for ListConfigResources responses, which `kafka/guard.rs` does not generate (yet):
-/// its one array, `config_resources`, may claim no more elements than bytes remain (each takes
-/// at least two). All its versions are flexible: `throttle_time_ms` (4 bytes), `error_code` (2),
-/// then the array's length + 1 as an unsigned varint.
-fn guard_list_config_resources(v: i16, body: &[u8]) -> Result<(), KafkaError> {
-    let fail = |reason: &str| KafkaError::Decode {
-        what: "ListConfigResourcesResponse",
-        version: v,
-        reason: reason.to_owned(),
-    };
-    let mut rest = body.get(6..).ok_or_else(|| fail("truncated"))?.iter();
-    let mut count: u64 = 0;
-    for shift in [0u32, 7, 14, 21, 28] {
-        let b = *rest.next().ok_or_else(|| fail("truncated"))?;
-        count |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            let left = rest.len() as u64;
-            return if count.saturating_sub(1) > left {
-                Err(fail(
-                    "config_resources claims more elements than bytes remain",
-                ))
-            } else {
-                Ok(())
-            };
+impl Backs<'_> {
+    /// Maps a name back; `false`: the client may not see it. A null name stays.
+    fn back(&mut self, kind: NameKind, name: Option<(&str, Span)>) -> bool {
+        let Some((name, span)) = name else {
+            return true;
+        };
+        match self.names.to_client(kind, name) {
+            ClientName::Hidden => false,
+            ClientName::Named(mapped) => {
+                if mapped != name {
+                    self.edits.rename(span, &mapped);
+                }
+                true
+            }
         }
     }
-    Err(fail("an unsigned varint longer than 5 bytes"))
-}
 
-fn topics_back(m: &mut Mapper<'_>, names: &mut Vec<TopicName>) {
-    m.retain(names, |m, t| m.topic_back(t));
+    /// Keeps the structs of `array` that `keep` says the client may see; the others are cut out.
+    fn retain(
+        &mut self,
+        r: &Node<'_>,
+        array: u16,
+        mut keep: impl FnMut(&mut Self, &Node<'_>) -> Result<bool, KafkaError>,
+    ) -> Result<(), KafkaError> {
+        let Some((items, count)) = r.array(array) else {
+            return Ok(());
+        };
+        let mut kept = items.len();
+        for item in r.nodes(array) {
+            if !keep(self, item)? {
+                self.edits.remove(item.span());
+                kept -= 1;
+            }
+        }
+        if kept != items.len() {
+            self.edits.count(count, kept);
+        }
+        Ok(())
+    }
+
+    /// [`Backs::retain`] for structs whose `field` names a `kind`.
+    fn retain_named(&mut self, r: &Node<'_>, array: u16, kind: NameKind, field: u16) {
+        let _ = self.retain(r, array, |m, t| Ok(m.back(kind, t.string(field))));
+    }
+
+    /// Keeps the strings of `array` the client may see, mapped back.
+    fn retain_strings(&mut self, r: &Node<'_>, array: u16, kind: NameKind) {
+        let Some((items, count)) = r.array(array) else {
+            return;
+        };
+        let mut kept = items.len();
+        for (name, span) in r.strings(array) {
+            if !self.back(kind, Some((name, span))) {
+                self.edits.remove((span.start, span.end));
+                kept -= 1;
+            }
+        }
+        if kept != items.len() {
+            self.edits.count(count, kept);
+        }
+    }
+
+    /// A config resource's name, mapped back when it is a topic or a group; `false`: hidden.
+    fn config(&mut self, res: &Node<'_>) -> bool {
+        let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
+        match config_kind("config resource", resource_type, false) {
+            Ok(Some(kind)) => self.back(kind, res.string(RESOURCE_NAME)),
+            _ => true,
+        }
+    }
+
+    /// A FindCoordinator v4+ key: as the request's kind when known. Otherwise as the kind under
+    /// which the client may see it: a key the client sent maps back under its own kind (the
+    /// `NameMap` guarantee), so when only one kind names it, that is its kind; when both do,
+    /// they must agree; when neither does, the key is not the client's and is dropped.
+    fn coordinator_back(&mut self, key: Option<(&str, Span)>) -> Result<bool, KafkaError> {
+        if let Some(kind) = self.coordinator {
+            return Ok(self.back(kind, key));
+        }
+        let Some((name, _)) = key else {
+            return Ok(true);
+        };
+        let as_group = self.names.to_client(NameKind::Group, name);
+        let as_txn = self.names.to_client(NameKind::TransactionalId, name);
+        let kind = match (&as_group, &as_txn) {
+            (ClientName::Hidden, ClientName::Hidden) => return Ok(false),
+            (ClientName::Named(_), ClientName::Hidden) => NameKind::Group,
+            (ClientName::Hidden, ClientName::Named(_)) => NameKind::TransactionalId,
+            (ClientName::Named(g), ClientName::Named(x)) if g == x => NameKind::Group,
+            (ClientName::Named(_), ClientName::Named(_)) => {
+                return Err(KafkaError::Decode {
+                    what: "FindCoordinatorResponse",
+                    version: self.version,
+                    reason: "a key maps back to different names as a group and as a \
+                             transactional id; rewrite it with rewrite_find_coordinator_response"
+                        .to_owned(),
+                })
+            }
+        };
+        Ok(self.back(kind, key))
+    }
 }
 
 pub(super) fn rewrite(
@@ -79,259 +152,132 @@ pub(super) fn rewrite(
     names: &dyn NameMap,
     coordinator: Option<NameKind>,
 ) -> Result<Option<Vec<u8>>, KafkaError> {
+    use NameKind::{Group, Topic, TransactionalId};
     if let Coverage::NotCovered(why) = coverage(key) {
         return Err(not_covered(key, why));
     }
     if !has_names(key, v) {
         return Ok(None);
     }
-    // One copy of the body; the guard and the decoder share it.
-    let body = &Bytes::copy_from_slice(body);
-    if key == ApiKey::ListConfigResources {
-        guard_list_config_resources(v, body)?;
-    } else {
-        guard_response(key, v, body)?;
-    }
-    let c = coordinator;
+    let r = &kafka::decode_response(key, v, body)?;
+    let mut m = Backs {
+        names,
+        version: v,
+        coordinator,
+        edits: Edits::default(),
+    };
     match key {
-        ApiKey::Produce => apply(body, v, names, c, |r: &mut ProduceResponse, m| {
-            m.retain(&mut r.responses, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::Fetch => apply(body, v, names, c, |r: &mut FetchResponse, m| {
-            m.retain(&mut r.responses, |m, t| m.topic_back(&mut t.topic));
-            Ok(())
-        }),
-        ApiKey::ListOffsets => apply(body, v, names, c, |r: &mut ListOffsetsResponse, m| {
-            m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::Metadata => apply(body, v, names, c, |r: &mut MetadataResponse, m| {
-            // A topic without a name (asked for by id, unknown) stays.
-            m.retain(&mut r.topics, |m, t| match &mut t.name {
-                Some(name) => m.topic_back(name),
-                None => true,
-            });
-            Ok(())
-        }),
-        ApiKey::OffsetCommit => apply(body, v, names, c, |r: &mut OffsetCommitResponse, m| {
-            m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::OffsetFetch => apply(body, v, names, c, |r: &mut OffsetFetchResponse, m| {
-            if v >= 8 {
-                m.retain(&mut r.groups, |m, g| {
-                    if !m.group_back(&mut g.group_id) {
-                        return false;
-                    }
-                    m.retain(&mut g.topics, |m, t| m.topic_back(&mut t.name));
-                    true
-                });
+        ApiKey::Produce | ApiKey::Fetch => {
+            let name = if key == ApiKey::Produce {
+                NAME
             } else {
-                m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            }
-            Ok(())
-        }),
-        ApiKey::FindCoordinator => {
-            apply(body, v, names, c, |r: &mut FindCoordinatorResponse, m| {
-                m.try_retain(&mut r.coordinators, |m, co| m.coordinator_back(&mut co.key))
-            })
+                field::TOPIC
+            };
+            m.retain_named(r, RESPONSES, Topic, name);
         }
-        ApiKey::DescribeGroups => apply(body, v, names, c, |r: &mut DescribeGroupsResponse, m| {
-            // Member metadata and assignments are opaque and passed through.
-            m.retain(&mut r.groups, |m, g| m.group_back(&mut g.group_id));
-            Ok(())
-        }),
-        ApiKey::ListGroups => apply(body, v, names, c, |r: &mut ListGroupsResponse, m| {
-            m.retain(&mut r.groups, |m, g| m.group_back(&mut g.group_id));
-            Ok(())
-        }),
-        ApiKey::DeleteGroups => apply(body, v, names, c, |r: &mut DeleteGroupsResponse, m| {
-            m.retain(&mut r.results, |m, g| m.group_back(&mut g.group_id));
-            Ok(())
-        }),
-        ApiKey::CreateTopics => apply(body, v, names, c, |r: &mut CreateTopicsResponse, m| {
-            m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::DeleteTopics => apply(body, v, names, c, |r: &mut DeleteTopicsResponse, m| {
-            m.retain(&mut r.responses, |m, t| match &mut t.name {
-                Some(name) => m.topic_back(name),
-                None => true,
-            });
-            Ok(())
-        }),
-        ApiKey::DeleteRecords => apply(body, v, names, c, |r: &mut DeleteRecordsResponse, m| {
-            m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::OffsetForLeaderEpoch => apply(
-            body,
-            v,
-            names,
-            c,
-            |r: &mut OffsetForLeaderEpochResponse, m| {
-                m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.topic));
-                Ok(())
-            },
-        ),
-        ApiKey::AddPartitionsToTxn => apply(
-            body,
-            v,
-            names,
-            c,
-            |r: &mut AddPartitionsToTxnResponse, m| {
-                if v >= 4 {
-                    m.retain(&mut r.results_by_transaction, |m, x| {
-                        if !m.txn_back(&mut x.transactional_id) {
-                            return false;
-                        }
-                        m.retain(&mut x.topic_results, |m, t| m.topic_back(&mut t.name));
-                        true
-                    });
-                } else {
-                    m.retain(&mut r.results_by_topic_v3_and_below, |m, t| {
-                        m.topic_back(&mut t.name)
-                    });
-                }
-                Ok(())
-            },
-        ),
-        ApiKey::TxnOffsetCommit => {
-            apply(body, v, names, c, |r: &mut TxnOffsetCommitResponse, m| {
-                m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-                Ok(())
-            })
-        }
-        ApiKey::DescribeConfigs => {
-            apply(body, v, names, c, |r: &mut DescribeConfigsResponse, m| {
-                m.retain(&mut r.results, |m, res| {
-                    config(m, res.resource_type, &mut res.resource_name)
-                });
-                Ok(())
-            })
-        }
-        ApiKey::AlterConfigs => apply(body, v, names, c, |r: &mut AlterConfigsResponse, m| {
-            m.retain(&mut r.responses, |m, res| {
-                config(m, res.resource_type, &mut res.resource_name)
-            });
-            Ok(())
-        }),
-        ApiKey::IncrementalAlterConfigs => apply(
-            body,
-            v,
-            names,
-            c,
-            |r: &mut IncrementalAlterConfigsResponse, m| {
-                m.retain(&mut r.responses, |m, res| {
-                    config(m, res.resource_type, &mut res.resource_name)
-                });
-                Ok(())
-            },
-        ),
-        ApiKey::CreatePartitions => {
-            apply(body, v, names, c, |r: &mut CreatePartitionsResponse, m| {
-                m.retain(&mut r.results, |m, t| m.topic_back(&mut t.name));
-                Ok(())
-            })
-        }
-        ApiKey::OffsetDelete => apply(body, v, names, c, |r: &mut OffsetDeleteResponse, m| {
-            m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-            Ok(())
-        }),
-        ApiKey::DescribeProducers => {
-            apply(body, v, names, c, |r: &mut DescribeProducersResponse, m| {
-                m.retain(&mut r.topics, |m, t| m.topic_back(&mut t.name));
-                Ok(())
-            })
-        }
-        ApiKey::DescribeTransactions => apply(
-            body,
-            v,
-            names,
-            c,
-            |r: &mut DescribeTransactionsResponse, m| {
-                m.retain(&mut r.transaction_states, |m, x| {
-                    if !m.txn_back(&mut x.transactional_id) {
-                        return false;
+        // A topic without a name (asked for by id, unknown) stays: `back` keeps null names.
+        ApiKey::ListOffsets
+        | ApiKey::Metadata
+        | ApiKey::OffsetCommit
+        | ApiKey::CreateTopics
+        | ApiKey::DeleteRecords
+        | ApiKey::TxnOffsetCommit
+        | ApiKey::OffsetDelete
+        | ApiKey::DescribeProducers => m.retain_named(r, TOPICS, Topic, NAME),
+        ApiKey::OffsetFetch => {
+            if v >= 8 {
+                m.retain(r, GROUPS, |m, g| {
+                    if !m.back(Group, g.string(GROUP_ID)) {
+                        return Ok(false);
                     }
-                    m.retain(&mut x.topics, |m, t| m.topic_back(&mut t.topic));
-                    true
-                });
-                Ok(())
-            },
-        ),
+                    m.retain_named(g, TOPICS, Topic, NAME);
+                    Ok(true)
+                })?;
+            } else {
+                m.retain_named(r, TOPICS, Topic, NAME);
+            }
+        }
+        ApiKey::FindCoordinator => {
+            m.retain(r, COORDINATORS, |m, co| m.coordinator_back(co.string(KEY)))?;
+        }
+        // Member metadata and assignments are opaque and passed through.
+        ApiKey::DescribeGroups | ApiKey::ListGroups => m.retain_named(r, GROUPS, Group, GROUP_ID),
+        ApiKey::DeleteGroups => m.retain_named(r, RESULTS, Group, GROUP_ID),
+        ApiKey::DeleteTopics => m.retain_named(r, RESPONSES, Topic, NAME),
+        ApiKey::OffsetForLeaderEpoch => m.retain_named(r, TOPICS, Topic, field::TOPIC),
+        ApiKey::AddPartitionsToTxn => {
+            if v >= 4 {
+                m.retain(r, RESULTS_BY_TRANSACTION, |m, x| {
+                    if !m.back(TransactionalId, x.string(TRANSACTIONAL_ID)) {
+                        return Ok(false);
+                    }
+                    m.retain_named(x, TOPIC_RESULTS, Topic, NAME);
+                    Ok(true)
+                })?;
+            } else {
+                m.retain_named(r, RESULTS_BY_TOPIC_V3_AND_BELOW, Topic, NAME);
+            }
+        }
+        ApiKey::DescribeConfigs | ApiKey::CreatePartitions => {
+            if key == ApiKey::CreatePartitions {
+                m.retain_named(r, RESULTS, Topic, NAME);
+            } else {
+                m.retain(r, RESULTS, |m, res| Ok(m.config(res)))?;
+            }
+        }
+        ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            m.retain(r, RESPONSES, |m, res| Ok(m.config(res)))?;
+        }
+        ApiKey::ListConfigResources => {
+            m.retain(r, CONFIG_RESOURCES, |m, res| Ok(m.config(res)))?;
+        }
+        ApiKey::DescribeTransactions => {
+            m.retain(r, TRANSACTION_STATES, |m, x| {
+                if !m.back(TransactionalId, x.string(TRANSACTIONAL_ID)) {
+                    return Ok(false);
+                }
+                m.retain_named(x, TOPICS, Topic, field::TOPIC);
+                Ok(true)
+            })?;
+        }
         ApiKey::ListTransactions => {
-            apply(body, v, names, c, |r: &mut ListTransactionsResponse, m| {
-                m.retain(&mut r.transaction_states, |m, x| {
-                    m.txn_back(&mut x.transactional_id)
-                });
-                Ok(())
-            })
+            m.retain_named(r, TRANSACTION_STATES, TransactionalId, TRANSACTIONAL_ID);
         }
         ApiKey::ConsumerGroupDescribe => {
-            apply(
-                body,
-                v,
-                names,
-                c,
-                |r: &mut ConsumerGroupDescribeResponse, m| {
-                    // A member's `subscribed_topic_regex` is left as its client wrote it.
-                    m.retain(&mut r.groups, |m, g| {
-                        if !m.group_back(&mut g.group_id) {
-                            return false;
+            // A member's `subscribed_topic_regex` is left as its client wrote it.
+            m.retain(r, GROUPS, |m, g| {
+                if !m.back(Group, g.string(GROUP_ID)) {
+                    return Ok(false);
+                }
+                for member in g.nodes(MEMBERS) {
+                    m.retain_strings(member, SUBSCRIBED_TOPIC_NAMES, Topic);
+                    for a in [ASSIGNMENT, TARGET_ASSIGNMENT] {
+                        if let Some(a) = member.node(a) {
+                            m.retain_named(a, TOPIC_PARTITIONS, Topic, TOPIC_NAME);
                         }
-                        for member in &mut g.members {
-                            topics_back(m, &mut member.subscribed_topic_names);
-                            for a in [&mut member.assignment, &mut member.target_assignment] {
-                                m.retain(&mut a.topic_partitions, |m, t| {
-                                    m.topic_back(&mut t.topic_name)
-                                });
-                            }
-                        }
-                        true
-                    });
-                    Ok(())
-                },
-            )
-        }
-        ApiKey::ListConfigResources => apply(
-            body,
-            v,
-            names,
-            c,
-            |r: &mut ListConfigResourcesResponse, m| {
-                m.retain(&mut r.config_resources, |m, res| {
-                    config(m, res.resource_type, &mut res.resource_name)
-                });
-                Ok(())
-            },
-        ),
-        ApiKey::DescribeTopicPartitions => {
-            apply(
-                body,
-                v,
-                names,
-                c,
-                |r: &mut DescribeTopicPartitionsResponse, m| {
-                    m.retain(&mut r.topics, |m, t| match &mut t.name {
-                        Some(name) => m.topic_back(name),
-                        None => true,
-                    });
-                    // A cursor at a hidden topic: the listing ends here.
-                    let hidden = match &mut r.next_cursor {
-                        Some(cursor) => !m.topic_back(&mut cursor.topic_name),
-                        None => false,
-                    };
-                    if hidden {
-                        r.next_cursor = None;
-                        m.changed = true;
                     }
-                    Ok(())
-                },
-            )
+                }
+                Ok(true)
+            })?;
+        }
+        ApiKey::DescribeTopicPartitions => {
+            m.retain_named(r, TOPICS, Topic, NAME);
+            // A cursor at a hidden topic: the listing ends here.
+            if let Some(cursor) = r.node(NEXT_CURSOR) {
+                if !m.back(Topic, cursor.string(TOPIC_NAME)) {
+                    m.edits.null(cursor.span());
+                }
+            }
         }
         // Every other api was answered above.
-        other => Err(not_covered(other, "no response rewrite")),
+        other => return Err(not_covered(other, "no response rewrite")),
     }
+    if m.edits.is_empty() {
+        return Ok(None);
+    }
+    m.edits.apply(body).map(Some).ok_or(KafkaError::Encode {
+        what: "response",
+        version: v,
+        reason: "a mapped name is longer than a Kafka string holds".to_owned(),
+    })
 }

@@ -14,6 +14,7 @@ use proptest::prelude::*;
 
 use self::build::*;
 use super::*;
+use crate::route::names::ClientName;
 
 const PREFIX: &str = "team-a.";
 

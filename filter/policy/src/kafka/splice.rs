@@ -1,0 +1,100 @@
+//! Changing a message where it sits: names replaced, array elements removed, a nullable struct
+//! made null — every other byte kept as it came. The positions come from the tables' tree
+//! (`guard::Node`); a rewrite never re-encodes what it does not change.
+
+/// How a length or count is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Width {
+    Int16,
+    Int32,
+    /// An unsigned varint of the length + 1 (compact strings and arrays).
+    Varint,
+}
+
+/// Where a string or an array's count sits: `start..end`, written as `width`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) width: Width,
+}
+
+/// Replacements of byte ranges of one message.
+#[derive(Debug, Default)]
+pub(crate) struct Edits {
+    edits: Vec<(usize, usize, Vec<u8>)>,
+    /// A replacement that cannot be written (a string longer than its length field holds).
+    unwritable: bool,
+}
+
+impl Edits {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.edits.is_empty() && !self.unwritable
+    }
+
+    /// The string at `span` becomes `text`.
+    pub(crate) fn rename(&mut self, span: Span, text: &str) {
+        let mut out = Vec::with_capacity(text.len() + 2);
+        match length(&mut out, span.width, text.len()) {
+            Some(()) => {
+                out.extend_from_slice(text.as_bytes());
+                self.edits.push((span.start, span.end, out));
+            }
+            None => self.unwritable = true,
+        }
+    }
+
+    /// The bytes `start..end` (an array element) go.
+    pub(crate) fn remove(&mut self, (start, end): (usize, usize)) {
+        self.edits.push((start, end, Vec::new()));
+    }
+
+    /// The nullable struct at `start..end` (its presence byte first) becomes null.
+    pub(crate) fn null(&mut self, (start, end): (usize, usize)) {
+        self.edits.push((start, end, vec![0xff]));
+    }
+
+    /// The array count at `span` becomes `count`.
+    pub(crate) fn count(&mut self, span: Span, count: usize) {
+        let mut out = Vec::with_capacity(5);
+        match length(&mut out, span.width, count) {
+            Some(()) => self.edits.push((span.start, span.end, out)),
+            None => self.unwritable = true,
+        }
+    }
+
+    /// `body` with the replacements; `None` if one could not be written or two overlap.
+    pub(crate) fn apply(mut self, body: &[u8]) -> Option<Vec<u8>> {
+        if self.unwritable {
+            return None;
+        }
+        self.edits.sort_by_key(|(start, _, _)| *start);
+        let grown: usize = self.edits.iter().map(|(_, _, b)| b.len()).sum();
+        let mut out = Vec::with_capacity(body.len() + grown);
+        let mut at = 0;
+        for (start, end, bytes) in &self.edits {
+            out.extend_from_slice(body.get(at..*start)?);
+            out.extend_from_slice(bytes);
+            at = *end;
+        }
+        out.extend_from_slice(body.get(at..)?);
+        Some(out)
+    }
+}
+
+/// Writes `n` as `width` (a varint holds n + 1); `None` when it does not fit.
+fn length(out: &mut Vec<u8>, width: Width, n: usize) -> Option<()> {
+    match width {
+        Width::Int16 => out.extend_from_slice(&i16::try_from(n).ok()?.to_be_bytes()),
+        Width::Int32 => out.extend_from_slice(&i32::try_from(n).ok()?.to_be_bytes()),
+        Width::Varint => {
+            let mut v = u32::try_from(n).ok()?.checked_add(1)?;
+            while v >= 0x80 {
+                out.push(u8::try_from(v & 0x7f).ok()? | 0x80);
+                v >>= 7;
+            }
+            out.push(u8::try_from(v).ok()?);
+        }
+    }
+    Some(())
+}
