@@ -205,8 +205,8 @@ pub(crate) fn decode_request(
     version: i16,
     body: &[u8],
 ) -> Result<Node<'_>, GuardError> {
-    // The guard first: the tree is only built for a message whose every count is bounded.
-    request(api_key, version, body)?;
+    // The same walk as the guard's: every count is checked against the bytes left before
+    // room for its elements is made.
     let id = message(schema::REQUEST_MESSAGES, "request", api_key)?;
     match Walk::<Tree>::new(body, version).structure(id, "request")? {
         Value::Struct(Some(node)) => Ok(node),
@@ -220,7 +220,6 @@ pub(crate) fn decode_response(
     version: i16,
     body: &[u8],
 ) -> Result<Node<'_>, GuardError> {
-    response(api_key, version, body)?;
     let id = message(schema::RESPONSE_MESSAGES, "response", api_key)?;
     match Walk::<Tree>::new(body, version).structure(id, "response")? {
         Value::Struct(Some(node)) => Ok(node),
@@ -245,7 +244,7 @@ trait Build<'a> {
     fn int(kind: Int, raw: &'a [u8]) -> Self::Value;
     fn string(text: Option<&'a str>, span: Span) -> Self::Value;
     fn bytes(bytes: Option<&'a [u8]>) -> Self::Value;
-    fn fields() -> Self::Fields;
+    fn fields(layout: &'static Layout) -> Self::Fields;
     fn field(fields: &mut Self::Fields, id: u16, value: Self::Value);
     fn structure(
         layout: &'static Layout,
@@ -257,6 +256,8 @@ trait Build<'a> {
     fn items(count: usize) -> Self::Items;
     fn item(items: &mut Self::Items, value: Self::Value);
     fn array(items: Option<Self::Items>, count: Span) -> Self::Value;
+    /// An array of fixed-size integers: their bytes, read in one step.
+    fn ints(kind: Int, raw: &'a [u8]) -> Self::Value;
 }
 
 /// The guard: reads, keeps nothing, allocates nothing.
@@ -269,13 +270,14 @@ impl Build<'_> for Check {
     fn int(_: Int, _: &[u8]) {}
     fn string(_: Option<&str>, _: Span) {}
     fn bytes(_: Option<&[u8]>) {}
-    fn fields() {}
+    fn fields(_: &'static Layout) {}
     fn field(_: &mut (), _: u16, _: ()) {}
     fn structure(_: &'static Layout, _: (), _: (usize, usize)) {}
     fn absent() {}
     fn items(_: usize) {}
     fn item(_: &mut (), _: ()) {}
     fn array(_: Option<()>, _: Span) {}
+    fn ints(_: Int, _: &[u8]) {}
 }
 
 /// A decoded message: its fields by name, read at the message's version.
@@ -289,7 +291,7 @@ pub(crate) struct Node<'a> {
 
 /// A field's value.
 #[derive(Debug)]
-pub(crate) enum Value<'a> {
+enum Value<'a> {
     /// Any integer or boolean (1 for true), a float as its bits.
     Int(i64),
     Uuid([u8; 16]),
@@ -299,6 +301,8 @@ pub(crate) enum Value<'a> {
     Struct(Option<Node<'a>>),
     /// The elements, and where the count sits (`compact`: a varint of count + 1).
     Array(Option<Vec<Value<'a>>>, Span),
+    /// An array of fixed-size integers (not null): their bytes.
+    Ints(Int, &'a [u8]),
 }
 
 /// Builds [`Node`]s.
@@ -331,8 +335,8 @@ impl<'a> Build<'a> for Tree {
     fn bytes(bytes: Option<&'a [u8]>) -> Value<'a> {
         Value::Bytes(bytes)
     }
-    fn fields() -> Self::Fields {
-        Vec::new()
+    fn fields(layout: &'static Layout) -> Self::Fields {
+        Vec::with_capacity(layout.fields.len())
     }
     fn field(fields: &mut Self::Fields, id: u16, value: Value<'a>) {
         fields.push((id, value));
@@ -355,6 +359,9 @@ impl<'a> Build<'a> for Tree {
     }
     fn array(items: Option<Self::Items>, count: Span) -> Value<'a> {
         Value::Array(items, count)
+    }
+    fn ints(kind: Int, raw: &'a [u8]) -> Value<'a> {
+        Value::Ints(kind, raw)
     }
 }
 
@@ -469,10 +476,12 @@ impl<'a> Node<'a> {
 
     /// The elements of an array of `int32`s.
     pub(crate) fn i32s(&self, field: u16) -> impl Iterator<Item = i32> + '_ {
-        self.items(field).iter().filter_map(|v| match v {
-            Value::Int(n) => i32::try_from(*n).ok(),
-            _ => None,
-        })
+        let raw = match self.get(field) {
+            Some(Value::Ints(Int::I32, raw)) => *raw,
+            _ => &[],
+        };
+        raw.chunks_exact(4)
+            .filter_map(|b| b.try_into().ok().map(i32::from_be_bytes))
     }
 
     /// An `int32` field (its value always fits: the tables read four bytes).
@@ -485,17 +494,21 @@ impl<'a> Node<'a> {
         self.span
     }
 
-    /// An array field's elements and where its count sits; `None` when null or not carried.
-    pub(crate) fn array(&self, field: u16) -> Option<(&[Value<'a>], Span)> {
+    /// An array field's number of elements and where its count sits; `None` when null or not
+    /// carried (arrays of integers are not counted here: nothing removes their elements).
+    pub(crate) fn array(&self, field: u16) -> Option<(usize, Span)> {
         match self.get(field) {
-            Some(Value::Array(Some(items), count)) => Some((items, *count)),
+            Some(Value::Array(Some(items), count)) => Some((items.len(), *count)),
             _ => None,
         }
     }
 
     /// The number of elements of an array field.
     pub(crate) fn len(&self, field: u16) -> usize {
-        self.items(field).len()
+        match self.get(field) {
+            Some(Value::Ints(kind, raw)) => raw.len() / kind.size(),
+            _ => self.items(field).len(),
+        }
     }
 }
 
@@ -542,7 +555,7 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
             return Err(GuardError::Table { within });
         }
         self.depth += 1;
-        let mut fields = B::fields();
+        let mut fields = B::fields(layout);
         for (id, op) in layout.fields {
             let value = self.op(op, within)?;
             B::field(&mut fields, *id, value);
@@ -641,6 +654,10 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
                         count,
                         left,
                     });
+                }
+                if let Op::Int(kind) = element {
+                    let size = count.saturating_mul(kind.size());
+                    return Ok(B::ints(*kind, self.take(size, within)?));
                 }
                 let mut items = B::items(count);
                 for _ in 0..count {

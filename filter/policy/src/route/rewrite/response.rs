@@ -66,17 +66,17 @@ impl Backs<'_> {
         array: u16,
         mut keep: impl FnMut(&mut Self, &Node<'_>) -> Result<bool, KafkaError>,
     ) -> Result<(), KafkaError> {
-        let Some((items, count)) = r.array(array) else {
+        let Some((len, count)) = r.array(array) else {
             return Ok(());
         };
-        let mut kept = items.len();
+        let mut kept = len;
         for item in r.nodes(array) {
             if !keep(self, item)? {
                 self.edits.remove(item.span());
                 kept -= 1;
             }
         }
-        if kept != items.len() {
+        if kept != len {
             self.edits.count(count, kept);
         }
         Ok(())
@@ -89,17 +89,17 @@ impl Backs<'_> {
 
     /// Keeps the strings of `array` the client may see, mapped back.
     fn retain_strings(&mut self, r: &Node<'_>, array: u16, kind: NameKind) {
-        let Some((items, count)) = r.array(array) else {
+        let Some((len, count)) = r.array(array) else {
             return;
         };
-        let mut kept = items.len();
+        let mut kept = len;
         for (name, span) in r.strings(array) {
             if !self.back(kind, Some((name, span))) {
                 self.edits.remove((span.start, span.end));
                 kept -= 1;
             }
         }
-        if kept != items.len() {
+        if kept != len {
             self.edits.count(count, kept);
         }
     }
