@@ -39,7 +39,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
 pub use deny::{deny_response, deny_response_for, deny_response_with_code, UNKNOWN_TOPIC_ID};
-pub(crate) use guard::{field, Node};
+pub(crate) use guard::{field, Element, Node};
 pub use produce_start::{
     produce_response_topic, produce_start, topic_name_field, ProduceStart, ProduceTopic,
 };

@@ -503,11 +503,46 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The structs or strings of an array field, each with where it sits.
+    pub(crate) fn elements(&self, field: u16) -> impl Iterator<Item = Element<'_, 'a>> {
+        self.items(field).iter().filter_map(|v| match v {
+            Value::Struct(Some(node)) => Some(Element::Struct(node)),
+            Value::String(Some(text), span) => Some(Element::String(text, *span)),
+            _ => None,
+        })
+    }
+
+    /// Where an array field's elements end (right after its count when it has none).
+    pub(crate) fn array_end(&self, field: u16) -> Option<usize> {
+        let (_, count) = self.array(field)?;
+        Some(
+            self.elements(field)
+                .last()
+                .map_or(count.end, |e| e.range().1),
+        )
+    }
+
     /// The number of elements of an array field.
     pub(crate) fn len(&self, field: u16) -> usize {
         match self.get(field) {
             Some(Value::Ints(kind, raw)) => raw.len() / kind.size(),
             _ => self.items(field).len(),
+        }
+    }
+}
+
+/// An element of an array of structs or strings.
+pub(crate) enum Element<'n, 'a> {
+    Struct(&'n Node<'a>),
+    String(&'a str, Span),
+}
+
+impl Element<'_, '_> {
+    /// Where the element sits in the message.
+    pub(crate) fn range(&self) -> (usize, usize) {
+        match self {
+            Element::Struct(node) => node.span(),
+            Element::String(_, span) => (span.start, span.end),
         }
     }
 }

@@ -49,6 +49,11 @@ impl Edits {
         self.edits.push((start, end, Vec::new()));
     }
 
+    /// `bytes` go in at `at`.
+    pub(crate) fn insert(&mut self, at: usize, bytes: &[u8]) {
+        self.edits.push((at, at, bytes.to_vec()));
+    }
+
     /// The nullable struct at `start..end` (its presence byte first) becomes null.
     pub(crate) fn null(&mut self, (start, end): (usize, usize)) {
         self.edits.push((start, end, vec![0xff]));

@@ -6,12 +6,13 @@
 //! denied part's errors to the broker's response.
 
 use bytes::Bytes;
-use kafka_protocol::messages::*;
+use kafka_protocol::messages::ApiKey;
 
 use super::deny::deny_body_for;
+use super::guard::field::{self, *};
 use super::{
-    api, api_name, decode, encode, guard_request, guard_response, id_bytes, request_checks, Check,
-    KafkaError,
+    api, api_name, decode_request, decode_response, request_checks, Check, Edits, Element,
+    KafkaError, Node,
 };
 use crate::authz::{Operation, ResourceType};
 
@@ -73,8 +74,6 @@ pub fn split_request(
         return Ok(Split::Unchanged);
     }
     // (A follower fetch has only the cluster check: it never gets here.)
-    let body = &Bytes::copy_from_slice(body);
-    guard_request(key, version, body)?;
     let parts = split(key, version, body, denied)?;
     let Some((allowed, denied_req)) = parts else {
         return Ok(Split::DenyAll { failed: item });
@@ -116,260 +115,185 @@ fn item_type(key: ApiKey) -> Option<ResourceType> {
     }
 }
 
-fn topic(name: &TopicName, op: Operation) -> Check {
-    Check::named(ResourceType::Topic, name.0.as_str(), op)
+fn topic(name: &str, op: Operation) -> Check {
+    Check::named(ResourceType::Topic, name, op)
 }
 
-fn topic_ref(v: i16, id_from: i16, name: &TopicName, id: &uuid::Uuid, op: Operation) -> Check {
-    if v >= id_from {
-        Check::topic_id(id_bytes(id), op)
-    } else {
-        topic(name, op)
+/// A topic element named by its `name_field` before `id_from`, by id from that version on.
+fn topic_ref(v: i16, id_from: i16, e: &Element<'_, '_>, name_field: u16, op: Operation) -> Check {
+    match e {
+        Element::Struct(t) if v >= id_from => Check::topic_id(t.uuid(TOPIC_ID), op),
+        _ => topic(name_of(e, name_field), op),
     }
 }
 
-/// Splits `items` into (allowed, denied) by `is_denied`.
-fn partition<T: Clone>(items: &[T], is_denied: &mut dyn FnMut(&T) -> bool) -> (Vec<T>, Vec<T>) {
-    let mut allowed = vec![];
-    let mut denied = vec![];
-    for item in items {
-        if is_denied(item) {
-            denied.push(item.clone());
-        } else {
-            allowed.push(item.clone());
-        }
+/// The name an element carries: the string itself, or a struct's `field`.
+fn name_of<'a>(e: &Element<'_, 'a>, field: u16) -> &'a str {
+    match e {
+        Element::Struct(t) => t.text(field),
+        Element::String(name, _) => name,
     }
-    (allowed, denied)
+}
+
+/// A topic element named by name, or by id where its name is null (DeleteTopics v6+, Metadata).
+fn topic_or_id(e: &Element<'_, '_>, op: Operation) -> Check {
+    match e {
+        Element::Struct(t) => match t.str(NAME) {
+            Some(name) => topic(name, op),
+            None => Check::topic_id(t.uuid(TOPIC_ID), op),
+        },
+        Element::String(name, _) => topic(name, op),
+    }
 }
 
 /// The allowed request and the denied-only request, encoded.
 type Halves = (Vec<u8>, Vec<u8>);
 
-/// The allowed request and the denied-only request, encoded; `None` when nothing is allowed.
+fn unwritable(what: &'static str, version: i16) -> KafkaError {
+    KafkaError::Encode {
+        what,
+        version,
+        reason: "the edited message could not be written".to_owned(),
+    }
+}
+
+/// The request with only the allowed elements of `array`, and with only the denied ones; `None`
+/// when nothing is allowed (and `keep_empty` is not set).
+fn halves(
+    body: &[u8],
+    v: i16,
+    r: &Node<'_>,
+    array: u16,
+    keep_empty: bool,
+    denied: &mut dyn FnMut(&Check) -> bool,
+    check: impl Fn(&Element<'_, '_>) -> Check,
+) -> Result<Option<Halves>, KafkaError> {
+    let Some((_, count)) = r.array(array) else {
+        // A null list asks for everything: all or nothing.
+        return Ok(None);
+    };
+    let (mut allowed, mut refused) = (Edits::default(), Edits::default());
+    let (mut kept, mut cut) = (0, 0);
+    for e in r.elements(array) {
+        if denied(&check(&e)) {
+            allowed.remove(e.range());
+            cut += 1;
+        } else {
+            refused.remove(e.range());
+            kept += 1;
+        }
+    }
+    if kept == 0 && !keep_empty {
+        return Ok(None);
+    }
+    allowed.count(count, kept);
+    refused.count(count, cut);
+    match (allowed.apply(body), refused.apply(body)) {
+        (Some(a), Some(d)) => Ok(Some((a, d))),
+        _ => Err(unwritable("request", v)),
+    }
+}
+
+/// The allowed request and the denied-only request; `None` when nothing is allowed.
 fn split(
     key: ApiKey,
     v: i16,
-    body: &Bytes,
+    body: &[u8],
     denied: &mut dyn FnMut(&Check) -> bool,
 ) -> Result<Option<Halves>, KafkaError> {
-    macro_rules! by {
-        ($req:ty, $field:ident, |$t:ident| $check:expr, $keep_empty:expr) => {{
-            let r: $req = decode(stringify!($req), body, v)?;
-            let (allowed, refused) = partition(&r.$field, &mut |$t| denied(&$check));
-            if allowed.is_empty() && !$keep_empty {
-                return Ok(None);
-            }
-            let mut a = r.clone();
-            a.$field = allowed;
-            let mut d = r;
-            d.$field = refused;
-            Ok(Some((
-                encode(stringify!($req), &a, v)?,
-                encode(stringify!($req), &d, v)?,
-            )))
-        }};
-    }
+    use Operation::{Alter, Create, Delete, Describe, Read, Write};
+    let r = &decode_request(key, v, body)?;
+    let named = |resource: ResourceType, field: u16, op: Operation| {
+        move |e: &Element<'_, '_>| Check::named(resource, name_of(e, field), op)
+    };
+    let topics = |field: u16, op: Operation| named(ResourceType::Topic, field, op);
+    let groups = |op: Operation| named(ResourceType::Group, NAME, op);
+    let mut by = |array: u16, keep_empty: bool, check: &dyn Fn(&Element<'_, '_>) -> Check| {
+        halves(body, v, r, array, keep_empty, denied, check)
+    };
     match key {
-        ApiKey::Produce => by!(
-            ProduceRequest,
-            topic_data,
-            |t| topic_ref(v, 13, &t.name, &t.topic_id, Operation::Write),
-            false
-        ),
-        ApiKey::Fetch => by!(
-            FetchRequest,
-            topics,
-            |t| topic_ref(v, 13, &t.topic, &t.topic_id, Operation::Read),
-            false
-        ),
-        ApiKey::ListOffsets => by!(
-            ListOffsetsRequest,
-            topics,
-            |t| topic(&t.name, Operation::Describe),
-            false
-        ),
-        ApiKey::OffsetCommit => by!(
-            OffsetCommitRequest,
-            topics,
-            |t| topic_ref(v, 10, &t.name, &t.topic_id, Operation::Read),
-            false
-        ),
-        ApiKey::CreateTopics => by!(
-            CreateTopicsRequest,
-            topics,
-            |t| topic(&t.name, Operation::Create),
-            false
-        ),
-        ApiKey::DeleteRecords => by!(
-            DeleteRecordsRequest,
-            topics,
-            |t| topic(&t.name, Operation::Delete),
-            false
-        ),
-        ApiKey::DescribeGroups => by!(
-            DescribeGroupsRequest,
-            groups,
-            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Describe),
-            false
-        ),
-        ApiKey::DeleteGroups => by!(
-            DeleteGroupsRequest,
-            groups_names,
-            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Delete),
-            false
-        ),
-        ApiKey::DeleteTopics if v >= 6 => by!(
-            DeleteTopicsRequest,
-            topics,
-            |t| match &t.name {
-                Some(name) => topic(name, Operation::Delete),
-                None => Check::topic_id(id_bytes(&t.topic_id), Operation::Delete),
-            },
-            false
-        ),
-        ApiKey::DeleteTopics => by!(
-            DeleteTopicsRequest,
-            topic_names,
-            |t| topic(t, Operation::Delete),
-            false
-        ),
-        ApiKey::TxnOffsetCommit => by!(
-            TxnOffsetCommitRequest,
-            topics,
-            |t| topic(&t.name, Operation::Read),
-            false
-        ),
-        ApiKey::OffsetForLeaderEpoch => by!(
-            OffsetForLeaderEpochRequest,
-            topics,
-            |t| topic(&t.topic, Operation::Describe),
-            false
-        ),
-        ApiKey::CreatePartitions => by!(
-            CreatePartitionsRequest,
-            topics,
-            |t| topic(&t.name, Operation::Alter),
-            false
-        ),
-        ApiKey::DescribeProducers => by!(
-            DescribeProducersRequest,
-            topics,
-            |t| topic(&t.name, Operation::Read),
-            false
-        ),
-        // An empty list asks for every topic: never forward one.
-        ApiKey::DescribeTopicPartitions => by!(
-            DescribeTopicPartitionsRequest,
-            topics,
-            |t| topic(&t.name, Operation::Describe),
-            false
-        ),
-        ApiKey::ConsumerGroupDescribe => by!(
-            ConsumerGroupDescribeRequest,
-            group_ids,
-            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Describe),
-            false
-        ),
-        ApiKey::ShareGroupDescribe => by!(
-            ShareGroupDescribeRequest,
-            group_ids,
-            |g| Check::named(ResourceType::Group, g.0.as_str(), Operation::Describe),
-            false
-        ),
-        ApiKey::DescribeTransactions => by!(
-            DescribeTransactionsRequest,
-            transactional_ids,
-            |x| Check::named(
-                ResourceType::TransactionalId,
-                x.0.as_str(),
-                Operation::Describe
-            ),
-            false
+        ApiKey::Produce => by(TOPIC_DATA, false, &|e| topic_ref(v, 13, e, NAME, Write)),
+        ApiKey::Fetch => by(TOPICS, false, &|e| topic_ref(v, 13, e, field::TOPIC, Read)),
+        ApiKey::ListOffsets | ApiKey::DescribeTopicPartitions => {
+            // (An empty DescribeTopicPartitions list asks for every topic: never forward one.)
+            by(TOPICS, false, &topics(NAME, Describe))
+        }
+        ApiKey::OffsetCommit => by(TOPICS, false, &|e| topic_ref(v, 10, e, NAME, Read)),
+        ApiKey::CreateTopics => by(TOPICS, false, &topics(NAME, Create)),
+        ApiKey::DeleteRecords => by(TOPICS, false, &topics(NAME, Delete)),
+        ApiKey::DescribeGroups => by(GROUPS, false, &groups(Describe)),
+        ApiKey::DeleteGroups => by(GROUPS_NAMES, false, &groups(Delete)),
+        ApiKey::DeleteTopics if v >= 6 => by(TOPICS, false, &|e| topic_or_id(e, Delete)),
+        ApiKey::DeleteTopics => by(TOPIC_NAMES, false, &topics(NAME, Delete)),
+        ApiKey::TxnOffsetCommit | ApiKey::DescribeProducers => {
+            by(TOPICS, false, &topics(NAME, Read))
+        }
+        ApiKey::OffsetForLeaderEpoch => by(TOPICS, false, &topics(field::TOPIC, Describe)),
+        ApiKey::CreatePartitions => by(TOPICS, false, &topics(NAME, Alter)),
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
+            by(GROUP_IDS, false, &groups(Describe))
+        }
+        ApiKey::DescribeTransactions => by(
+            TRANSACTIONAL_IDS,
+            false,
+            &named(ResourceType::TransactionalId, NAME, Describe),
         ),
         // v8+ names topics per group: all or nothing.
         ApiKey::OffsetFetch if v >= 8 => Ok(None),
-        ApiKey::OffsetFetch => {
-            let r: OffsetFetchRequest = decode("OffsetFetchRequest", body, v)?;
-            let Some(topics) = &r.topics else {
-                return Ok(None);
-            };
-            let (allowed, refused) = partition(topics, &mut |t| {
-                denied(&topic(&t.name, Operation::Describe))
-            });
-            if allowed.is_empty() {
-                return Ok(None);
-            }
-            let a = r.clone().with_topics(Some(allowed));
-            let d = r.with_topics(Some(refused));
-            Ok(Some((
-                encode("OffsetFetchRequest", &a, v)?,
-                encode("OffsetFetchRequest", &d, v)?,
-            )))
-        }
-        ApiKey::Metadata => {
-            let r: MetadataRequest = decode("MetadataRequest", body, v)?;
-            let Some(topics) = &r.topics else {
-                return Ok(None);
-            };
-            let (allowed, refused) = partition(topics, &mut |t| {
-                denied(&match &t.name {
-                    Some(name) => topic(name, Operation::Describe),
-                    None => Check::topic_id(id_bytes(&t.topic_id), Operation::Describe),
-                })
-            });
-            // v0 reads an empty list as "all topics": never forward one.
-            if allowed.is_empty() && v == 0 {
-                return Ok(None);
-            }
-            let a = r.clone().with_topics(Some(allowed));
-            let d = r.with_topics(Some(refused));
-            Ok(Some((
-                encode("MetadataRequest", &a, v)?,
-                encode("MetadataRequest", &d, v)?,
-            )))
-        }
+        ApiKey::OffsetFetch => by(TOPICS, false, &topics(NAME, Describe)),
+        // v0 reads an empty list as "all topics": never forward one; v1+ is split even when
+        // every topic is denied, so the client still gets the brokers.
+        ApiKey::Metadata => by(TOPICS, v >= 1, &|e| topic_or_id(e, Describe)),
         other => Err(KafkaError::NoDenyResponse {
             api: api_name(other),
         }),
     }
 }
 
+/// The array of a response that the denied part's entries join.
+fn merged_array(key: ApiKey) -> Option<u16> {
+    Some(match key {
+        ApiKey::Produce | ApiKey::Fetch | ApiKey::DeleteTopics => RESPONSES,
+        ApiKey::Metadata
+        | ApiKey::ListOffsets
+        | ApiKey::OffsetCommit
+        | ApiKey::CreateTopics
+        | ApiKey::DeleteRecords
+        | ApiKey::OffsetFetch
+        | ApiKey::TxnOffsetCommit
+        | ApiKey::OffsetForLeaderEpoch
+        | ApiKey::DescribeProducers
+        | ApiKey::DescribeTopicPartitions => TOPICS,
+        ApiKey::DescribeGroups | ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
+            GROUPS
+        }
+        ApiKey::DeleteGroups | ApiKey::CreatePartitions => RESULTS,
+        ApiKey::DescribeTransactions => TRANSACTION_STATES,
+        _ => return None,
+    })
+}
+
 /// The broker's response (body after its header) to a split request's forwarded part, with the
 /// denied part's errors added. Returns the new body.
 pub fn merge_response(denied: &Denied, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
-    let v = denied.version;
-    let body = &Bytes::copy_from_slice(body);
-    guard_response(denied.key, v, body)?;
-    macro_rules! merge {
-        ($resp:ty, $field:ident) => {{
-            let mut r: $resp = decode(stringify!($resp), body, v)?;
-            let d: $resp = decode(stringify!($resp), &denied.response, v)?;
-            r.$field.extend(d.$field);
-            encode(stringify!($resp), &r, v)
-        }};
-    }
-    match denied.key {
-        ApiKey::Produce => merge!(ProduceResponse, responses),
-        ApiKey::Fetch => merge!(FetchResponse, responses),
-        ApiKey::Metadata => merge!(MetadataResponse, topics),
-        ApiKey::ListOffsets => merge!(ListOffsetsResponse, topics),
-        ApiKey::OffsetCommit => merge!(OffsetCommitResponse, topics),
-        ApiKey::CreateTopics => merge!(CreateTopicsResponse, topics),
-        ApiKey::DeleteTopics => merge!(DeleteTopicsResponse, responses),
-        ApiKey::DeleteRecords => merge!(DeleteRecordsResponse, topics),
-        ApiKey::DescribeGroups => merge!(DescribeGroupsResponse, groups),
-        ApiKey::DeleteGroups => merge!(DeleteGroupsResponse, results),
-        ApiKey::OffsetFetch => merge!(OffsetFetchResponse, topics),
-        ApiKey::TxnOffsetCommit => merge!(TxnOffsetCommitResponse, topics),
-        ApiKey::OffsetForLeaderEpoch => merge!(OffsetForLeaderEpochResponse, topics),
-        ApiKey::CreatePartitions => merge!(CreatePartitionsResponse, results),
-        ApiKey::DescribeProducers => merge!(DescribeProducersResponse, topics),
-        ApiKey::DescribeTopicPartitions => merge!(DescribeTopicPartitionsResponse, topics),
-        ApiKey::ConsumerGroupDescribe => merge!(ConsumerGroupDescribeResponse, groups),
-        ApiKey::ShareGroupDescribe => merge!(ShareGroupDescribeResponse, groups),
-        ApiKey::DescribeTransactions => merge!(DescribeTransactionsResponse, transaction_states),
-        other => Err(KafkaError::NoDenyResponse {
-            api: api_name(other),
-        }),
-    }
+    let (key, v) = (denied.key, denied.version);
+    let array = merged_array(key).ok_or(KafkaError::NoDenyResponse { api: api_name(key) })?;
+    let r = decode_response(key, v, body)?;
+    let d = decode_response(key, v, &denied.response)?;
+    let missing = || KafkaError::Decode {
+        what: "response",
+        version: v,
+        reason: "the array the denied entries join is null".to_owned(),
+    };
+    let (len, count) = r.array(array).ok_or_else(missing)?;
+    let end = r.array_end(array).ok_or_else(missing)?;
+    let (added, _) = d.array(array).ok_or_else(missing)?;
+    // The denial's entries, as the denial wrote them: one run of bytes.
+    let first = d.elements(array).next().map_or(0, |e| e.range().0);
+    let last = d.elements(array).last().map_or(first, |e| e.range().1);
+    let run = denied.response.get(first..last).unwrap_or_default();
+    let mut edits = Edits::default();
+    edits.count(count, len + added);
+    edits.insert(end, run);
+    edits.apply(body).ok_or_else(|| unwritable("response", v))
 }
