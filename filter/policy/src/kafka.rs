@@ -15,10 +15,12 @@
 //!   `kafka-protocol` decodes; [`metadata_topic_ids`] feeds the filter's id → name map;
 //!   [`disable_auto_create`] turns off Metadata auto-creation.
 //!
-//! Everything decodes and encodes with `kafka-protocol` 0.18; nothing here panics on bad input:
-//! every problem is a [`KafkaError`]. Every body is first walked by a guard generated from
-//! kafka-protocol's own decoders (`kafka/guard.rs`), because kafka-protocol 0.18 pre-allocates
-//! arrays by the count on the wire and would abort the VM on a few hostile bytes.
+//! Bodies are read by tables generated from kafka-protocol 0.18's own decoders (`kafka/guard.rs`,
+//! [`decode_request`]) into a tree of named fields, and changed where their bytes sit
+//! (`kafka/splice.rs`); denials and the response filters still encode and decode with
+//! `kafka-protocol`, after the same walk has checked the body (kafka-protocol 0.18 pre-allocates
+//! arrays by the count on the wire and would abort the VM on a few hostile bytes). Nothing here
+//! panics on bad input: every problem is a [`KafkaError`].
 
 mod checks;
 mod deny;
@@ -34,7 +36,7 @@ mod tests;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::Encodable;
 
 pub(crate) use checks::decodable_max;
 pub use checks::request_checks;
@@ -265,35 +267,6 @@ pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(
         })
 }
 
-/// The same check for the responses this module rewrites.
-pub(crate) fn guard_response(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
-    guard::response(key as i16, version, body)
-        .map(|_| ())
-        .map_err(|e| KafkaError::Decode {
-            what: "response",
-            version,
-            reason: e.to_string(),
-        })
-}
-
-/// Decodes a message, naming it in the error. Call a guard first.
-pub(crate) fn decode<T: Decodable>(
-    what: &'static str,
-    body: &Bytes,
-    version: i16,
-) -> Result<T, KafkaError> {
-    let mut buf = body.clone();
-    let decoded = T::decode(&mut buf, version).map_err(|e| KafkaError::Decode {
-        what,
-        version,
-        reason: format!("{e:#}"),
-    })?;
-    // Bytes after the message are ignored, as Kafka's broker ignores them: librdkafka 2.x sends
-    // an all-topics Metadata v12 with three bytes after its tagged fields, and the broker and the
-    // filter must read a request the same way.
-    Ok(decoded)
-}
-
 /// Encodes a message body.
 pub(crate) fn encode<T: Encodable>(
     what: &'static str,
@@ -309,9 +282,4 @@ pub(crate) fn encode<T: Encodable>(
             reason: format!("{e:#}"),
         })?;
     Ok(buf.to_vec())
-}
-
-/// A topic id as the 16 bytes the filter keys its id → name map with.
-pub(crate) fn id_bytes(id: &uuid::Uuid) -> [u8; 16] {
-    *id.as_bytes()
 }

@@ -192,6 +192,7 @@ pub(crate) fn request(api_key: i16, version: i16, body: &[u8]) -> Result<usize, 
 }
 
 /// Walks a response body (only the responses the kafka module decodes have a layout).
+#[cfg(test)]
 pub(crate) fn response(api_key: i16, version: i16, body: &[u8]) -> Result<usize, GuardError> {
     let id = message(schema::RESPONSE_MESSAGES, "response", api_key)?;
     let mut walk = Walk::<Check>::new(body, version);
@@ -241,7 +242,7 @@ trait Build<'a> {
     type Value;
     type Fields;
     type Items;
-    fn int(kind: Int, raw: &'a [u8]) -> Self::Value;
+    fn int(kind: Int, raw: &'a [u8], at: usize) -> Self::Value;
     fn string(text: Option<&'a str>, span: Span) -> Self::Value;
     fn bytes(bytes: Option<&'a [u8]>) -> Self::Value;
     fn fields(layout: &'static Layout) -> Self::Fields;
@@ -267,7 +268,7 @@ impl Build<'_> for Check {
     type Value = ();
     type Fields = ();
     type Items = ();
-    fn int(_: Int, _: &[u8]) {}
+    fn int(_: Int, _: &[u8], _: usize) {}
     fn string(_: Option<&str>, _: Span) {}
     fn bytes(_: Option<&[u8]>) {}
     fn fields(_: &'static Layout) {}
@@ -292,8 +293,8 @@ pub(crate) struct Node<'a> {
 /// A field's value.
 #[derive(Debug)]
 enum Value<'a> {
-    /// Any integer or boolean (1 for true), a float as its bits.
-    Int(i64),
+    /// Any integer or boolean (1 for true), a float as its bits; and where it starts.
+    Int(i64, usize),
     Uuid([u8; 16]),
     String(Option<&'a str>, Span),
     Bytes(Option<&'a [u8]>),
@@ -312,20 +313,20 @@ impl<'a> Build<'a> for Tree {
     type Value = Value<'a>;
     type Fields = Vec<(u16, Value<'a>)>;
     type Items = Vec<Value<'a>>;
-    fn int(kind: Int, raw: &'a [u8]) -> Value<'a> {
+    fn int(kind: Int, raw: &'a [u8], at: usize) -> Value<'a> {
         // The walk took exactly kind.size() bytes.
         fn be<const N: usize>(raw: &[u8]) -> [u8; N] {
             raw.try_into().unwrap_or([0; N])
         }
         match kind {
-            Int::I8 => Value::Int(i8::from_be_bytes(be(raw)).into()),
-            Int::I16 => Value::Int(i16::from_be_bytes(be(raw)).into()),
-            Int::I32 => Value::Int(i32::from_be_bytes(be(raw)).into()),
-            Int::I64 => Value::Int(i64::from_be_bytes(be(raw))),
-            Int::U16 => Value::Int(u16::from_be_bytes(be(raw)).into()),
+            Int::I8 => Value::Int(i8::from_be_bytes(be(raw)).into(), at),
+            Int::I16 => Value::Int(i16::from_be_bytes(be(raw)).into(), at),
+            Int::I32 => Value::Int(i32::from_be_bytes(be(raw)).into(), at),
+            Int::I64 => Value::Int(i64::from_be_bytes(be(raw)), at),
+            Int::U16 => Value::Int(u16::from_be_bytes(be(raw)).into(), at),
             // No check reads a float: kept as its bits.
-            Int::F64 => Value::Int(i64::from_be_bytes(be(raw))),
-            Int::Bool => Value::Int(i64::from(raw != [0])),
+            Int::F64 => Value::Int(i64::from_be_bytes(be(raw)), at),
+            Int::Bool => Value::Int(i64::from(raw != [0]), at),
             Int::Uuid => Value::Uuid(be(raw)),
         }
     }
@@ -377,13 +378,25 @@ impl<'a> Node<'a> {
     /// does not carry (0 unless the tables say otherwise).
     pub(crate) fn int(&self, field: u16) -> i64 {
         match self.get(field) {
-            Some(Value::Int(n)) => *n,
+            Some(Value::Int(n, _)) => *n,
             _ => self
                 .layout
                 .defaults
                 .iter()
                 .find(|(id, _)| *id == field)
                 .map_or(0, |(_, n)| *n),
+        }
+    }
+
+    /// Where an integer field sits, `start..end`; `None` when not carried at this version.
+    pub(crate) fn int_span(&self, field: u16) -> Option<(usize, usize)> {
+        let size = self.layout.fields.iter().find_map(|(id, op)| match op {
+            Op::Int(kind) if *id == field => Some(kind.size()),
+            _ => None,
+        })?;
+        match self.get(field) {
+            Some(Value::Int(_, at)) => Some((*at, at.saturating_add(size))),
+            _ => None,
         }
     }
 
@@ -640,7 +653,10 @@ impl<'a, B: Build<'a>> Walk<'a, B> {
 
     fn op(&mut self, op: &'static Op, within: &'static str) -> Result<B::Value, GuardError> {
         match op {
-            Op::Int(kind) => Ok(B::int(*kind, self.take(kind.size(), within)?)),
+            Op::Int(kind) => {
+                let at = self.reader.position();
+                Ok(B::int(*kind, self.take(kind.size(), within)?, at))
+            }
             Op::String(len, null) => {
                 let start = self.reader.position();
                 let text = match self.length(len, null, within)? {

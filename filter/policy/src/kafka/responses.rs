@@ -1,14 +1,11 @@
 //! Response rewrites: an all-topics Metadata response without the topics the caller may not
 //! describe, and an ApiVersions response limited to what the filter decodes.
 
-use bytes::Bytes;
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeTopicPartitionsResponse, FetchRequest, ListGroupsResponse,
-    ListTransactionsResponse, MetadataRequest, MetadataResponse, OffsetFetchResponse,
-};
+use kafka_protocol::messages::ApiKey;
 
 use super::checks::decodable_max;
-use super::{decode, encode, guard_request, guard_response, id_bytes, KafkaError};
+use super::guard::field::*;
+use super::{decode_request, decode_response, Edits, KafkaError, Node};
 use crate::authz::ResourceType;
 
 /// The highest ApiVersions response version `kafka-protocol` knows; a broker answers versions it
@@ -22,6 +19,14 @@ fn api_versions_body_version(version: i16) -> i16 {
     }
 }
 
+fn unwritable(what: &'static str, version: i16) -> KafkaError {
+    KafkaError::Encode {
+        what,
+        version,
+        reason: "the edited message could not be written".to_owned(),
+    }
+}
+
 /// Metadata response for all topics: drops the topics `keep` says no to (Kafka omits topics the
 /// caller may not `Describe`). A topic without a name (never sent by brokers for all-topics
 /// requests) is dropped too: it cannot be authorized. `body` is the response after its header;
@@ -31,14 +36,9 @@ pub fn filter_metadata_response(
     body: &[u8],
     keep: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Vec<u8>, KafkaError> {
-    let body = &Bytes::copy_from_slice(body);
-    guard_response(ApiKey::Metadata, version, body)?;
-    let mut response: MetadataResponse = decode("MetadataResponse", body, version)?;
-    response.topics.retain(|t| match &t.name {
-        Some(name) => keep(name.0.as_str()),
-        None => false,
-    });
-    encode("MetadataResponse", &response, version)
+    filter_listing_response(ApiKey::Metadata as i16, version, body, &mut |_, name| {
+        keep(name)
+    })
 }
 
 /// ApiVersions response: clamps every api's max version to what `kafka-protocol` decodes, raises
@@ -46,20 +46,32 @@ pub fn filter_metadata_response(
 /// or whose versions do not overlap. Returns the new body. `version` is the request's version; a
 /// version above the ones `kafka-protocol` knows is read as the v0 body brokers send then.
 pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
-    let body = &Bytes::copy_from_slice(body);
     let version = api_versions_body_version(version);
-    guard_response(ApiKey::ApiVersions, version, body)?;
-    let mut response: ApiVersionsResponse = decode("ApiVersionsResponse", body, version)?;
-    response.api_keys.retain_mut(|api| {
-        let Ok(key) = ApiKey::try_from(api.api_key) else {
-            return false;
+    let r = decode_response(ApiKey::ApiVersions, version, body)?;
+    let mut edits = Edits::default();
+    let _ = edits.retain(&r, API_KEYS, |edits, api| {
+        let Ok(key) = ApiKey::try_from(i16::try_from(api.int(API_KEY)).unwrap_or(-1)) else {
+            return Ok::<bool, KafkaError>(false);
         };
         let range = key.valid_versions();
-        api.min_version = api.min_version.max(range.min);
-        api.max_version = api.max_version.min(decodable_max(key));
-        api.min_version <= api.max_version
+        let (min, max) = (api.int(MIN_VERSION), api.int(MAX_VERSION));
+        let (new_min, new_max) = (
+            min.max(range.min.into()),
+            max.min(decodable_max(key).into()),
+        );
+        if new_min > new_max {
+            return Ok(false);
+        }
+        for (field, old, new) in [(MIN_VERSION, min, new_min), (MAX_VERSION, max, new_max)] {
+            if let (true, Some(span)) = (old != new, api.int_span(field)) {
+                edits.int(span, new);
+            }
+        }
+        Ok(true)
     });
-    encode("ApiVersionsResponse", &response, version)
+    edits
+        .apply(body)
+        .ok_or_else(|| unwritable("ApiVersionsResponse", version))
 }
 
 /// The (name, topic id) pairs of a Metadata response (v10+ carries ids), for the filter's
@@ -68,19 +80,10 @@ pub fn metadata_topic_ids(
     version: i16,
     body: &[u8],
 ) -> Result<Vec<(String, [u8; 16])>, KafkaError> {
-    let body = &Bytes::copy_from_slice(body);
-    guard_response(ApiKey::Metadata, version, body)?;
-    let response: MetadataResponse = decode("MetadataResponse", body, version)?;
-    Ok(response
-        .topics
-        .iter()
-        .filter(|t| t.error_code == 0 && !t.topic_id.is_nil())
-        .filter_map(|t| {
-            Some((
-                t.name.as_ref()?.0.as_str().to_owned(),
-                id_bytes(&t.topic_id),
-            ))
-        })
+    let r = decode_response(ApiKey::Metadata, version, body)?;
+    Ok(r.nodes(TOPICS)
+        .filter(|t| t.int(ERROR_CODE) == 0 && t.uuid(TOPIC_ID) != [0; 16])
+        .filter_map(|t| Some((t.str(NAME)?.to_owned(), t.uuid(TOPIC_ID))))
         .collect())
 }
 
@@ -88,18 +91,19 @@ pub fn metadata_topic_ids(
 /// that may not create some of the topics it names (v4+; before v4 the field does not exist and
 /// the broker decides). Returns the new body.
 pub fn disable_auto_create(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
-    let body = &Bytes::copy_from_slice(body);
-    guard_request(ApiKey::Metadata, version, body)?;
-    let mut request: MetadataRequest = decode("MetadataRequest", body, version)?;
-    if version < 4 {
+    let r = decode_request(ApiKey::Metadata, version, body)?;
+    let Some(span) = r.int_span(ALLOW_AUTO_TOPIC_CREATION) else {
         return Err(KafkaError::Encode {
             what: "MetadataRequest",
             version,
             reason: "versions before 4 always auto-create; refuse the request instead".to_owned(),
         });
-    }
-    request.allow_auto_topic_creation = false;
-    encode("MetadataRequest", &request, version)
+    };
+    let mut edits = Edits::default();
+    edits.int(span, 0);
+    edits
+        .apply(body)
+        .ok_or_else(|| unwritable("MetadataRequest", version))
 }
 
 /// A listing response without the resources `keep` says no to, for the requests whose
@@ -119,63 +123,42 @@ pub fn filter_listing_response(
     body: &[u8],
     keep: &mut dyn FnMut(ResourceType, &str) -> bool,
 ) -> Result<Vec<u8>, KafkaError> {
+    use ResourceType::{Group, Topic, TransactionalId};
     let key = super::api(api_key, version)?;
-    let body = &Bytes::copy_from_slice(body);
-    match key {
-        ApiKey::Metadata => {
-            guard_response(key, version, body)?;
-            let mut r: MetadataResponse = decode("MetadataResponse", body, version)?;
-            r.topics.retain(|t| match &t.name {
-                Some(name) => keep(ResourceType::Topic, name.0.as_str()),
-                None => false,
-            });
-            encode("MetadataResponse", &r, version)
+    let (array, resource, name) = match key {
+        ApiKey::Metadata | ApiKey::DescribeTopicPartitions | ApiKey::OffsetFetch => {
+            (TOPICS, Topic, NAME)
         }
-        ApiKey::ListGroups => {
-            guard_response(key, version, body)?;
-            let mut r: ListGroupsResponse = decode("ListGroupsResponse", body, version)?;
-            r.groups
-                .retain(|g| keep(ResourceType::Group, g.group_id.0.as_str()));
-            encode("ListGroupsResponse", &r, version)
+        ApiKey::ListGroups => (GROUPS, Group, GROUP_ID),
+        ApiKey::ListTransactions => (TRANSACTION_STATES, TransactionalId, TRANSACTIONAL_ID),
+        other => {
+            return Err(KafkaError::NoListingFilter {
+                api: super::api_name(other),
+            })
         }
-        ApiKey::ListTransactions => {
-            guard_response(key, version, body)?;
-            let mut r: ListTransactionsResponse =
-                decode("ListTransactionsResponse", body, version)?;
-            r.transaction_states
-                .retain(|t| keep(ResourceType::TransactionalId, t.transactional_id.0.as_str()));
-            encode("ListTransactionsResponse", &r, version)
+    };
+    let r = decode_response(key, version, body)?;
+    let mut edits = Edits::default();
+    // An entry without a name cannot be authorized: it goes.
+    let mut named = |edits: &mut Edits, node: &Node<'_>| -> Result<(), KafkaError> {
+        edits.retain(node, array, |_, t| {
+            Ok(t.str(name).is_some_and(|n| keep(resource, n)))
+        })
+    };
+    named(&mut edits, &r)?;
+    if key == ApiKey::OffsetFetch {
+        for g in r.nodes(GROUPS) {
+            named(&mut edits, g)?;
         }
-        ApiKey::DescribeTopicPartitions => {
-            guard_response(key, version, body)?;
-            let mut r: DescribeTopicPartitionsResponse =
-                decode("DescribeTopicPartitionsResponse", body, version)?;
-            r.topics.retain(|t| match &t.name {
-                Some(name) => keep(ResourceType::Topic, name.0.as_str()),
-                None => false,
-            });
-            if let Some(cursor) = &r.next_cursor {
-                if !keep(ResourceType::Topic, cursor.topic_name.0.as_str()) {
-                    r.next_cursor = None;
-                }
-            }
-            encode("DescribeTopicPartitionsResponse", &r, version)
-        }
-        ApiKey::OffsetFetch => {
-            guard_response(key, version, body)?;
-            let mut r: OffsetFetchResponse = decode("OffsetFetchResponse", body, version)?;
-            r.topics
-                .retain(|t| keep(ResourceType::Topic, t.name.0.as_str()));
-            for g in &mut r.groups {
-                g.topics
-                    .retain(|t| keep(ResourceType::Topic, t.name.0.as_str()));
-            }
-            encode("OffsetFetchResponse", &r, version)
-        }
-        other => Err(KafkaError::NoListingFilter {
-            api: super::api_name(other),
-        }),
     }
+    if let Some(cursor) = r.node(NEXT_CURSOR) {
+        if !keep(Topic, cursor.text(TOPIC_NAME)) {
+            edits.null(cursor.span());
+        }
+    }
+    edits
+        .apply(body)
+        .ok_or_else(|| unwritable("response", version))
 }
 
 /// A Fetch request (body after its header) without a fetch session: session id 0 and epoch −1
@@ -189,15 +172,23 @@ pub fn disable_fetch_session(version: i16, body: &[u8]) -> Result<Vec<u8>, Kafka
     }
 }
 
-/// [`disable_fetch_session`] by a full (guarded) decode and re-encode.
+/// [`disable_fetch_session`] through the tables' tree.
 pub(crate) fn decoded_without_session(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaError> {
-    let body = &Bytes::copy_from_slice(body);
-    guard_request(ApiKey::Fetch, version, body)?;
-    let mut request: FetchRequest = decode("FetchRequest", body, version)?;
+    let r = decode_request(ApiKey::Fetch, version, body)?;
+    let mut edits = Edits::default();
     if version >= 7 {
-        request.session_id = 0;
-        request.session_epoch = -1;
-        request.forgotten_topics_data.clear();
+        for (field, value) in [(SESSION_ID, 0), (SESSION_EPOCH, -1)] {
+            if let Some(span) = r.int_span(field) {
+                edits.int(span, value);
+            }
+        }
+        let _ = edits.retain(&r, FORGOTTEN_TOPICS_DATA, |_, _| {
+            Ok::<bool, KafkaError>(false)
+        });
     }
-    encode("FetchRequest", &request, version)
+    // Bytes after the message go, as `fetch_walk` leaves them out.
+    let message = body.get(..r.span().1).unwrap_or(body);
+    edits
+        .apply(message)
+        .ok_or_else(|| unwritable("FetchRequest", version))
 }

@@ -2,6 +2,8 @@
 //! made null — every other byte kept as it came. The positions come from the tables' tree
 //! (`guard::Node`); a rewrite never re-encodes what it does not change.
 
+use super::guard::Node;
+
 /// How a length or count is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Width {
@@ -47,6 +49,38 @@ impl Edits {
     /// The bytes `start..end` (an array element) go.
     pub(crate) fn remove(&mut self, (start, end): (usize, usize)) {
         self.edits.push((start, end, Vec::new()));
+    }
+
+    /// The integer at `start..end` becomes `value` (big-endian, as wide as the field).
+    pub(crate) fn int(&mut self, (start, end): (usize, usize), value: i64) {
+        let bytes = value.to_be_bytes();
+        match bytes.get(bytes.len().saturating_sub(end.saturating_sub(start))..) {
+            Some(tail) => self.edits.push((start, end, tail.to_vec())),
+            None => self.unwritable = true,
+        }
+    }
+
+    /// The structs of `array` that `keep` refuses are cut out and its count lowered.
+    pub(crate) fn retain<'n, 'a, E>(
+        &mut self,
+        r: &'n Node<'a>,
+        array: u16,
+        mut keep: impl FnMut(&mut Self, &'n Node<'a>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let Some((len, count)) = r.array(array) else {
+            return Ok(());
+        };
+        let mut kept = len;
+        for item in r.nodes(array) {
+            if !keep(self, item)? {
+                self.remove(item.span());
+                kept -= 1;
+            }
+        }
+        if kept != len {
+            self.count(count, kept);
+        }
+        Ok(())
     }
 
     /// `bytes` go in at `at`.

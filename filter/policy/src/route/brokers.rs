@@ -1,13 +1,9 @@
 //! Broker address rewriting: the host and port a broker advertises, replaced in Metadata,
 //! FindCoordinator and DescribeCluster responses by a mesh-routable name built from its node id.
 
-use bytes::Bytes;
-use kafka_protocol::messages::{
-    ApiKey, DescribeClusterResponse, FindCoordinatorResponse, MetadataResponse,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::ApiKey;
 
-use crate::kafka::{decode, encode, guard_response, KafkaError};
+use crate::kafka::{self, field, Edits, KafkaError, Node};
 
 const NODE_ID: &str = "{node_id}";
 
@@ -76,10 +72,14 @@ impl BrokerAddress {
         host
     }
 
-    fn apply(&self, node_id: i32, host: &mut StrBytes, port: &mut i32) {
-        *host = StrBytes::from_string(self.host(node_id));
-        if let Some(p) = self.port {
-            *port = p;
+    /// The host and port of the broker (or coordinator) `b`, whose id is its field `id`.
+    fn apply(&self, edits: &mut Edits, b: &Node<'_>, id: u16) {
+        let node_id = i32::try_from(b.int(id)).unwrap_or(-1);
+        if let Some((_, span)) = b.string(field::HOST) {
+            edits.rename(span, &self.host(node_id));
+        }
+        if let (Some(port), Some(span)) = (self.port, b.int_span(field::PORT)) {
+            edits.int(span, port.into());
         }
     }
 
@@ -104,43 +104,27 @@ impl BrokerAddress {
         let Ok(key) = ApiKey::try_from(api_key) else {
             return Ok(None);
         };
-        let bytes = &Bytes::copy_from_slice(body);
-        let encoded = match key {
-            ApiKey::Metadata => {
-                guard_response(key, version, bytes)?;
-                let mut r: MetadataResponse = decode("MetadataResponse", bytes, version)?;
-                for b in &mut r.brokers {
-                    self.apply(b.node_id.0, &mut b.host, &mut b.port);
-                }
-                encode("MetadataResponse", &r, version)?
-            }
-            ApiKey::FindCoordinator => {
-                guard_response(key, version, bytes)?;
-                let mut r: FindCoordinatorResponse =
-                    decode("FindCoordinatorResponse", bytes, version)?;
-                // A coordinator that could not be found has node id -1 and an empty host: keep it.
-                if version < 4 && r.node_id.0 >= 0 {
-                    self.apply(r.node_id.0, &mut r.host, &mut r.port);
-                }
-                for c in &mut r.coordinators {
-                    if c.node_id.0 >= 0 {
-                        self.apply(c.node_id.0, &mut c.host, &mut c.port);
-                    }
-                }
-                encode("FindCoordinatorResponse", &r, version)?
-            }
-            ApiKey::DescribeCluster => {
-                guard_response(key, version, bytes)?;
-                let mut r: DescribeClusterResponse =
-                    decode("DescribeClusterResponse", bytes, version)?;
-                for b in &mut r.brokers {
-                    self.apply(b.broker_id.0, &mut b.host, &mut b.port);
-                }
-                encode("DescribeClusterResponse", &r, version)?
-            }
+        let (brokers, id) = match key {
+            ApiKey::Metadata => (field::BROKERS, field::NODE_ID),
+            ApiKey::FindCoordinator => (field::COORDINATORS, field::NODE_ID),
+            ApiKey::DescribeCluster => (field::BROKERS, field::BROKER_ID),
             _ => return Ok(None),
         };
-        Ok(Some(encoded))
+        let r = kafka::decode_response(key, version, body)?;
+        let mut edits = Edits::default();
+        // A coordinator that could not be found has node id -1 and an empty host: keep it.
+        let found = |b: &Node<'_>| key != ApiKey::FindCoordinator || b.int(field::NODE_ID) >= 0;
+        if key == ApiKey::FindCoordinator && version < 4 && found(&r) {
+            self.apply(&mut edits, &r, field::NODE_ID);
+        }
+        for b in r.nodes(brokers).filter(|b| found(b)) {
+            self.apply(&mut edits, b, id);
+        }
+        edits.apply(body).map(Some).ok_or(KafkaError::Encode {
+            what: "response",
+            version,
+            reason: "a broker address is longer than a Kafka string holds".to_owned(),
+        })
     }
 }
 

@@ -1,10 +1,10 @@
 //! Fetch responses the filter must hold whole (to rename their topics or count their bytes for
 //! a quota) have to fit its hold limit: the request's byte limits are lowered to it.
 
-use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, FetchRequest};
+use kafka_protocol::messages::ApiKey;
 
-use crate::kafka::{decode, encode, guard_request, KafkaError};
+use crate::kafka::field::*;
+use crate::kafka::{self, Edits, KafkaError};
 
 /// Room for everything in a Fetch response besides record bytes (headers, topic and partition
 /// entries, aborted transactions).
@@ -23,19 +23,19 @@ pub fn limit_fetch_bytes(
         .unwrap_or(i32::MAX)
         .saturating_sub(OVERHEAD)
         .max(1);
-    let bytes = &Bytes::copy_from_slice(body);
-    guard_request(ApiKey::Fetch, version, bytes)?;
-    let mut request: FetchRequest = decode("FetchRequest", bytes, version)?;
+    let r = kafka::decode_request(ApiKey::Fetch, version, body)?;
+    let mut edits = Edits::default();
     let mut changed = false;
-    if version >= 3 && !(0..=limit).contains(&request.max_bytes) {
-        request.max_bytes = limit;
-        changed = true;
+    if version >= 3 && !(0..=i64::from(limit)).contains(&r.int(MAX_BYTES)) {
+        if let Some(span) = r.int_span(MAX_BYTES) {
+            edits.int(span, limit.into());
+            changed = true;
+        }
     }
     // Before v3 the response is bounded only by the partitions' limits: share the limit out.
-    let partitions: i32 = request
-        .topics
-        .iter()
-        .map(|t| i32::try_from(t.partitions.len()).unwrap_or(i32::MAX))
+    let partitions: i32 = r
+        .nodes(TOPICS)
+        .map(|t| i32::try_from(t.len(PARTITIONS)).unwrap_or(i32::MAX))
         .fold(0, i32::saturating_add)
         .max(1);
     let per_partition = if version >= 3 {
@@ -43,26 +43,29 @@ pub fn limit_fetch_bytes(
     } else {
         (limit / partitions).max(1)
     };
-    for p in request
-        .topics
-        .iter_mut()
-        .flat_map(|t| t.partitions.iter_mut())
-    {
-        if !(0..=per_partition).contains(&p.partition_max_bytes) {
-            p.partition_max_bytes = per_partition;
-            changed = true;
+    for p in r.nodes(TOPICS).flat_map(|t| t.nodes(PARTITIONS)) {
+        if !(0..=i64::from(per_partition)).contains(&p.int(PARTITION_MAX_BYTES)) {
+            if let Some(span) = p.int_span(PARTITION_MAX_BYTES) {
+                edits.int(span, per_partition.into());
+                changed = true;
+            }
         }
     }
     if !changed {
         return Ok(None);
     }
-    encode("FetchRequest", &request, version).map(Some)
+    edits.apply(body).map(Some).ok_or(KafkaError::Encode {
+        what: "FetchRequest",
+        version,
+        reason: "the edited request could not be written".to_owned(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-    use kafka_protocol::messages::{BrokerId, TopicName};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
     use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
     use super::*;

@@ -1,7 +1,11 @@
+use bytes::Bytes;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
-use kafka_protocol::messages::BrokerId;
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterResponse, FindCoordinatorResponse, MetadataResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::*;

@@ -376,7 +376,7 @@ fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
 }
 
 fn dec<T: Decodable>(body: &[u8], v: i16) -> T {
-    crate::kafka::decode("test", &Bytes::copy_from_slice(body), v).unwrap()
+    T::decode(&mut Bytes::copy_from_slice(body), v).unwrap()
 }
 
 fn records(n: usize) -> Option<Bytes> {
