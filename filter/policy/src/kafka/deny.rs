@@ -13,7 +13,7 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use crate::authz::ResourceType::{self, Cluster, Group, Topic, TransactionalId};
 
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
-use super::guard::{field, field::*, Node};
+use super::guard::{self, field, field::*, Node, Set};
 use super::{
     api, api_name, decode_request, encode, error_code, guard_request, KafkaError,
     CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
@@ -29,13 +29,44 @@ pub const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// Kafka's message for an error code, as brokers put it in `error_message` fields.
 fn message(code: i16) -> StrBytes {
-    StrBytes::from_static_str(match code {
+    StrBytes::from_static_str(message_text(code))
+}
+
+fn message_text(code: i16) -> &'static str {
+    match code {
         TOPIC => "Topic authorization failed.",
         UNKNOWN_TOPIC_ID => "This server does not host this topic ID.",
         GROUP => "Group authorization failed.",
         TXN => "Transactional Id authorization failed.",
         _ => "Cluster authorization failed.",
+    }
+}
+
+/// A denial the tables write (`guard::write_response`): the api's response with kafka-protocol's
+/// defaults but `set`.
+fn written(key: ApiKey, v: i16, set: &[(u16, Set<'_>)]) -> Result<Vec<u8>, KafkaError> {
+    guard::write_response(key as i16, v, set).ok_or(KafkaError::Encode {
+        what: "response",
+        version: v,
+        reason: "the tables hold no such response".to_owned(),
     })
+}
+
+/// A top-level error code.
+fn code(code: i16) -> (u16, Set<'static>) {
+    (ERROR_CODE, Set::Int(code.into()))
+}
+
+/// A response whose only resource is its top level: `code` and its message.
+fn coded(key: ApiKey, v: i16, code: i16) -> Result<Vec<u8>, KafkaError> {
+    written(
+        key,
+        v,
+        &[
+            super::deny::code(code),
+            (ERROR_MESSAGE, Set::Str(Some(message_text(code)))),
+        ],
+    )
 }
 
 /// Sets an optional message only at versions that have the field (`from` on).
@@ -432,32 +463,22 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             };
             encode("FindCoordinatorResponse", &response, v)
         }
+        // The protocol name: "" before v7, null from v7 (where it may be).
         ApiKey::JoinGroup => {
-            let response = JoinGroupResponse::default()
-                .with_error_code(GROUP)
-                .with_generation_id(-1);
-            let response = if v >= 7 {
-                response.with_protocol_name(None)
-            } else {
-                response
-            };
-            encode("JoinGroupResponse", &response, v)
+            let name = Set::Str((v < 7).then_some(""));
+            written(
+                key,
+                v,
+                &[
+                    code(GROUP),
+                    (GENERATION_ID, Set::Int(-1)),
+                    (PROTOCOL_NAME, name),
+                ],
+            )
         }
-        ApiKey::Heartbeat => encode(
-            "HeartbeatResponse",
-            &HeartbeatResponse::default().with_error_code(GROUP),
-            v,
-        ),
-        ApiKey::LeaveGroup => encode(
-            "LeaveGroupResponse",
-            &LeaveGroupResponse::default().with_error_code(GROUP),
-            v,
-        ),
-        ApiKey::SyncGroup => encode(
-            "SyncGroupResponse",
-            &SyncGroupResponse::default().with_error_code(GROUP),
-            v,
-        ),
+        ApiKey::Heartbeat | ApiKey::LeaveGroup | ApiKey::SyncGroup => {
+            written(key, v, &[code(GROUP)])
+        }
         ApiKey::DescribeGroups => {
             let groups = r
                 .strs(GROUPS)
@@ -474,7 +495,7 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
                 v,
             )
         }
-        ApiKey::ListGroups => encode("ListGroupsResponse", &ListGroupsResponse::default(), v),
+        ApiKey::ListGroups => written(key, v, &[]),
         ApiKey::DeleteGroups => {
             let results = r
                 .strs(GROUPS_NAMES)
@@ -563,13 +584,15 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             } else {
                 CLUSTER
             };
-            encode(
-                "InitProducerIdResponse",
-                &InitProducerIdResponse::default()
-                    .with_error_code(code)
-                    .with_producer_id(ProducerId(-1))
-                    .with_producer_epoch(-1),
+            let minus_one = Set::Int(-1);
+            written(
+                key,
                 v,
+                &[
+                    super::deny::code(code),
+                    (PRODUCER_ID, minus_one),
+                    (PRODUCER_EPOCH, minus_one),
+                ],
             )
         }
         ApiKey::OffsetForLeaderEpoch => {
@@ -621,16 +644,8 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
             };
             encode("AddPartitionsToTxnResponse", &response, v)
         }
-        ApiKey::AddOffsetsToTxn => encode(
-            "AddOffsetsToTxnResponse",
-            &AddOffsetsToTxnResponse::default().with_error_code(f.code(&[TransactionalId, Group])),
-            v,
-        ),
-        ApiKey::EndTxn => encode(
-            "EndTxnResponse",
-            &EndTxnResponse::default().with_error_code(TXN),
-            v,
-        ),
+        ApiKey::AddOffsetsToTxn => written(key, v, &[code(f.code(&[TransactionalId, Group]))]),
+        ApiKey::EndTxn => written(key, v, &[code(TXN)]),
         ApiKey::WriteTxnMarkers => {
             let markers = r.nodes(MARKERS)
                 .map(|m| {
@@ -686,15 +701,6 @@ fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, Ka
     }
 }
 
-/// A response whose only resource is the top-level error code.
-macro_rules! top_level {
-    ($v:expr, $resp:ty, $code:expr) => {{
-        let mut r = <$resp>::default();
-        r.error_code = $code;
-        encode(stringify!($resp), &r, $v)
-    }};
-}
-
 /// The error code for a config resource of `resource_type` (see `checks::config_check`).
 fn config_code(resource_type: i64) -> i16 {
     match resource_type {
@@ -707,9 +713,7 @@ fn config_code(resource_type: i64) -> i16 {
 /// Denials of the admin apis.
 fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, KafkaError> {
     match key {
-        ApiKey::DescribeAcls => {
-            top_level!(v, DescribeAclsResponse, CLUSTER)
-        }
+        ApiKey::DescribeAcls => written(key, v, &[code(CLUSTER)]),
         ApiKey::CreateAcls => {
             let results = r
                 .nodes(CREATIONS)
@@ -822,15 +826,8 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::DescribeLogDirs => {
-            let r = DescribeLogDirsResponse::default();
-            let r = if v >= 3 {
-                r.with_error_code(CLUSTER)
-            } else {
-                r
-            };
-            encode("DescribeLogDirsResponse", &r, v)
-        }
+        // (The error code is a field from v3 on.)
+        ApiKey::DescribeLogDirs => written(key, v, &[code(CLUSTER)]),
         ApiKey::CreatePartitions => {
             let results = r
                 .nodes(TOPICS)
@@ -875,12 +872,8 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::AlterPartitionReassignments => {
-            top_level!(v, AlterPartitionReassignmentsResponse, CLUSTER)
-        }
-        ApiKey::ListPartitionReassignments => {
-            top_level!(v, ListPartitionReassignmentsResponse, CLUSTER)
-        }
+        ApiKey::AlterPartitionReassignments => written(key, v, &[code(CLUSTER)]),
+        ApiKey::ListPartitionReassignments => written(key, v, &[code(CLUSTER)]),
         ApiKey::OffsetDelete => {
             let code = f.code(&[Group, Topic]);
             if code == GROUP {
@@ -909,9 +902,7 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::DescribeClientQuotas => {
-            top_level!(v, DescribeClientQuotasResponse, CLUSTER)
-        }
+        ApiKey::DescribeClientQuotas => written(key, v, &[code(CLUSTER)]),
         ApiKey::AlterClientQuotas => {
             let entries = r
                 .nodes(ENTRIES)
@@ -936,9 +927,7 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::DescribeUserScramCredentials => {
-            top_level!(v, DescribeUserScramCredentialsResponse, CLUSTER)
-        }
+        ApiKey::DescribeUserScramCredentials => written(key, v, &[code(CLUSTER)]),
         ApiKey::AlterUserScramCredentials => {
             let mut users: Vec<&str> = r
                 .nodes(DELETIONS)
@@ -963,14 +952,10 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::DescribeQuorum => top_level!(v, DescribeQuorumResponse, CLUSTER),
-        ApiKey::UpdateFeatures => top_level!(v, UpdateFeaturesResponse, CLUSTER),
-        ApiKey::UnregisterBroker => {
-            top_level!(v, UnregisterBrokerResponse, CLUSTER)
-        }
-        ApiKey::ListConfigResources => {
-            top_level!(v, ListConfigResourcesResponse, CLUSTER)
-        }
+        ApiKey::DescribeQuorum => written(key, v, &[code(CLUSTER)]),
+        ApiKey::UpdateFeatures => written(key, v, &[code(CLUSTER)]),
+        ApiKey::UnregisterBroker => written(key, v, &[code(CLUSTER)]),
+        ApiKey::ListConfigResources => written(key, v, &[code(CLUSTER)]),
         other => deny_newer(other, v, r, f),
     }
 }
@@ -1019,18 +1004,8 @@ fn deny_newer(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::ListTransactions => encode(
-            "ListTransactionsResponse",
-            &ListTransactionsResponse::default(),
-            v,
-        ),
-        ApiKey::ConsumerGroupHeartbeat => {
-            let code = f.code(&[Group, Topic]);
-            let r = ConsumerGroupHeartbeatResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("ConsumerGroupHeartbeatResponse", &r, v)
-        }
+        ApiKey::ListTransactions => written(key, v, &[]),
+        ApiKey::ConsumerGroupHeartbeat => coded(key, v, f.code(&[Group, Topic])),
         ApiKey::ConsumerGroupDescribe => {
             let groups = r
                 .strs(GROUP_IDS)
@@ -1061,13 +1036,7 @@ fn deny_newer(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::ShareGroupHeartbeat => {
-            let code = f.code(&[Group, Topic]);
-            let r = ShareGroupHeartbeatResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("ShareGroupHeartbeatResponse", &r, v)
-        }
+        ApiKey::ShareGroupHeartbeat => coded(key, v, f.code(&[Group, Topic])),
         ApiKey::ShareGroupDescribe => {
             let groups = r
                 .strs(GROUP_IDS)
@@ -1084,20 +1053,8 @@ fn deny_newer(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::ShareFetch => {
-            let code = f.code(&[Group, Topic]);
-            let r = ShareFetchResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("ShareFetchResponse", &r, v)
-        }
-        ApiKey::ShareAcknowledge => {
-            let code = f.code(&[Group, Topic]);
-            let r = ShareAcknowledgeResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("ShareAcknowledgeResponse", &r, v)
-        }
+        ApiKey::ShareFetch => coded(key, v, f.code(&[Group, Topic])),
+        ApiKey::ShareAcknowledge => coded(key, v, f.code(&[Group, Topic])),
         ApiKey::DescribeShareGroupOffsets => {
             let groups = r.nodes(GROUPS)
                 .map(|g| {
@@ -1113,20 +1070,8 @@ fn deny_newer(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                 v,
             )
         }
-        ApiKey::AlterShareGroupOffsets => {
-            let code = f.code(&[Group, Topic]);
-            let r = AlterShareGroupOffsetsResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("AlterShareGroupOffsetsResponse", &r, v)
-        }
-        ApiKey::DeleteShareGroupOffsets => {
-            let code = f.code(&[Group, Topic]);
-            let r = DeleteShareGroupOffsetsResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(message(code)));
-            encode("DeleteShareGroupOffsetsResponse", &r, v)
-        }
+        ApiKey::AlterShareGroupOffsets => coded(key, v, f.code(&[Group, Topic])),
+        ApiKey::DeleteShareGroupOffsets => coded(key, v, f.code(&[Group, Topic])),
         other => Err(KafkaError::NoDenyResponse {
             api: api_name(other),
         }),

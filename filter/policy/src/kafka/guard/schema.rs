@@ -15,1119 +15,1445 @@ pub(crate) mod field {
     pub(crate) const NONE: u16 = u16::MAX;
     pub(crate) const _MATCH: u16 = 0;
     pub(crate) const ABORTED_TRANSACTIONS: u16 = 1;
-    pub(crate) const ACKNOWLEDGE_TYPES: u16 = 2;
-    pub(crate) const ACKNOWLEDGEMENT_BATCHES: u16 = 3;
-    pub(crate) const ACKS: u16 = 4;
-    pub(crate) const ACTIVE_PRODUCERS: u16 = 5;
-    pub(crate) const ALLOW_AUTO_TOPIC_CREATION: u16 = 6;
-    pub(crate) const ALLOW_DOWNGRADE: u16 = 7;
-    pub(crate) const ALLOW_REPLICATION_FACTOR_CHANGE: u16 = 8;
-    pub(crate) const API_KEY: u16 = 9;
-    pub(crate) const API_KEYS: u16 = 10;
-    pub(crate) const ASSIGNMENT: u16 = 11;
-    pub(crate) const ASSIGNMENT_EPOCH: u16 = 12;
-    pub(crate) const ASSIGNMENTS: u16 = 13;
-    pub(crate) const ASSIGNOR_NAME: u16 = 14;
-    pub(crate) const AUTH_BYTES: u16 = 15;
-    pub(crate) const AUTHORIZED_OPERATIONS: u16 = 16;
-    pub(crate) const BASE_OFFSET: u16 = 17;
-    pub(crate) const BATCH_INDEX: u16 = 18;
-    pub(crate) const BATCH_INDEX_ERROR_MESSAGE: u16 = 19;
-    pub(crate) const BATCH_SIZE: u16 = 20;
-    pub(crate) const BROKER_EPOCH: u16 = 21;
-    pub(crate) const BROKER_ID: u16 = 22;
-    pub(crate) const BROKER_IDS: u16 = 23;
-    pub(crate) const BROKERS: u16 = 24;
-    pub(crate) const CANDIDATE_DIRECTORY_ID: u16 = 25;
-    pub(crate) const CANDIDATE_ID: u16 = 26;
-    pub(crate) const CLIENT_HOST: u16 = 27;
-    pub(crate) const CLIENT_HOST_ADDRESS: u16 = 28;
-    pub(crate) const CLIENT_ID: u16 = 29;
-    pub(crate) const CLIENT_INSTANCE_ID: u16 = 30;
-    pub(crate) const CLIENT_SOFTWARE_NAME: u16 = 31;
-    pub(crate) const CLIENT_SOFTWARE_VERSION: u16 = 32;
-    pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: u16 = 33;
-    pub(crate) const CLUSTER_ID: u16 = 34;
-    pub(crate) const COMMITTED: u16 = 35;
-    pub(crate) const COMMITTED_LEADER_EPOCH: u16 = 36;
-    pub(crate) const COMMITTED_METADATA: u16 = 37;
-    pub(crate) const COMMITTED_OFFSET: u16 = 38;
-    pub(crate) const COMPONENTS: u16 = 39;
-    pub(crate) const COMPRESSION_TYPE: u16 = 40;
-    pub(crate) const CONFIG_OPERATION: u16 = 41;
-    pub(crate) const CONFIG_RESOURCES: u16 = 42;
-    pub(crate) const CONFIG_SOURCE: u16 = 43;
-    pub(crate) const CONFIG_TYPE: u16 = 44;
-    pub(crate) const CONFIGS: u16 = 45;
-    pub(crate) const CONFIGURATION_KEYS: u16 = 46;
-    pub(crate) const CONTROLLER_ID: u16 = 47;
-    pub(crate) const COORDINATOR_EPOCH: u16 = 48;
-    pub(crate) const COORDINATOR_KEYS: u16 = 49;
-    pub(crate) const COORDINATORS: u16 = 50;
-    pub(crate) const COUNT: u16 = 51;
-    pub(crate) const CREATIONS: u16 = 52;
-    pub(crate) const CURRENT_LEADER: u16 = 53;
-    pub(crate) const CURRENT_LEADER_EPOCH: u16 = 54;
-    pub(crate) const CURRENT_METADATA_OFFSET: u16 = 55;
-    pub(crate) const CURRENT_TXN_START_OFFSET: u16 = 56;
-    pub(crate) const CURSOR: u16 = 57;
-    pub(crate) const DELETIONS: u16 = 58;
-    pub(crate) const DELIVERY_COUNT: u16 = 59;
-    pub(crate) const DELIVERY_STATE: u16 = 60;
-    pub(crate) const DIRECTORIES: u16 = 61;
-    pub(crate) const DIRS: u16 = 62;
-    pub(crate) const DIVERGING_EPOCH: u16 = 63;
-    pub(crate) const DOCUMENTATION: u16 = 64;
-    pub(crate) const DURATION_FILTER: u16 = 65;
-    pub(crate) const ELECTION_TYPE: u16 = 66;
-    pub(crate) const ELIGIBLE_LEADER_REPLICAS: u16 = 67;
-    pub(crate) const END_OFFSET: u16 = 68;
-    pub(crate) const ENDPOINT_TYPE: u16 = 69;
-    pub(crate) const ENTITY: u16 = 70;
-    pub(crate) const ENTITY_NAME: u16 = 71;
-    pub(crate) const ENTITY_TYPE: u16 = 72;
-    pub(crate) const ENTRIES: u16 = 73;
-    pub(crate) const EPOCH: u16 = 74;
-    pub(crate) const ERROR_CODE: u16 = 75;
-    pub(crate) const ERROR_MESSAGE: u16 = 76;
-    pub(crate) const EXPIRY_TIME_PERIOD_MS: u16 = 77;
-    pub(crate) const FEATURE: u16 = 78;
-    pub(crate) const FEATURE_UPDATES: u16 = 79;
-    pub(crate) const FEATURES: u16 = 80;
-    pub(crate) const FETCH_OFFSET: u16 = 81;
-    pub(crate) const FILTERS: u16 = 82;
-    pub(crate) const FINALIZED_FEATURES: u16 = 83;
-    pub(crate) const FINALIZED_FEATURES_EPOCH: u16 = 84;
-    pub(crate) const FIRST_OFFSET: u16 = 85;
-    pub(crate) const FORGOTTEN_TOPICS_DATA: u16 = 86;
-    pub(crate) const GENERATION_ID: u16 = 87;
-    pub(crate) const GENERATION_ID_OR_MEMBER_EPOCH: u16 = 88;
-    pub(crate) const GROUP_EPOCH: u16 = 89;
-    pub(crate) const GROUP_ID: u16 = 90;
-    pub(crate) const GROUP_IDS: u16 = 91;
-    pub(crate) const GROUP_INSTANCE_ID: u16 = 92;
-    pub(crate) const GROUP_STATE: u16 = 93;
-    pub(crate) const GROUP_TYPE: u16 = 94;
-    pub(crate) const GROUPS: u16 = 95;
-    pub(crate) const GROUPS_NAMES: u16 = 96;
-    pub(crate) const HEARTBEAT_INTERVAL_MS: u16 = 97;
-    pub(crate) const HIGH_WATERMARK: u16 = 98;
-    pub(crate) const HMAC: u16 = 99;
-    pub(crate) const HOST: u16 = 100;
-    pub(crate) const HOST_FILTER: u16 = 101;
-    pub(crate) const ID: u16 = 102;
-    pub(crate) const INCARNATION_ID: u16 = 103;
-    pub(crate) const INCLUDE_AUTHORIZED_OPERATIONS: u16 = 104;
-    pub(crate) const INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS: u16 = 105;
-    pub(crate) const INCLUDE_DOCUMENTATION: u16 = 106;
-    pub(crate) const INCLUDE_FENCED_BROKERS: u16 = 107;
-    pub(crate) const INCLUDE_SYNONYMS: u16 = 108;
-    pub(crate) const INCLUDE_TOPIC_AUTHORIZED_OPERATIONS: u16 = 109;
-    pub(crate) const INDEX: u16 = 110;
-    pub(crate) const INSTANCE_ID: u16 = 111;
-    pub(crate) const IS_FENCED: u16 = 112;
-    pub(crate) const IS_INTERNAL: u16 = 113;
-    pub(crate) const IS_MIGRATING_ZK_BROKER: u16 = 114;
-    pub(crate) const IS_SENSITIVE: u16 = 115;
-    pub(crate) const ISOLATION_LEVEL: u16 = 116;
-    pub(crate) const ISR_NODES: u16 = 117;
-    pub(crate) const ITERATIONS: u16 = 118;
-    pub(crate) const K_RAFT_VERSION_FEATURE: u16 = 119;
-    pub(crate) const KEY: u16 = 120;
-    pub(crate) const KEY_TYPE: u16 = 121;
-    pub(crate) const LAST_FETCHED_EPOCH: u16 = 122;
-    pub(crate) const LAST_KNOWN_ELR: u16 = 123;
-    pub(crate) const LAST_OFFSET: u16 = 124;
-    pub(crate) const LAST_OFFSET_EPOCH: u16 = 125;
-    pub(crate) const LAST_SEQUENCE: u16 = 126;
-    pub(crate) const LAST_STABLE_OFFSET: u16 = 127;
-    pub(crate) const LAST_TIMESTAMP: u16 = 128;
-    pub(crate) const LEADER_ENDPOINTS: u16 = 129;
-    pub(crate) const LEADER_EPOCH: u16 = 130;
-    pub(crate) const LEADER_ID: u16 = 131;
-    pub(crate) const LEADER_RECOVERY_STATE: u16 = 132;
-    pub(crate) const LISTENERS: u16 = 133;
-    pub(crate) const LOG_APPEND_TIME_MS: u16 = 134;
-    pub(crate) const LOG_DIRS: u16 = 135;
-    pub(crate) const LOG_START_OFFSET: u16 = 136;
-    pub(crate) const LOW_WATERMARK: u16 = 137;
-    pub(crate) const MARKERS: u16 = 138;
-    pub(crate) const MATCH_TYPE: u16 = 139;
-    pub(crate) const MAX_BYTES: u16 = 140;
-    pub(crate) const MAX_LIFETIME_MS: u16 = 141;
-    pub(crate) const MAX_RECORDS: u16 = 142;
-    pub(crate) const MAX_SUPPORTED_VERSION: u16 = 143;
-    pub(crate) const MAX_VERSION: u16 = 144;
-    pub(crate) const MAX_VERSION_LEVEL: u16 = 145;
-    pub(crate) const MAX_WAIT_MS: u16 = 146;
-    pub(crate) const MECHANISM: u16 = 147;
-    pub(crate) const MEMBER_ASSIGNMENT: u16 = 148;
-    pub(crate) const MEMBER_EPOCH: u16 = 149;
-    pub(crate) const MEMBER_ID: u16 = 150;
-    pub(crate) const MEMBER_METADATA: u16 = 151;
-    pub(crate) const MEMBER_TYPE: u16 = 152;
-    pub(crate) const MEMBERS: u16 = 153;
-    pub(crate) const METADATA: u16 = 154;
-    pub(crate) const METRICS: u16 = 155;
-    pub(crate) const MIN_BYTES: u16 = 156;
-    pub(crate) const MIN_SUPPORTED_VERSION: u16 = 157;
-    pub(crate) const MIN_VERSION: u16 = 158;
-    pub(crate) const MIN_VERSION_LEVEL: u16 = 159;
-    pub(crate) const NAME: u16 = 160;
-    pub(crate) const NEW_ISR: u16 = 161;
-    pub(crate) const NEW_ISR_WITH_EPOCHS: u16 = 162;
-    pub(crate) const NEXT_CURSOR: u16 = 163;
-    pub(crate) const NODE_ENDPOINTS: u16 = 164;
-    pub(crate) const NODE_ID: u16 = 165;
-    pub(crate) const NUM_PARTITIONS: u16 = 166;
-    pub(crate) const OFFLINE_LOG_DIRS: u16 = 167;
-    pub(crate) const OFFLINE_REPLICAS: u16 = 168;
-    pub(crate) const OFFSET: u16 = 169;
-    pub(crate) const OPERATION: u16 = 170;
-    pub(crate) const OPS: u16 = 171;
-    pub(crate) const OWNER_PRINCIPAL_NAME: u16 = 172;
-    pub(crate) const OWNER_PRINCIPAL_TYPE: u16 = 173;
-    pub(crate) const OWNERS: u16 = 174;
-    pub(crate) const PARTITION: u16 = 175;
-    pub(crate) const PARTITION_DATA: u16 = 176;
-    pub(crate) const PARTITION_EPOCH: u16 = 177;
-    pub(crate) const PARTITION_ERROR_CODE: u16 = 178;
-    pub(crate) const PARTITION_INDEX: u16 = 179;
-    pub(crate) const PARTITION_INDEXES: u16 = 180;
-    pub(crate) const PARTITION_MAX_BYTES: u16 = 181;
-    pub(crate) const PARTITION_RESPONSES: u16 = 182;
-    pub(crate) const PARTITIONS: u16 = 183;
-    pub(crate) const PATH: u16 = 184;
-    pub(crate) const PATTERN_TYPE_FILTER: u16 = 185;
-    pub(crate) const PERMISSION_TYPE: u16 = 186;
-    pub(crate) const PORT: u16 = 187;
-    pub(crate) const POSITION: u16 = 188;
-    pub(crate) const PRE_VOTE: u16 = 189;
-    pub(crate) const PREFERRED_CANDIDATES: u16 = 190;
-    pub(crate) const PREFERRED_READ_REPLICA: u16 = 191;
-    pub(crate) const PREFERRED_SUCCESSORS: u16 = 192;
-    pub(crate) const PREVIOUS_BROKER_EPOCH: u16 = 193;
-    pub(crate) const PRINCIPAL: u16 = 194;
-    pub(crate) const PRINCIPAL_FILTER: u16 = 195;
-    pub(crate) const PRINCIPAL_NAME: u16 = 196;
-    pub(crate) const PRINCIPAL_TYPE: u16 = 197;
-    pub(crate) const PRODUCER_EPOCH: u16 = 198;
-    pub(crate) const PRODUCER_ID: u16 = 199;
-    pub(crate) const PRODUCER_ID_FILTERS: u16 = 200;
-    pub(crate) const PROTOCOL_DATA: u16 = 201;
-    pub(crate) const PROTOCOL_NAME: u16 = 202;
-    pub(crate) const PROTOCOL_TYPE: u16 = 203;
-    pub(crate) const PROTOCOLS: u16 = 204;
-    pub(crate) const RACK: u16 = 205;
-    pub(crate) const RACK_ID: u16 = 206;
-    pub(crate) const READ_ONLY: u16 = 207;
-    pub(crate) const REASON: u16 = 208;
-    pub(crate) const REBALANCE_TIMEOUT_MS: u16 = 209;
-    pub(crate) const RECORD_ERRORS: u16 = 210;
-    pub(crate) const RECORDS: u16 = 211;
-    pub(crate) const REMOVE: u16 = 212;
-    pub(crate) const RENEW_PERIOD_MS: u16 = 213;
-    pub(crate) const RENEWERS: u16 = 214;
-    pub(crate) const REPLICA_DIRECTORY_ID: u16 = 215;
-    pub(crate) const REPLICA_EPOCH: u16 = 216;
-    pub(crate) const REPLICA_ID: u16 = 217;
-    pub(crate) const REPLICA_NODES: u16 = 218;
-    pub(crate) const REPLICA_STATE: u16 = 219;
-    pub(crate) const REPLICAS: u16 = 220;
-    pub(crate) const REPLICATION_FACTOR: u16 = 221;
-    pub(crate) const REQUEST_DATA: u16 = 222;
-    pub(crate) const REQUEST_PRINCIPAL: u16 = 223;
-    pub(crate) const REQUIRE_STABLE: u16 = 224;
-    pub(crate) const RESOURCE_NAME: u16 = 225;
-    pub(crate) const RESOURCE_NAME_FILTER: u16 = 226;
-    pub(crate) const RESOURCE_PATTERN_TYPE: u16 = 227;
-    pub(crate) const RESOURCE_TYPE: u16 = 228;
-    pub(crate) const RESOURCE_TYPE_FILTER: u16 = 229;
-    pub(crate) const RESOURCE_TYPES: u16 = 230;
-    pub(crate) const RESOURCES: u16 = 231;
-    pub(crate) const RESPONSE_PARTITION_LIMIT: u16 = 232;
-    pub(crate) const RESPONSES: u16 = 233;
-    pub(crate) const RESULTS: u16 = 234;
-    pub(crate) const RESULTS_BY_PARTITION: u16 = 235;
-    pub(crate) const RESULTS_BY_TOPIC_V3_AND_BELOW: u16 = 236;
-    pub(crate) const RESULTS_BY_TRANSACTION: u16 = 237;
-    pub(crate) const RETENTION_TIME_MS: u16 = 238;
-    pub(crate) const SALT: u16 = 239;
-    pub(crate) const SALTED_PASSWORD: u16 = 240;
-    pub(crate) const SECURITY_PROTOCOL: u16 = 241;
-    pub(crate) const SERVER_ASSIGNOR: u16 = 242;
-    pub(crate) const SESSION_EPOCH: u16 = 243;
-    pub(crate) const SESSION_ID: u16 = 244;
-    pub(crate) const SESSION_TIMEOUT_MS: u16 = 245;
-    pub(crate) const SHARE_SESSION_EPOCH: u16 = 246;
-    pub(crate) const SNAPSHOT_ID: u16 = 247;
-    pub(crate) const SOURCE: u16 = 248;
-    pub(crate) const START_OFFSET: u16 = 249;
-    pub(crate) const STATE_BATCHES: u16 = 250;
-    pub(crate) const STATE_EPOCH: u16 = 251;
-    pub(crate) const STATE_FILTERS: u16 = 252;
-    pub(crate) const STATES_FILTER: u16 = 253;
-    pub(crate) const STRICT: u16 = 254;
-    pub(crate) const SUBSCRIBED_TOPIC_NAMES: u16 = 255;
-    pub(crate) const SUBSCRIBED_TOPIC_REGEX: u16 = 256;
-    pub(crate) const SUBSCRIPTION_ID: u16 = 257;
-    pub(crate) const SUPPORTED_FEATURES: u16 = 258;
-    pub(crate) const SYNONYMS: u16 = 259;
-    pub(crate) const TARGET_ASSIGNMENT: u16 = 260;
-    pub(crate) const TERMINATING: u16 = 261;
-    pub(crate) const THROTTLE_TIME_MS: u16 = 262;
-    pub(crate) const TIMEOUT_MS: u16 = 263;
-    pub(crate) const TIMESTAMP: u16 = 264;
-    pub(crate) const TOPIC: u16 = 265;
-    pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: u16 = 266;
-    pub(crate) const TOPIC_CONFIG_ERROR_CODE: u16 = 267;
-    pub(crate) const TOPIC_DATA: u16 = 268;
-    pub(crate) const TOPIC_ID: u16 = 269;
-    pub(crate) const TOPIC_NAME: u16 = 270;
-    pub(crate) const TOPIC_NAMES: u16 = 271;
-    pub(crate) const TOPIC_PARTITIONS: u16 = 272;
-    pub(crate) const TOPIC_RESULTS: u16 = 273;
-    pub(crate) const TOPICS: u16 = 274;
-    pub(crate) const TRANSACTION_RESULT: u16 = 275;
-    pub(crate) const TRANSACTION_START_TIME_MS: u16 = 276;
-    pub(crate) const TRANSACTION_STATE: u16 = 277;
-    pub(crate) const TRANSACTION_STATES: u16 = 278;
-    pub(crate) const TRANSACTION_TIMEOUT_MS: u16 = 279;
-    pub(crate) const TRANSACTIONAL_ID: u16 = 280;
-    pub(crate) const TRANSACTIONAL_ID_PATTERN: u16 = 281;
-    pub(crate) const TRANSACTIONAL_IDS: u16 = 282;
-    pub(crate) const TRANSACTIONS: u16 = 283;
-    pub(crate) const TYPES_FILTER: u16 = 284;
-    pub(crate) const UNKNOWN_STATE_FILTERS: u16 = 285;
-    pub(crate) const UPGRADE_TYPE: u16 = 286;
-    pub(crate) const UPSERTIONS: u16 = 287;
-    pub(crate) const USERS: u16 = 288;
-    pub(crate) const V3_AND_BELOW_PRODUCER_EPOCH: u16 = 289;
-    pub(crate) const V3_AND_BELOW_PRODUCER_ID: u16 = 290;
-    pub(crate) const V3_AND_BELOW_TOPICS: u16 = 291;
-    pub(crate) const V3_AND_BELOW_TRANSACTIONAL_ID: u16 = 292;
-    pub(crate) const VALIDATE_ONLY: u16 = 293;
-    pub(crate) const VALUE: u16 = 294;
-    pub(crate) const VERIFY_ONLY: u16 = 295;
-    pub(crate) const VOTER_DIRECTORY_ID: u16 = 296;
-    pub(crate) const VOTER_ID: u16 = 297;
-    pub(crate) const WANT_FENCE: u16 = 298;
-    pub(crate) const WANT_SHUT_DOWN: u16 = 299;
-    pub(crate) const ZK_MIGRATION_READY: u16 = 300;
+    pub(crate) const ACKNOWLEDGE_ERROR_CODE: u16 = 2;
+    pub(crate) const ACKNOWLEDGE_ERROR_MESSAGE: u16 = 3;
+    pub(crate) const ACKNOWLEDGE_TYPES: u16 = 4;
+    pub(crate) const ACKNOWLEDGEMENT_BATCHES: u16 = 5;
+    pub(crate) const ACKS: u16 = 6;
+    pub(crate) const ACLS: u16 = 7;
+    pub(crate) const ACQUIRED_RECORDS: u16 = 8;
+    pub(crate) const ACQUISITION_LOCK_TIMEOUT_MS: u16 = 9;
+    pub(crate) const ACTIVE_PRODUCERS: u16 = 10;
+    pub(crate) const ADDING_REPLICAS: u16 = 11;
+    pub(crate) const ALLOW_AUTO_TOPIC_CREATION: u16 = 12;
+    pub(crate) const ALLOW_DOWNGRADE: u16 = 13;
+    pub(crate) const ALLOW_REPLICATION_FACTOR_CHANGE: u16 = 14;
+    pub(crate) const API_KEY: u16 = 15;
+    pub(crate) const API_KEYS: u16 = 16;
+    pub(crate) const ASSIGNMENT: u16 = 17;
+    pub(crate) const ASSIGNMENT_EPOCH: u16 = 18;
+    pub(crate) const ASSIGNMENTS: u16 = 19;
+    pub(crate) const ASSIGNOR_NAME: u16 = 20;
+    pub(crate) const AUTH_BYTES: u16 = 21;
+    pub(crate) const AUTHORIZED_OPERATIONS: u16 = 22;
+    pub(crate) const BASE_OFFSET: u16 = 23;
+    pub(crate) const BATCH_INDEX: u16 = 24;
+    pub(crate) const BATCH_INDEX_ERROR_MESSAGE: u16 = 25;
+    pub(crate) const BATCH_SIZE: u16 = 26;
+    pub(crate) const BROKER_EPOCH: u16 = 27;
+    pub(crate) const BROKER_ID: u16 = 28;
+    pub(crate) const BROKER_IDS: u16 = 29;
+    pub(crate) const BROKERS: u16 = 30;
+    pub(crate) const CANDIDATE_DIRECTORY_ID: u16 = 31;
+    pub(crate) const CANDIDATE_ID: u16 = 32;
+    pub(crate) const CLIENT_HOST: u16 = 33;
+    pub(crate) const CLIENT_HOST_ADDRESS: u16 = 34;
+    pub(crate) const CLIENT_ID: u16 = 35;
+    pub(crate) const CLIENT_INSTANCE_ID: u16 = 36;
+    pub(crate) const CLIENT_SOFTWARE_NAME: u16 = 37;
+    pub(crate) const CLIENT_SOFTWARE_VERSION: u16 = 38;
+    pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: u16 = 39;
+    pub(crate) const CLUSTER_ID: u16 = 40;
+    pub(crate) const COMMITTED: u16 = 41;
+    pub(crate) const COMMITTED_LEADER_EPOCH: u16 = 42;
+    pub(crate) const COMMITTED_METADATA: u16 = 43;
+    pub(crate) const COMMITTED_OFFSET: u16 = 44;
+    pub(crate) const COMPONENTS: u16 = 45;
+    pub(crate) const COMPRESSION_TYPE: u16 = 46;
+    pub(crate) const CONFIG_OPERATION: u16 = 47;
+    pub(crate) const CONFIG_RESOURCES: u16 = 48;
+    pub(crate) const CONFIG_SOURCE: u16 = 49;
+    pub(crate) const CONFIG_TYPE: u16 = 50;
+    pub(crate) const CONFIGS: u16 = 51;
+    pub(crate) const CONFIGURATION_KEYS: u16 = 52;
+    pub(crate) const CONTROLLER_ID: u16 = 53;
+    pub(crate) const COORDINATOR_EPOCH: u16 = 54;
+    pub(crate) const COORDINATOR_KEYS: u16 = 55;
+    pub(crate) const COORDINATORS: u16 = 56;
+    pub(crate) const COUNT: u16 = 57;
+    pub(crate) const CREATIONS: u16 = 58;
+    pub(crate) const CREDENTIAL_INFOS: u16 = 59;
+    pub(crate) const CURRENT_LEADER: u16 = 60;
+    pub(crate) const CURRENT_LEADER_EPOCH: u16 = 61;
+    pub(crate) const CURRENT_METADATA_OFFSET: u16 = 62;
+    pub(crate) const CURRENT_TXN_START_OFFSET: u16 = 63;
+    pub(crate) const CURRENT_VOTERS: u16 = 64;
+    pub(crate) const CURSOR: u16 = 65;
+    pub(crate) const DELETIONS: u16 = 66;
+    pub(crate) const DELIVERY_COUNT: u16 = 67;
+    pub(crate) const DELIVERY_STATE: u16 = 68;
+    pub(crate) const DIRECTORIES: u16 = 69;
+    pub(crate) const DIRS: u16 = 70;
+    pub(crate) const DIVERGING_EPOCH: u16 = 71;
+    pub(crate) const DOCUMENTATION: u16 = 72;
+    pub(crate) const DURATION_FILTER: u16 = 73;
+    pub(crate) const ELECTION_TYPE: u16 = 74;
+    pub(crate) const ELIGIBLE_LEADER_REPLICAS: u16 = 75;
+    pub(crate) const END_OFFSET: u16 = 76;
+    pub(crate) const ENDPOINT_TYPE: u16 = 77;
+    pub(crate) const ENTITY: u16 = 78;
+    pub(crate) const ENTITY_NAME: u16 = 79;
+    pub(crate) const ENTITY_TYPE: u16 = 80;
+    pub(crate) const ENTRIES: u16 = 81;
+    pub(crate) const EPOCH: u16 = 82;
+    pub(crate) const ERROR_CODE: u16 = 83;
+    pub(crate) const ERROR_MESSAGE: u16 = 84;
+    pub(crate) const EXPIRY_TIME_PERIOD_MS: u16 = 85;
+    pub(crate) const FEATURE: u16 = 86;
+    pub(crate) const FEATURE_UPDATES: u16 = 87;
+    pub(crate) const FEATURES: u16 = 88;
+    pub(crate) const FETCH_OFFSET: u16 = 89;
+    pub(crate) const FILTERS: u16 = 90;
+    pub(crate) const FINALIZED_FEATURES: u16 = 91;
+    pub(crate) const FINALIZED_FEATURES_EPOCH: u16 = 92;
+    pub(crate) const FIRST_OFFSET: u16 = 93;
+    pub(crate) const FORGOTTEN_TOPICS_DATA: u16 = 94;
+    pub(crate) const GENERATION_ID: u16 = 95;
+    pub(crate) const GENERATION_ID_OR_MEMBER_EPOCH: u16 = 96;
+    pub(crate) const GROUP_EPOCH: u16 = 97;
+    pub(crate) const GROUP_ID: u16 = 98;
+    pub(crate) const GROUP_IDS: u16 = 99;
+    pub(crate) const GROUP_INSTANCE_ID: u16 = 100;
+    pub(crate) const GROUP_STATE: u16 = 101;
+    pub(crate) const GROUP_TYPE: u16 = 102;
+    pub(crate) const GROUPS: u16 = 103;
+    pub(crate) const GROUPS_NAMES: u16 = 104;
+    pub(crate) const HEARTBEAT_INTERVAL_MS: u16 = 105;
+    pub(crate) const HIGH_WATERMARK: u16 = 106;
+    pub(crate) const HMAC: u16 = 107;
+    pub(crate) const HOST: u16 = 108;
+    pub(crate) const HOST_FILTER: u16 = 109;
+    pub(crate) const ID: u16 = 110;
+    pub(crate) const INCARNATION_ID: u16 = 111;
+    pub(crate) const INCLUDE_AUTHORIZED_OPERATIONS: u16 = 112;
+    pub(crate) const INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS: u16 = 113;
+    pub(crate) const INCLUDE_DOCUMENTATION: u16 = 114;
+    pub(crate) const INCLUDE_FENCED_BROKERS: u16 = 115;
+    pub(crate) const INCLUDE_SYNONYMS: u16 = 116;
+    pub(crate) const INCLUDE_TOPIC_AUTHORIZED_OPERATIONS: u16 = 117;
+    pub(crate) const INDEX: u16 = 118;
+    pub(crate) const INSTANCE_ID: u16 = 119;
+    pub(crate) const IS_FENCED: u16 = 120;
+    pub(crate) const IS_FUTURE_KEY: u16 = 121;
+    pub(crate) const IS_INTERNAL: u16 = 122;
+    pub(crate) const IS_MIGRATING_ZK_BROKER: u16 = 123;
+    pub(crate) const IS_SENSITIVE: u16 = 124;
+    pub(crate) const ISOLATION_LEVEL: u16 = 125;
+    pub(crate) const ISR_NODES: u16 = 126;
+    pub(crate) const ITERATIONS: u16 = 127;
+    pub(crate) const K_RAFT_VERSION_FEATURE: u16 = 128;
+    pub(crate) const KEY: u16 = 129;
+    pub(crate) const KEY_TYPE: u16 = 130;
+    pub(crate) const LAST_CAUGHT_UP_TIMESTAMP: u16 = 131;
+    pub(crate) const LAST_FETCH_TIMESTAMP: u16 = 132;
+    pub(crate) const LAST_FETCHED_EPOCH: u16 = 133;
+    pub(crate) const LAST_KNOWN_ELR: u16 = 134;
+    pub(crate) const LAST_OFFSET: u16 = 135;
+    pub(crate) const LAST_OFFSET_EPOCH: u16 = 136;
+    pub(crate) const LAST_SEQUENCE: u16 = 137;
+    pub(crate) const LAST_STABLE_OFFSET: u16 = 138;
+    pub(crate) const LAST_TIMESTAMP: u16 = 139;
+    pub(crate) const LEADER: u16 = 140;
+    pub(crate) const LEADER_ENDPOINTS: u16 = 141;
+    pub(crate) const LEADER_EPOCH: u16 = 142;
+    pub(crate) const LEADER_ID: u16 = 143;
+    pub(crate) const LEADER_RECOVERY_STATE: u16 = 144;
+    pub(crate) const LISTENERS: u16 = 145;
+    pub(crate) const LOG_APPEND_TIME_MS: u16 = 146;
+    pub(crate) const LOG_DIR: u16 = 147;
+    pub(crate) const LOG_DIRS: u16 = 148;
+    pub(crate) const LOG_END_OFFSET: u16 = 149;
+    pub(crate) const LOG_START_OFFSET: u16 = 150;
+    pub(crate) const LOW_WATERMARK: u16 = 151;
+    pub(crate) const MARKERS: u16 = 152;
+    pub(crate) const MATCH_TYPE: u16 = 153;
+    pub(crate) const MAX_BYTES: u16 = 154;
+    pub(crate) const MAX_LIFETIME_MS: u16 = 155;
+    pub(crate) const MAX_RECORDS: u16 = 156;
+    pub(crate) const MAX_SUPPORTED_VERSION: u16 = 157;
+    pub(crate) const MAX_VERSION: u16 = 158;
+    pub(crate) const MAX_VERSION_LEVEL: u16 = 159;
+    pub(crate) const MAX_WAIT_MS: u16 = 160;
+    pub(crate) const MECHANISM: u16 = 161;
+    pub(crate) const MEMBER_ASSIGNMENT: u16 = 162;
+    pub(crate) const MEMBER_EPOCH: u16 = 163;
+    pub(crate) const MEMBER_ID: u16 = 164;
+    pub(crate) const MEMBER_METADATA: u16 = 165;
+    pub(crate) const MEMBER_TYPE: u16 = 166;
+    pub(crate) const MEMBERS: u16 = 167;
+    pub(crate) const METADATA: u16 = 168;
+    pub(crate) const METRICS: u16 = 169;
+    pub(crate) const MIN_BYTES: u16 = 170;
+    pub(crate) const MIN_SUPPORTED_VERSION: u16 = 171;
+    pub(crate) const MIN_VERSION: u16 = 172;
+    pub(crate) const MIN_VERSION_LEVEL: u16 = 173;
+    pub(crate) const NAME: u16 = 174;
+    pub(crate) const NEW_ISR: u16 = 175;
+    pub(crate) const NEW_ISR_WITH_EPOCHS: u16 = 176;
+    pub(crate) const NEXT_CURSOR: u16 = 177;
+    pub(crate) const NODE_ENDPOINTS: u16 = 178;
+    pub(crate) const NODE_ID: u16 = 179;
+    pub(crate) const NODES: u16 = 180;
+    pub(crate) const NUM_PARTITIONS: u16 = 181;
+    pub(crate) const OBSERVERS: u16 = 182;
+    pub(crate) const OFFLINE_LOG_DIRS: u16 = 183;
+    pub(crate) const OFFLINE_REPLICAS: u16 = 184;
+    pub(crate) const OFFSET: u16 = 185;
+    pub(crate) const OFFSET_LAG: u16 = 186;
+    pub(crate) const ONGOING_TXN_PRODUCER_EPOCH: u16 = 187;
+    pub(crate) const ONGOING_TXN_PRODUCER_ID: u16 = 188;
+    pub(crate) const OPERATION: u16 = 189;
+    pub(crate) const OPS: u16 = 190;
+    pub(crate) const OWNER_PRINCIPAL_NAME: u16 = 191;
+    pub(crate) const OWNER_PRINCIPAL_TYPE: u16 = 192;
+    pub(crate) const OWNERS: u16 = 193;
+    pub(crate) const PARTITION: u16 = 194;
+    pub(crate) const PARTITION_DATA: u16 = 195;
+    pub(crate) const PARTITION_EPOCH: u16 = 196;
+    pub(crate) const PARTITION_ERROR_CODE: u16 = 197;
+    pub(crate) const PARTITION_INDEX: u16 = 198;
+    pub(crate) const PARTITION_INDEXES: u16 = 199;
+    pub(crate) const PARTITION_MAX_BYTES: u16 = 200;
+    pub(crate) const PARTITION_RESPONSES: u16 = 201;
+    pub(crate) const PARTITION_SIZE: u16 = 202;
+    pub(crate) const PARTITIONS: u16 = 203;
+    pub(crate) const PATH: u16 = 204;
+    pub(crate) const PATTERN_TYPE: u16 = 205;
+    pub(crate) const PATTERN_TYPE_FILTER: u16 = 206;
+    pub(crate) const PERMISSION_TYPE: u16 = 207;
+    pub(crate) const PORT: u16 = 208;
+    pub(crate) const POSITION: u16 = 209;
+    pub(crate) const PRE_VOTE: u16 = 210;
+    pub(crate) const PREFERRED_CANDIDATES: u16 = 211;
+    pub(crate) const PREFERRED_READ_REPLICA: u16 = 212;
+    pub(crate) const PREFERRED_SUCCESSORS: u16 = 213;
+    pub(crate) const PREVIOUS_BROKER_EPOCH: u16 = 214;
+    pub(crate) const PRINCIPAL: u16 = 215;
+    pub(crate) const PRINCIPAL_FILTER: u16 = 216;
+    pub(crate) const PRINCIPAL_NAME: u16 = 217;
+    pub(crate) const PRINCIPAL_TYPE: u16 = 218;
+    pub(crate) const PRODUCER_EPOCH: u16 = 219;
+    pub(crate) const PRODUCER_ID: u16 = 220;
+    pub(crate) const PRODUCER_ID_FILTERS: u16 = 221;
+    pub(crate) const PROTOCOL_DATA: u16 = 222;
+    pub(crate) const PROTOCOL_NAME: u16 = 223;
+    pub(crate) const PROTOCOL_TYPE: u16 = 224;
+    pub(crate) const PROTOCOLS: u16 = 225;
+    pub(crate) const RACK: u16 = 226;
+    pub(crate) const RACK_ID: u16 = 227;
+    pub(crate) const READ_ONLY: u16 = 228;
+    pub(crate) const REASON: u16 = 229;
+    pub(crate) const REBALANCE_TIMEOUT_MS: u16 = 230;
+    pub(crate) const RECORD_ERRORS: u16 = 231;
+    pub(crate) const RECORDS: u16 = 232;
+    pub(crate) const REMOVE: u16 = 233;
+    pub(crate) const REMOVING_REPLICAS: u16 = 234;
+    pub(crate) const RENEW_PERIOD_MS: u16 = 235;
+    pub(crate) const RENEWERS: u16 = 236;
+    pub(crate) const REPLICA_DIRECTORY_ID: u16 = 237;
+    pub(crate) const REPLICA_EPOCH: u16 = 238;
+    pub(crate) const REPLICA_ID: u16 = 239;
+    pub(crate) const REPLICA_NODES: u16 = 240;
+    pub(crate) const REPLICA_STATE: u16 = 241;
+    pub(crate) const REPLICAS: u16 = 242;
+    pub(crate) const REPLICATION_FACTOR: u16 = 243;
+    pub(crate) const REQUEST_DATA: u16 = 244;
+    pub(crate) const REQUEST_PRINCIPAL: u16 = 245;
+    pub(crate) const REQUIRE_STABLE: u16 = 246;
+    pub(crate) const RESOURCE_NAME: u16 = 247;
+    pub(crate) const RESOURCE_NAME_FILTER: u16 = 248;
+    pub(crate) const RESOURCE_PATTERN_TYPE: u16 = 249;
+    pub(crate) const RESOURCE_TYPE: u16 = 250;
+    pub(crate) const RESOURCE_TYPE_FILTER: u16 = 251;
+    pub(crate) const RESOURCE_TYPES: u16 = 252;
+    pub(crate) const RESOURCES: u16 = 253;
+    pub(crate) const RESPONSE_PARTITION_LIMIT: u16 = 254;
+    pub(crate) const RESPONSES: u16 = 255;
+    pub(crate) const RESULTS: u16 = 256;
+    pub(crate) const RESULTS_BY_PARTITION: u16 = 257;
+    pub(crate) const RESULTS_BY_TOPIC_V3_AND_BELOW: u16 = 258;
+    pub(crate) const RESULTS_BY_TRANSACTION: u16 = 259;
+    pub(crate) const RETENTION_TIME_MS: u16 = 260;
+    pub(crate) const SALT: u16 = 261;
+    pub(crate) const SALTED_PASSWORD: u16 = 262;
+    pub(crate) const SECURITY_PROTOCOL: u16 = 263;
+    pub(crate) const SERVER_ASSIGNOR: u16 = 264;
+    pub(crate) const SESSION_EPOCH: u16 = 265;
+    pub(crate) const SESSION_ID: u16 = 266;
+    pub(crate) const SESSION_TIMEOUT_MS: u16 = 267;
+    pub(crate) const SHARE_SESSION_EPOCH: u16 = 268;
+    pub(crate) const SKIP_ASSIGNMENT: u16 = 269;
+    pub(crate) const SNAPSHOT_ID: u16 = 270;
+    pub(crate) const SOURCE: u16 = 271;
+    pub(crate) const START_OFFSET: u16 = 272;
+    pub(crate) const STATE_BATCHES: u16 = 273;
+    pub(crate) const STATE_EPOCH: u16 = 274;
+    pub(crate) const STATE_FILTERS: u16 = 275;
+    pub(crate) const STATES_FILTER: u16 = 276;
+    pub(crate) const STRICT: u16 = 277;
+    pub(crate) const SUBSCRIBED_TOPIC_NAMES: u16 = 278;
+    pub(crate) const SUBSCRIBED_TOPIC_REGEX: u16 = 279;
+    pub(crate) const SUBSCRIPTION_ID: u16 = 280;
+    pub(crate) const SUPPORTED_FEATURES: u16 = 281;
+    pub(crate) const SYNONYMS: u16 = 282;
+    pub(crate) const TARGET_ASSIGNMENT: u16 = 283;
+    pub(crate) const TERMINATING: u16 = 284;
+    pub(crate) const THROTTLE_TIME_MS: u16 = 285;
+    pub(crate) const TIMEOUT_MS: u16 = 286;
+    pub(crate) const TIMESTAMP: u16 = 287;
+    pub(crate) const TOPIC: u16 = 288;
+    pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: u16 = 289;
+    pub(crate) const TOPIC_CONFIG_ERROR_CODE: u16 = 290;
+    pub(crate) const TOPIC_DATA: u16 = 291;
+    pub(crate) const TOPIC_ID: u16 = 292;
+    pub(crate) const TOPIC_NAME: u16 = 293;
+    pub(crate) const TOPIC_NAMES: u16 = 294;
+    pub(crate) const TOPIC_PARTITIONS: u16 = 295;
+    pub(crate) const TOPIC_RESULTS: u16 = 296;
+    pub(crate) const TOPICS: u16 = 297;
+    pub(crate) const TOTAL_BYTES: u16 = 298;
+    pub(crate) const TRANSACTION_RESULT: u16 = 299;
+    pub(crate) const TRANSACTION_START_TIME_MS: u16 = 300;
+    pub(crate) const TRANSACTION_STATE: u16 = 301;
+    pub(crate) const TRANSACTION_STATES: u16 = 302;
+    pub(crate) const TRANSACTION_TIMEOUT_MS: u16 = 303;
+    pub(crate) const TRANSACTIONAL_ID: u16 = 304;
+    pub(crate) const TRANSACTIONAL_ID_PATTERN: u16 = 305;
+    pub(crate) const TRANSACTIONAL_IDS: u16 = 306;
+    pub(crate) const TRANSACTIONS: u16 = 307;
+    pub(crate) const TYPES_FILTER: u16 = 308;
+    pub(crate) const UNKNOWN_STATE_FILTERS: u16 = 309;
+    pub(crate) const UPGRADE_TYPE: u16 = 310;
+    pub(crate) const UPSERTIONS: u16 = 311;
+    pub(crate) const USABLE_BYTES: u16 = 312;
+    pub(crate) const USER: u16 = 313;
+    pub(crate) const USERS: u16 = 314;
+    pub(crate) const V3_AND_BELOW_PRODUCER_EPOCH: u16 = 315;
+    pub(crate) const V3_AND_BELOW_PRODUCER_ID: u16 = 316;
+    pub(crate) const V3_AND_BELOW_TOPICS: u16 = 317;
+    pub(crate) const V3_AND_BELOW_TRANSACTIONAL_ID: u16 = 318;
+    pub(crate) const VALIDATE_ONLY: u16 = 319;
+    pub(crate) const VALUE: u16 = 320;
+    pub(crate) const VALUES: u16 = 321;
+    pub(crate) const VERIFY_ONLY: u16 = 322;
+    pub(crate) const VOTER_DIRECTORY_ID: u16 = 323;
+    pub(crate) const VOTER_ID: u16 = 324;
+    pub(crate) const WANT_FENCE: u16 = 325;
+    pub(crate) const WANT_SHUT_DOWN: u16 = 326;
+    pub(crate) const ZK_MIGRATION_READY: u16 = 327;
 }
 
 /// Requests by api key: (key, message).
 pub(super) static REQUEST_MESSAGES: &[(i16, u16)] = &[
-    (0, 245), // ProduceRequest
-    (1, 159), // FetchRequest
-    (2, 200), // ListOffsetsRequest
-    (3, 210), // MetadataRequest
-    (8, 216), // OffsetCommitRequest
-    (9, 228), // OffsetFetchRequest
-    (10, 175), // FindCoordinatorRequest
-    (11, 189), // JoinGroupRequest
-    (12, 179), // HeartbeatRequest
-    (13, 191), // LeaveGroupRequest
-    (14, 280), // SyncGroupRequest
-    (15, 117), // DescribeGroupsRequest
-    (16, 196), // ListGroupsRequest
-    (17, 263), // SaslHandshakeRequest
-    (18, 36), // ApiVersionsRequest
-    (19, 79), // CreateTopicsRequest
-    (20, 100), // DeleteTopicsRequest
-    (21, 89), // DeleteRecordsRequest
-    (22, 185), // InitProducerIdRequest
-    (23, 238), // OffsetForLeaderEpochRequest
-    (24, 1), // AddPartitionsToTxnRequest
+    (0, 284), // ProduceRequest
+    (1, 189), // FetchRequest
+    (2, 236), // ListOffsetsRequest
+    (3, 249), // MetadataRequest
+    (8, 255), // OffsetCommitRequest
+    (9, 267), // OffsetFetchRequest
+    (10, 205), // FindCoordinatorRequest
+    (11, 221), // JoinGroupRequest
+    (12, 209), // HeartbeatRequest
+    (13, 225), // LeaveGroupRequest
+    (14, 333), // SyncGroupRequest
+    (15, 133), // DescribeGroupsRequest
+    (16, 232), // ListGroupsRequest
+    (17, 302), // SaslHandshakeRequest
+    (18, 43), // ApiVersionsRequest
+    (19, 86), // CreateTopicsRequest
+    (20, 109), // DeleteTopicsRequest
+    (21, 96), // DeleteRecordsRequest
+    (22, 216), // InitProducerIdRequest
+    (23, 277), // OffsetForLeaderEpochRequest
+    (24, 2), // AddPartitionsToTxnRequest
     (25, 0), // AddOffsetsToTxnRequest
-    (26, 155), // EndTxnRequest
-    (27, 303), // WriteTxnMarkersRequest
-    (28, 282), // TxnOffsetCommitRequest
-    (29, 103), // DescribeAclsRequest
-    (30, 68), // CreateAclsRequest
-    (31, 84), // DeleteAclsRequest
-    (32, 109), // DescribeConfigsRequest
-    (33, 15), // AlterConfigsRequest
-    (34, 29), // AlterReplicaLogDirsRequest
-    (35, 122), // DescribeLogDirsRequest
-    (36, 262), // SaslAuthenticateRequest
-    (37, 72), // CreatePartitionsRequest
-    (38, 70), // CreateDelegationTokenRequest
-    (39, 261), // RenewDelegationTokenRequest
-    (40, 157), // ExpireDelegationTokenRequest
-    (41, 116), // DescribeDelegationTokenRequest
-    (42, 85), // DeleteGroupsRequest
-    (43, 148), // ElectLeadersRequest
-    (44, 182), // IncrementalAlterConfigsRequest
-    (45, 20), // AlterPartitionReassignmentsRequest
-    (46, 205), // ListPartitionReassignmentsRequest
-    (47, 222), // OffsetDeleteRequest
-    (48, 105), // DescribeClientQuotasRequest
-    (49, 11), // AlterClientQuotasRequest
-    (50, 146), // DescribeUserScramCredentialsRequest
-    (51, 33), // AlterUserScramCredentialsRequest
-    (52, 296), // VoteRequest
-    (53, 45), // BeginQuorumEpochRequest
-    (54, 150), // EndQuorumEpochRequest
-    (55, 129), // DescribeQuorumRequest
-    (56, 23), // AlterPartitionRequest
-    (57, 290), // UpdateFeaturesRequest
-    (58, 156), // EnvelopeRequest
-    (59, 171), // FetchSnapshotRequest
-    (60, 106), // DescribeClusterRequest
-    (61, 123), // DescribeProducersRequest
-    (62, 50), // BrokerRegistrationRequest
-    (63, 49), // BrokerHeartbeatRequest
-    (64, 288), // UnregisterBrokerRequest
-    (65, 142), // DescribeTransactionsRequest
-    (66, 207), // ListTransactionsRequest
-    (67, 10), // AllocateProducerIdsRequest
-    (68, 59), // ConsumerGroupHeartbeatRequest
-    (69, 53), // ConsumerGroupDescribeRequest
-    (70, 64), // ControllerRegistrationRequest
-    (71, 178), // GetTelemetrySubscriptionsRequest
-    (72, 253), // PushTelemetryRequest
-    (73, 41), // AssignReplicasToDirsRequest
-    (74, 193), // ListConfigResourcesRequest
-    (75, 136), // DescribeTopicPartitionsRequest
-    (76, 279), // ShareGroupHeartbeatRequest
-    (77, 273), // ShareGroupDescribeRequest
-    (78, 272), // ShareFetchRequest
-    (79, 267), // ShareAcknowledgeRequest
-    (80, 8), // AddRaftVoterRequest
-    (81, 260), // RemoveRaftVoterRequest
-    (82, 293), // UpdateRaftVoterRequest
-    (83, 186), // InitializeShareGroupStateRequest
-    (84, 255), // ReadShareGroupStateRequest
-    (85, 299), // WriteShareGroupStateRequest
-    (86, 96), // DeleteShareGroupStateRequest
-    (87, 258), // ReadShareGroupStateSummaryRequest
-    (90, 132), // DescribeShareGroupOffsetsRequest
-    (91, 30), // AlterShareGroupOffsetsRequest
-    (92, 94), // DeleteShareGroupOffsetsRequest
+    (26, 184), // EndTxnRequest
+    (27, 360), // WriteTxnMarkersRequest
+    (28, 336), // TxnOffsetCommitRequest
+    (29, 112), // DescribeAclsRequest
+    (30, 75), // CreateAclsRequest
+    (31, 91), // DeleteAclsRequest
+    (32, 125), // DescribeConfigsRequest
+    (33, 16), // AlterConfigsRequest
+    (34, 33), // AlterReplicaLogDirsRequest
+    (35, 138), // DescribeLogDirsRequest
+    (36, 301), // SaslAuthenticateRequest
+    (37, 79), // CreatePartitionsRequest
+    (38, 77), // CreateDelegationTokenRequest
+    (39, 300), // RenewDelegationTokenRequest
+    (40, 187), // ExpireDelegationTokenRequest
+    (41, 132), // DescribeDelegationTokenRequest
+    (42, 92), // DeleteGroupsRequest
+    (43, 177), // ElectLeadersRequest
+    (44, 213), // IncrementalAlterConfigsRequest
+    (45, 21), // AlterPartitionReassignmentsRequest
+    (46, 241), // ListPartitionReassignmentsRequest
+    (47, 261), // OffsetDeleteRequest
+    (48, 117), // DescribeClientQuotasRequest
+    (49, 12), // AlterClientQuotasRequest
+    (50, 172), // DescribeUserScramCredentialsRequest
+    (51, 40), // AlterUserScramCredentialsRequest
+    (52, 353), // VoteRequest
+    (53, 52), // BeginQuorumEpochRequest
+    (54, 179), // EndQuorumEpochRequest
+    (55, 149), // DescribeQuorumRequest
+    (56, 27), // AlterPartitionRequest
+    (57, 345), // UpdateFeaturesRequest
+    (58, 186), // EnvelopeRequest
+    (59, 201), // FetchSnapshotRequest
+    (60, 122), // DescribeClusterRequest
+    (61, 143), // DescribeProducersRequest
+    (62, 57), // BrokerRegistrationRequest
+    (63, 56), // BrokerHeartbeatRequest
+    (64, 342), // UnregisterBrokerRequest
+    (65, 168), // DescribeTransactionsRequest
+    (66, 246), // ListTransactionsRequest
+    (67, 11), // AllocateProducerIdsRequest
+    (68, 66), // ConsumerGroupHeartbeatRequest
+    (69, 60), // ConsumerGroupDescribeRequest
+    (70, 71), // ControllerRegistrationRequest
+    (71, 208), // GetTelemetrySubscriptionsRequest
+    (72, 292), // PushTelemetryRequest
+    (73, 48), // AssignReplicasToDirsRequest
+    (74, 229), // ListConfigResourcesRequest
+    (75, 162), // DescribeTopicPartitionsRequest
+    (76, 329), // ShareGroupHeartbeatRequest
+    (77, 323), // ShareGroupDescribeRequest
+    (78, 316), // ShareFetchRequest
+    (79, 306), // ShareAcknowledgeRequest
+    (80, 9), // AddRaftVoterRequest
+    (81, 299), // RemoveRaftVoterRequest
+    (82, 350), // UpdateRaftVoterRequest
+    (83, 218), // InitializeShareGroupStateRequest
+    (84, 294), // ReadShareGroupStateRequest
+    (85, 356), // WriteShareGroupStateRequest
+    (86, 105), // DeleteShareGroupStateRequest
+    (87, 297), // ReadShareGroupStateSummaryRequest
+    (90, 158), // DescribeShareGroupOffsetsRequest
+    (91, 34), // AlterShareGroupOffsetsRequest
+    (92, 101), // DeleteShareGroupOffsetsRequest
 ];
 
 /// The responses the filter decodes, by api key: (key, message).
 pub(super) static RESPONSE_MESSAGES: &[(i16, u16)] = &[
-    (0, 251), // ProduceResponse
-    (1, 165), // FetchResponse
-    (2, 203), // ListOffsetsResponse
-    (3, 212), // MetadataResponse
-    (8, 219), // OffsetCommitResponse
-    (9, 232), // OffsetFetchResponse
-    (10, 177), // FindCoordinatorResponse
-    (15, 118), // DescribeGroupsResponse
-    (16, 197), // ListGroupsResponse
-    (18, 38), // ApiVersionsResponse
-    (19, 82), // CreateTopicsResponse
-    (20, 102), // DeleteTopicsResponse
-    (21, 92), // DeleteRecordsResponse
-    (23, 242), // OffsetForLeaderEpochResponse
-    (24, 5), // AddPartitionsToTxnResponse
-    (28, 285), // TxnOffsetCommitResponse
-    (32, 112), // DescribeConfigsResponse
-    (33, 19), // AlterConfigsResponse
-    (37, 74), // CreatePartitionsResponse
-    (42, 87), // DeleteGroupsResponse
-    (44, 184), // IncrementalAlterConfigsResponse
-    (47, 225), // OffsetDeleteResponse
-    (60, 108), // DescribeClusterResponse
-    (61, 125), // DescribeProducersResponse
-    (65, 143), // DescribeTransactionsResponse
-    (66, 208), // ListTransactionsResponse
-    (68, 62), // ConsumerGroupHeartbeatResponse
-    (69, 55), // ConsumerGroupDescribeResponse
-    (74, 195), // ListConfigResourcesResponse
-    (75, 139), // DescribeTopicPartitionsResponse
-    (77, 277), // ShareGroupDescribeResponse
+    (0, 290), // ProduceResponse
+    (1, 195), // FetchResponse
+    (2, 239), // ListOffsetsResponse
+    (3, 251), // MetadataResponse
+    (8, 258), // OffsetCommitResponse
+    (9, 271), // OffsetFetchResponse
+    (10, 207), // FindCoordinatorResponse
+    (11, 223), // JoinGroupResponse
+    (12, 210), // HeartbeatResponse
+    (13, 227), // LeaveGroupResponse
+    (14, 335), // SyncGroupResponse
+    (15, 134), // DescribeGroupsResponse
+    (16, 233), // ListGroupsResponse
+    (18, 45), // ApiVersionsResponse
+    (19, 89), // CreateTopicsResponse
+    (20, 111), // DeleteTopicsResponse
+    (21, 99), // DeleteRecordsResponse
+    (22, 217), // InitProducerIdResponse
+    (23, 281), // OffsetForLeaderEpochResponse
+    (24, 6), // AddPartitionsToTxnResponse
+    (25, 1), // AddOffsetsToTxnResponse
+    (26, 185), // EndTxnResponse
+    (28, 339), // TxnOffsetCommitResponse
+    (29, 115), // DescribeAclsResponse
+    (32, 128), // DescribeConfigsResponse
+    (33, 20), // AlterConfigsResponse
+    (35, 140), // DescribeLogDirsResponse
+    (37, 81), // CreatePartitionsResponse
+    (42, 94), // DeleteGroupsResponse
+    (44, 215), // IncrementalAlterConfigsResponse
+    (45, 24), // AlterPartitionReassignmentsResponse
+    (46, 243), // ListPartitionReassignmentsResponse
+    (47, 264), // OffsetDeleteResponse
+    (48, 118), // DescribeClientQuotasResponse
+    (50, 175), // DescribeUserScramCredentialsResponse
+    (55, 152), // DescribeQuorumResponse
+    (57, 347), // UpdateFeaturesResponse
+    (60, 124), // DescribeClusterResponse
+    (61, 145), // DescribeProducersResponse
+    (64, 343), // UnregisterBrokerResponse
+    (65, 169), // DescribeTransactionsResponse
+    (66, 247), // ListTransactionsResponse
+    (68, 69), // ConsumerGroupHeartbeatResponse
+    (69, 62), // ConsumerGroupDescribeResponse
+    (74, 231), // ListConfigResourcesResponse
+    (75, 165), // DescribeTopicPartitionsResponse
+    (76, 331), // ShareGroupHeartbeatResponse
+    (77, 327), // ShareGroupDescribeResponse
+    (78, 321), // ShareFetchResponse
+    (79, 310), // ShareAcknowledgeResponse
+    (91, 37), // AlterShareGroupOffsetsResponse
+    (92, 103), // DeleteShareGroupOffsetsResponse
 ];
 
 /// Every struct of those messages: its name and its layouts by version.
 pub(super) static SCHEMAS: &[Schema] = &[
     Schema { // 0: add_offsets_to_txn_request
         name: "AddOffsetsToTxnRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GROUP_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GROUP_ID, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 1: add_partitions_to_txn_request
-        name: "AddPartitionsToTxnRequest",
+    Schema { // 1: add_offsets_to_txn_response
+        name: "AddOffsetsToTxnResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Int16, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Int32, NotNull, &Struct(2)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Varint, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Varint, NotNull, &Struct(2)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (4, 5), fields: &[(TRANSACTIONS, Array(Varint, NotNull, &Struct(3)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 2: add_partitions_to_txn_request
+        name: "AddPartitionsToTxnRequest",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Int16, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Int32, NotNull, &Struct(3)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(V3_AND_BELOW_TRANSACTIONAL_ID, String(Varint, NotNull)), (V3_AND_BELOW_PRODUCER_ID, Int(I64)), (V3_AND_BELOW_PRODUCER_EPOCH, Int(I16)), (V3_AND_BELOW_TOPICS, Array(Varint, NotNull, &Struct(3)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONS, Array(Varint, NotNull, &Struct(4)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 3: add_partitions_to_txn_request
         name: "AddPartitionsToTxnTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 3: add_partitions_to_txn_request
+    Schema { // 4: add_partitions_to_txn_request
         name: "AddPartitionsToTxnTransaction",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (VERIFY_ONLY, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(2)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (VERIFY_ONLY, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(3)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 4: add_partitions_to_txn_response
+    Schema { // 5: add_partitions_to_txn_response
         name: "AddPartitionsToTxnPartitionResult",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 5: add_partitions_to_txn_response
-        name: "AddPartitionsToTxnResponse",
-        layouts: &[
-            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Int32, NotNull, &Struct(7)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Varint, NotNull, &Struct(7)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (4, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (RESULTS_BY_TRANSACTION, Array(Varint, NotNull, &Struct(6)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
     Schema { // 6: add_partitions_to_txn_response
-        name: "AddPartitionsToTxnResult",
+        name: "AddPartitionsToTxnResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (TOPIC_RESULTS, Array(Varint, NotNull, &Struct(7)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Int32, NotNull, &Struct(8)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS_BY_TOPIC_V3_AND_BELOW, Array(Varint, NotNull, &Struct(8)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (RESULTS_BY_TRANSACTION, Array(Varint, NotNull, &Struct(7)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 7: add_partitions_to_txn_response
-        name: "AddPartitionsToTxnTopicResult",
+        name: "AddPartitionsToTxnResult",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (RESULTS_BY_PARTITION, Array(Int32, NotNull, &Struct(4)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (RESULTS_BY_PARTITION, Array(Varint, NotNull, &Struct(4)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (TOPIC_RESULTS, Array(Varint, NotNull, &Struct(8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 8: add_raft_voter_request
-        name: "AddRaftVoterRequest",
+    Schema { // 8: add_partitions_to_txn_response
+        name: "AddPartitionsToTxnTopicResult",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TIMEOUT_MS, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(9)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (RESULTS_BY_PARTITION, Array(Int32, NotNull, &Struct(5)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (RESULTS_BY_PARTITION, Array(Varint, NotNull, &Struct(5)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 9: add_raft_voter_request
+        name: "AddRaftVoterRequest",
+        initial: &[],
+        present: &[CLUSTER_ID],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TIMEOUT_MS, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(10)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 10: add_raft_voter_request
         name: "Listener",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 10: allocate_producer_ids_request
+    Schema { // 11: allocate_producer_ids_request
         name: "AllocateProducerIdsRequest",
+        initial: &[(BROKER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 11: alter_client_quotas_request
+    Schema { // 12: alter_client_quotas_request
         name: "AlterClientQuotasRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ENTRIES, Array(Int32, NotNull, &Struct(13))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(ENTRIES, Array(Varint, NotNull, &Struct(13))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ENTRIES, Array(Int32, NotNull, &Struct(14))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTRIES, Array(Varint, NotNull, &Struct(14))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 12: alter_client_quotas_request
+    Schema { // 13: alter_client_quotas_request
         name: "EntityData",
+        initial: &[],
+        present: &[ENTITY_NAME],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(ENTITY_TYPE, String(Int16, NotNull)), (ENTITY_NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(ENTITY_TYPE, String(Varint, NotNull)), (ENTITY_NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 13: alter_client_quotas_request
+    Schema { // 14: alter_client_quotas_request
         name: "EntryData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ENTITY, Array(Int32, NotNull, &Struct(12))), (OPS, Array(Int32, NotNull, &Struct(14)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(ENTITY, Array(Varint, NotNull, &Struct(12))), (OPS, Array(Varint, NotNull, &Struct(14)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ENTITY, Array(Int32, NotNull, &Struct(13))), (OPS, Array(Int32, NotNull, &Struct(15)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY, Array(Varint, NotNull, &Struct(13))), (OPS, Array(Varint, NotNull, &Struct(15)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 14: alter_client_quotas_request
+    Schema { // 15: alter_client_quotas_request
         name: "OpData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(KEY, String(Int16, NotNull)), (VALUE, Int(F64)), (REMOVE, Int(Bool))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(KEY, String(Varint, NotNull)), (VALUE, Int(F64)), (REMOVE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 15: alter_configs_request
-        name: "AlterConfigsRequest",
-        layouts: &[
-            Layout { versions: (0, 1), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(16))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(16))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
     Schema { // 16: alter_configs_request
-        name: "AlterConfigsResource",
+        name: "AlterConfigsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(17)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(17)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(17))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(17))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 17: alter_configs_request
+        name: "AlterConfigsResource",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(18)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(18)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 18: alter_configs_request
         name: "AlterableConfig",
+        initial: &[],
+        present: &[VALUE],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 18: alter_configs_response
+    Schema { // 19: alter_configs_response
         name: "AlterConfigsResourceResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 19: alter_configs_response
+    Schema { // 20: alter_configs_response
         name: "AlterConfigsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(18)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(18)))], tagged: Some(&[]), defaults: &[] },
-        ],
-    },
-    Schema { // 20: alter_partition_reassignments_request
-        name: "AlterPartitionReassignmentsRequest",
-        layouts: &[
-            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(22)))], tagged: Some(&[]), defaults: &[(ALLOW_REPLICATION_FACTOR_CHANGE, 1)] },
-            Layout { versions: (1, 1), fields: &[(TIMEOUT_MS, Int(I32)), (ALLOW_REPLICATION_FACTOR_CHANGE, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(22)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(19)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(19)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
     Schema { // 21: alter_partition_reassignments_request
+        name: "AlterPartitionReassignmentsRequest",
+        initial: &[(TIMEOUT_MS, 60000), (ALLOW_REPLICATION_FACTOR_CHANGE, 1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(23)))], tagged: Some(&[]), defaults: &[(ALLOW_REPLICATION_FACTOR_CHANGE, 1)] },
+            Layout { versions: (1, 1), fields: &[(TIMEOUT_MS, Int(I32)), (ALLOW_REPLICATION_FACTOR_CHANGE, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(23)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 22: alter_partition_reassignments_request
         name: "ReassignablePartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICAS, Array(Varint, Nullable, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 22: alter_partition_reassignments_request
+    Schema { // 23: alter_partition_reassignments_request
         name: "ReassignableTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(21)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(22)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 23: alter_partition_request
+    Schema { // 24: alter_partition_reassignments_response
+        name: "AlterPartitionReassignmentsResponse",
+        initial: &[(ALLOW_REPLICATION_FACTOR_CHANGE, 1)],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESPONSES, Array(Varint, NotNull, &Struct(26)))], tagged: Some(&[]), defaults: &[(ALLOW_REPLICATION_FACTOR_CHANGE, 1)] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ALLOW_REPLICATION_FACTOR_CHANGE, Int(Bool)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESPONSES, Array(Varint, NotNull, &Struct(26)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 25: alter_partition_reassignments_response
+        name: "ReassignablePartitionResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 26: alter_partition_reassignments_response
+        name: "ReassignableTopicResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(25)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 27: alter_partition_request
         name: "AlterPartitionRequest",
+        initial: &[(BROKER_EPOCH, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (TOPICS, Array(Varint, NotNull, &Struct(26)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (TOPICS, Array(Varint, NotNull, &Struct(30)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 24: alter_partition_request
+    Schema { // 28: alter_partition_request
         name: "BrokerState",
+        initial: &[(BROKER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 2), fields: &[], tagged: Some(&[]), defaults: &[(BROKER_EPOCH, -1)] },
             Layout { versions: (3, 3), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 25: alter_partition_request
+    Schema { // 29: alter_partition_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_EPOCH, Int(I32)), (NEW_ISR, Array(Varint, NotNull, &Int(I32))), (LEADER_RECOVERY_STATE, Int(I8)), (PARTITION_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_EPOCH, Int(I32)), (NEW_ISR_WITH_EPOCHS, Array(Varint, NotNull, &Struct(24))), (LEADER_RECOVERY_STATE, Int(I8)), (PARTITION_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_EPOCH, Int(I32)), (NEW_ISR_WITH_EPOCHS, Array(Varint, NotNull, &Struct(28))), (LEADER_RECOVERY_STATE, Int(I8)), (PARTITION_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 26: alter_partition_request
+    Schema { // 30: alter_partition_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(25)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(29)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 27: alter_replica_log_dirs_request
+    Schema { // 31: alter_replica_log_dirs_request
         name: "AlterReplicaLogDir",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(PATH, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(28)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(PATH, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(28)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PATH, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(32)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PATH, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 28: alter_replica_log_dirs_request
+    Schema { // 32: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 29: alter_replica_log_dirs_request
+    Schema { // 33: alter_replica_log_dirs_request
         name: "AlterReplicaLogDirsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(DIRS, Array(Int32, NotNull, &Struct(27)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(DIRS, Array(Varint, NotNull, &Struct(27)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(DIRS, Array(Int32, NotNull, &Struct(31)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(DIRS, Array(Varint, NotNull, &Struct(31)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 30: alter_share_group_offsets_request
+    Schema { // 34: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(32)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(36)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 31: alter_share_group_offsets_request
+    Schema { // 35: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequestPartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 32: alter_share_group_offsets_request
+    Schema { // 36: alter_share_group_offsets_request
         name: "AlterShareGroupOffsetsRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(31)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(35)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 33: alter_user_scram_credentials_request
+    Schema { // 37: alter_share_group_offsets_response
+        name: "AlterShareGroupOffsetsResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESPONSES, Array(Varint, NotNull, &Struct(39)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 38: alter_share_group_offsets_response
+        name: "AlterShareGroupOffsetsResponsePartition",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 39: alter_share_group_offsets_response
+        name: "AlterShareGroupOffsetsResponseTopic",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(38)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 40: alter_user_scram_credentials_request
         name: "AlterUserScramCredentialsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(DELETIONS, Array(Varint, NotNull, &Struct(34))), (UPSERTIONS, Array(Varint, NotNull, &Struct(35)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(DELETIONS, Array(Varint, NotNull, &Struct(41))), (UPSERTIONS, Array(Varint, NotNull, &Struct(42)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 34: alter_user_scram_credentials_request
+    Schema { // 41: alter_user_scram_credentials_request
         name: "ScramCredentialDeletion",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MECHANISM, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 35: alter_user_scram_credentials_request
+    Schema { // 42: alter_user_scram_credentials_request
         name: "ScramCredentialUpsertion",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MECHANISM, Int(I8)), (ITERATIONS, Int(I32)), (SALT, Bytes(Varint, NotNull)), (SALTED_PASSWORD, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 36: api_versions_request
+    Schema { // 43: api_versions_request
         name: "ApiVersionsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(CLIENT_SOFTWARE_NAME, String(Varint, NotNull)), (CLIENT_SOFTWARE_VERSION, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 37: api_versions_response
+    Schema { // 44: api_versions_response
         name: "ApiVersion",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(API_KEY, Int(I16)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(API_KEY, Int(I16)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 38: api_versions_response
+    Schema { // 45: api_versions_response
         name: "ApiVersionsResponse",
+        initial: &[(FINALIZED_FEATURES_EPOCH, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(37)))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
-            Layout { versions: (1, 2), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(37))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
-            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Varint, NotNull, &Struct(37))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, SUPPORTED_FEATURES, Some(Array(Varint, NotNull, &Struct(40)))), (1, FINALIZED_FEATURES_EPOCH, Some(Int(I64))), (2, FINALIZED_FEATURES, Some(Array(Varint, NotNull, &Struct(39)))), (3, ZK_MIGRATION_READY, Some(Int(Bool)))]), defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(44)))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
+            Layout { versions: (1, 2), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Int32, NotNull, &Struct(44))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
+            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (API_KEYS, Array(Varint, NotNull, &Struct(44))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, SUPPORTED_FEATURES, Some(Array(Varint, NotNull, &Struct(47)))), (1, FINALIZED_FEATURES_EPOCH, Some(Int(I64))), (2, FINALIZED_FEATURES, Some(Array(Varint, NotNull, &Struct(46)))), (3, ZK_MIGRATION_READY, Some(Int(Bool)))]), defaults: &[(FINALIZED_FEATURES_EPOCH, -1)] },
         ],
     },
-    Schema { // 39: api_versions_response
+    Schema { // 46: api_versions_response
         name: "FinalizedFeatureKey",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(NAME, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (MIN_VERSION_LEVEL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 40: api_versions_response
+    Schema { // 47: api_versions_response
         name: "SupportedFeatureKey",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(NAME, String(Varint, NotNull)), (MIN_VERSION, Int(I16)), (MAX_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 41: assign_replicas_to_dirs_request
+    Schema { // 48: assign_replicas_to_dirs_request
         name: "AssignReplicasToDirsRequest",
+        initial: &[(BROKER_EPOCH, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (DIRECTORIES, Array(Varint, NotNull, &Struct(42)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (DIRECTORIES, Array(Varint, NotNull, &Struct(49)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 42: assign_replicas_to_dirs_request
+    Schema { // 49: assign_replicas_to_dirs_request
         name: "DirectoryData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ID, Int(Uuid)), (TOPICS, Array(Varint, NotNull, &Struct(44)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ID, Int(Uuid)), (TOPICS, Array(Varint, NotNull, &Struct(51)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 43: assign_replicas_to_dirs_request
+    Schema { // 50: assign_replicas_to_dirs_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 44: assign_replicas_to_dirs_request
+    Schema { // 51: assign_replicas_to_dirs_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(43)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(50)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 45: begin_quorum_epoch_request
+    Schema { // 52: begin_quorum_epoch_request
         name: "BeginQuorumEpochRequest",
+        initial: &[(VOTER_ID, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(48)))], tagged: None, defaults: &[(VOTER_ID, -1)] },
-            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(48))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(46)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(55)))], tagged: None, defaults: &[(VOTER_ID, -1)] },
+            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(55))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(53)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 46: begin_quorum_epoch_request
+    Schema { // 53: begin_quorum_epoch_request
         name: "LeaderEndpoint",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 47: begin_quorum_epoch_request
+    Schema { // 54: begin_quorum_epoch_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 48: begin_quorum_epoch_request
+    Schema { // 55: begin_quorum_epoch_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(47)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(47)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(54)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(54)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 49: broker_heartbeat_request
+    Schema { // 56: broker_heartbeat_request
         name: "BrokerHeartbeatRequest",
+        initial: &[(BROKER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (CURRENT_METADATA_OFFSET, Int(I64)), (WANT_FENCE, Int(Bool)), (WANT_SHUT_DOWN, Int(Bool))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
             Layout { versions: (1, 1), fields: &[(BROKER_ID, Int(I32)), (BROKER_EPOCH, Int(I64)), (CURRENT_METADATA_OFFSET, Int(I64)), (WANT_FENCE, Int(Bool)), (WANT_SHUT_DOWN, Int(Bool))], tagged: Some(&[(0, OFFLINE_LOG_DIRS, Some(Array(Varint, NotNull, &Int(Uuid))))]), defaults: &[] },
         ],
     },
-    Schema { // 50: broker_registration_request
+    Schema { // 57: broker_registration_request
         name: "BrokerRegistrationRequest",
+        initial: &[(PREVIOUS_BROKER_EPOCH, -1)],
+        present: &[RACK],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
-            Layout { versions: (1, 1), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
-            Layout { versions: (2, 2), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid)))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
-            Layout { versions: (3, 4), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(52))), (FEATURES, Array(Varint, NotNull, &Struct(51))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid))), (PREVIOUS_BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(59))), (FEATURES, Array(Varint, NotNull, &Struct(58))), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (1, 1), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(59))), (FEATURES, Array(Varint, NotNull, &Struct(58))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (2, 2), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(59))), (FEATURES, Array(Varint, NotNull, &Struct(58))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid)))], tagged: Some(&[]), defaults: &[(PREVIOUS_BROKER_EPOCH, -1)] },
+            Layout { versions: (3, 4), fields: &[(BROKER_ID, Int(I32)), (CLUSTER_ID, String(Varint, NotNull)), (INCARNATION_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(59))), (FEATURES, Array(Varint, NotNull, &Struct(58))), (RACK, String(Varint, Nullable)), (IS_MIGRATING_ZK_BROKER, Int(Bool)), (LOG_DIRS, Array(Varint, NotNull, &Int(Uuid))), (PREVIOUS_BROKER_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 51: broker_registration_request
+    Schema { // 58: broker_registration_request
         name: "Feature",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 4), fields: &[(NAME, String(Varint, NotNull)), (MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 52: broker_registration_request
+    Schema { // 59: broker_registration_request
         name: "Listener",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 4), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16)), (SECURITY_PROTOCOL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 53: consumer_group_describe_request
+    Schema { // 60: consumer_group_describe_request
         name: "ConsumerGroupDescribeRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(GROUP_IDS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 54: consumer_group_describe_response
+    Schema { // 61: consumer_group_describe_response
         name: "Assignment",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(58)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(65)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 55: consumer_group_describe_response
+    Schema { // 62: consumer_group_describe_response
         name: "ConsumerGroupDescribeResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(56)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(63)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 56: consumer_group_describe_response
+    Schema { // 63: consumer_group_describe_response
         name: "DescribedGroup",
+        initial: &[(AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(57))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(64))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 57: consumer_group_describe_response
+    Schema { // 64: consumer_group_describe_response
         name: "Member",
+        initial: &[(MEMBER_TYPE, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(54)), (TARGET_ASSIGNMENT, Struct(54))], tagged: Some(&[]), defaults: &[(MEMBER_TYPE, -1)] },
-            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(54)), (TARGET_ASSIGNMENT, Struct(54)), (MEMBER_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(61)), (TARGET_ASSIGNMENT, Struct(61))], tagged: Some(&[]), defaults: &[(MEMBER_TYPE, -1)] },
+            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (ASSIGNMENT, Struct(61)), (TARGET_ASSIGNMENT, Struct(61)), (MEMBER_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 58: consumer_group_describe_response
+    Schema { // 65: consumer_group_describe_response
         name: "TopicPartitions",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 59: consumer_group_heartbeat_request
+    Schema { // 66: consumer_group_heartbeat_request
         name: "ConsumerGroupHeartbeatRequest",
+        initial: &[(REBALANCE_TIMEOUT_MS, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(60)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(60)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(67)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (INSTANCE_ID, String(Varint, Nullable)), (RACK_ID, String(Varint, Nullable)), (REBALANCE_TIMEOUT_MS, Int(I32)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull))), (SUBSCRIBED_TOPIC_REGEX, String(Varint, Nullable)), (SERVER_ASSIGNOR, String(Varint, Nullable)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(67)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 60: consumer_group_heartbeat_request
+    Schema { // 67: consumer_group_heartbeat_request
         name: "TopicPartitions",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 61: consumer_group_heartbeat_response
+    Schema { // 68: consumer_group_heartbeat_response
         name: "Assignment",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(63)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(70)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 62: consumer_group_heartbeat_response
+    Schema { // 69: consumer_group_heartbeat_response
         name: "ConsumerGroupHeartbeatResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (HEARTBEAT_INTERVAL_MS, Int(I32)), (ASSIGNMENT, OptionStruct(61))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (HEARTBEAT_INTERVAL_MS, Int(I32)), (ASSIGNMENT, OptionStruct(68))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 63: consumer_group_heartbeat_response
+    Schema { // 70: consumer_group_heartbeat_response
         name: "TopicPartitions",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 64: controller_registration_request
+    Schema { // 71: controller_registration_request
         name: "ControllerRegistrationRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CONTROLLER_ID, Int(I32)), (INCARNATION_ID, Int(Uuid)), (ZK_MIGRATION_READY, Int(Bool)), (LISTENERS, Array(Varint, NotNull, &Struct(66))), (FEATURES, Array(Varint, NotNull, &Struct(65)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CONTROLLER_ID, Int(I32)), (INCARNATION_ID, Int(Uuid)), (ZK_MIGRATION_READY, Int(Bool)), (LISTENERS, Array(Varint, NotNull, &Struct(73))), (FEATURES, Array(Varint, NotNull, &Struct(72)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 65: controller_registration_request
+    Schema { // 72: controller_registration_request
         name: "Feature",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 66: controller_registration_request
+    Schema { // 73: controller_registration_request
         name: "Listener",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16)), (SECURITY_PROTOCOL, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 67: create_acls_request
+    Schema { // 74: create_acls_request
         name: "AclCreation",
+        initial: &[(RESOURCE_PATTERN_TYPE, 3)],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (RESOURCE_PATTERN_TYPE, Int(I8)), (PRINCIPAL, String(Int16, NotNull)), (HOST, String(Int16, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (RESOURCE_PATTERN_TYPE, Int(I8)), (PRINCIPAL, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 68: create_acls_request
+    Schema { // 75: create_acls_request
         name: "CreateAclsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(CREATIONS, Array(Int32, NotNull, &Struct(67)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(CREATIONS, Array(Varint, NotNull, &Struct(67)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(CREATIONS, Array(Int32, NotNull, &Struct(74)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(CREATIONS, Array(Varint, NotNull, &Struct(74)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 69: create_delegation_token_request
+    Schema { // 76: create_delegation_token_request
         name: "CreatableRenewers",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(PRINCIPAL_TYPE, String(Int16, NotNull)), (PRINCIPAL_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(PRINCIPAL_TYPE, String(Varint, NotNull)), (PRINCIPAL_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 70: create_delegation_token_request
+    Schema { // 77: create_delegation_token_request
         name: "CreateDelegationTokenRequest",
+        initial: &[],
+        present: &[OWNER_PRINCIPAL_TYPE, OWNER_PRINCIPAL_NAME],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(RENEWERS, Array(Int32, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(RENEWERS, Array(Varint, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(OWNER_PRINCIPAL_TYPE, String(Varint, Nullable)), (OWNER_PRINCIPAL_NAME, String(Varint, Nullable)), (RENEWERS, Array(Varint, NotNull, &Struct(69))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RENEWERS, Array(Int32, NotNull, &Struct(76))), (MAX_LIFETIME_MS, Int(I64))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(RENEWERS, Array(Varint, NotNull, &Struct(76))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(OWNER_PRINCIPAL_TYPE, String(Varint, Nullable)), (OWNER_PRINCIPAL_NAME, String(Varint, Nullable)), (RENEWERS, Array(Varint, NotNull, &Struct(76))), (MAX_LIFETIME_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 71: create_partitions_request
+    Schema { // 78: create_partitions_request
         name: "CreatePartitionsAssignment",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(BROKER_IDS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(BROKER_IDS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 72: create_partitions_request
+    Schema { // 79: create_partitions_request
         name: "CreatePartitionsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(73))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(73))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(80))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(80))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 73: create_partitions_request
+    Schema { // 80: create_partitions_request
         name: "CreatePartitionsTopic",
+        initial: &[],
+        present: &[ASSIGNMENTS],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Int32, Nullable, &Struct(71)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(NAME, String(Varint, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Varint, Nullable, &Struct(71)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Int32, Nullable, &Struct(78)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(NAME, String(Varint, NotNull)), (COUNT, Int(I32)), (ASSIGNMENTS, Array(Varint, Nullable, &Struct(78)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 74: create_partitions_response
+    Schema { // 81: create_partitions_response
         name: "CreatePartitionsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(75)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(75)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(82)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(82)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 75: create_partitions_response
+    Schema { // 82: create_partitions_response
         name: "CreatePartitionsTopicResult",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(NAME, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 76: create_topics_request
+    Schema { // 83: create_topics_request
         name: "CreatableReplicaAssignment",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 4), fields: &[(PARTITION_INDEX, Int(I32)), (BROKER_IDS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (5, 7), fields: &[(PARTITION_INDEX, Int(I32)), (BROKER_IDS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 77: create_topics_request
+    Schema { // 84: create_topics_request
         name: "CreatableTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(76))), (CONFIGS, Array(Int32, NotNull, &Struct(78)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(76))), (CONFIGS, Array(Varint, NotNull, &Struct(78)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(83))), (CONFIGS, Array(Int32, NotNull, &Struct(85)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(83))), (CONFIGS, Array(Varint, NotNull, &Struct(85)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 78: create_topics_request
+    Schema { // 85: create_topics_request
         name: "CreatableTopicConfig",
+        initial: &[],
+        present: &[VALUE],
         layouts: &[
             Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 79: create_topics_request
+    Schema { // 86: create_topics_request
         name: "CreateTopicsRequest",
+        initial: &[(TIMEOUT_MS, 60000)],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(77))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 7), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(77))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(84))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(84))), (TIMEOUT_MS, Int(I32)), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 80: create_topics_response
+    Schema { // 87: create_topics_response
         name: "CreatableTopicConfigs",
+        initial: &[(CONFIG_SOURCE, -1)],
+        present: &[VALUE],
         layouts: &[
             Layout { versions: (2, 4), fields: &[], tagged: None, defaults: &[(CONFIG_SOURCE, -1)] },
             Layout { versions: (5, 7), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 81: create_topics_response
+    Schema { // 88: create_topics_response
         name: "CreatableTopicResult",
+        initial: &[(NUM_PARTITIONS, -1), (REPLICATION_FACTOR, -1)],
+        present: &[ERROR_MESSAGE, CONFIGS],
         layouts: &[
             Layout { versions: (2, 4), fields: &[(NAME, String(Int16, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[(NUM_PARTITIONS, -1), (REPLICATION_FACTOR, -1)] },
-            Layout { versions: (5, 6), fields: &[(NAME, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(80)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
-            Layout { versions: (7, 7), fields: &[(NAME, String(Varint, NotNull)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(80)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(NAME, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(87)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
+            Layout { versions: (7, 7), fields: &[(NAME, String(Varint, NotNull)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NUM_PARTITIONS, Int(I32)), (REPLICATION_FACTOR, Int(I16)), (CONFIGS, Array(Varint, Nullable, &Struct(87)))], tagged: Some(&[(0, TOPIC_CONFIG_ERROR_CODE, Some(Int(I16)))]), defaults: &[] },
         ],
     },
-    Schema { // 82: create_topics_response
+    Schema { // 89: create_topics_response
         name: "CreateTopicsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(81)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(81)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(88)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(88)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 83: delete_acls_request
+    Schema { // 90: delete_acls_request
         name: "DeleteAclsFilter",
+        initial: &[(PATTERN_TYPE_FILTER, 3)],
+        present: &[RESOURCE_NAME_FILTER, PRINCIPAL_FILTER, HOST_FILTER],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Int16, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Int16, Nullable)), (HOST_FILTER, String(Int16, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Varint, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Varint, Nullable)), (HOST_FILTER, String(Varint, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 84: delete_acls_request
+    Schema { // 91: delete_acls_request
         name: "DeleteAclsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(FILTERS, Array(Int32, NotNull, &Struct(83)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(FILTERS, Array(Varint, NotNull, &Struct(83)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(FILTERS, Array(Int32, NotNull, &Struct(90)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(FILTERS, Array(Varint, NotNull, &Struct(90)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 85: delete_groups_request
+    Schema { // 92: delete_groups_request
         name: "DeleteGroupsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(GROUPS_NAMES, Array(Int32, NotNull, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(GROUPS_NAMES, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 86: delete_groups_response
+    Schema { // 93: delete_groups_response
         name: "DeletableGroupResult",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(GROUP_ID, String(Int16, NotNull)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(GROUP_ID, String(Varint, NotNull)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 87: delete_groups_response
+    Schema { // 94: delete_groups_response
         name: "DeleteGroupsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(86)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(86)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(93)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(93)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 88: delete_records_request
+    Schema { // 95: delete_records_request
         name: "DeleteRecordsPartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (OFFSET, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 89: delete_records_request
+    Schema { // 96: delete_records_request
         name: "DeleteRecordsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(90))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(90))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(97))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(97))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 90: delete_records_request
+    Schema { // 97: delete_records_request
         name: "DeleteRecordsTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(88)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(88)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(95)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(95)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 91: delete_records_response
+    Schema { // 98: delete_records_response
         name: "DeleteRecordsPartitionResult",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (LOW_WATERMARK, Int(I64)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (LOW_WATERMARK, Int(I64)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 92: delete_records_response
+    Schema { // 99: delete_records_response
         name: "DeleteRecordsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(93)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(93)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(100)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(100)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 93: delete_records_response
+    Schema { // 100: delete_records_response
         name: "DeleteRecordsTopicResult",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(91)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(91)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(98)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(98)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 94: delete_share_group_offsets_request
+    Schema { // 101: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(95)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(102)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 95: delete_share_group_offsets_request
+    Schema { // 102: delete_share_group_offsets_request
         name: "DeleteShareGroupOffsetsRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 96: delete_share_group_state_request
+    Schema { // 103: delete_share_group_offsets_response
+        name: "DeleteShareGroupOffsetsResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESPONSES, Array(Varint, NotNull, &Struct(104)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 104: delete_share_group_offsets_response
+        name: "DeleteShareGroupOffsetsResponseTopic",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 105: delete_share_group_state_request
         name: "DeleteShareGroupStateRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(97)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(106)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 97: delete_share_group_state_request
+    Schema { // 106: delete_share_group_state_request
         name: "DeleteStateData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(98)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(107)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 98: delete_share_group_state_request
+    Schema { // 107: delete_share_group_state_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 99: delete_topics_request
+    Schema { // 108: delete_topics_request
         name: "DeleteTopicState",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 3), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (4, 5), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (6, 6), fields: &[(NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 100: delete_topics_request
+    Schema { // 109: delete_topics_request
         name: "DeleteTopicsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(TOPIC_NAMES, Array(Int32, NotNull, &String(Int16, NotNull))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (4, 5), fields: &[(TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (6, 6), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(99))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(108))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 101: delete_topics_response
+    Schema { // 110: delete_topics_response
         name: "DeletableTopicResult",
+        initial: &[],
+        present: &[NAME],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(NAME, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(NAME, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
@@ -1135,383 +1461,686 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (6, 6), fields: &[(NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 102: delete_topics_response
+    Schema { // 111: delete_topics_response
         name: "DeleteTopicsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(101)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(101)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(110)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(110)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 103: describe_acls_request
+    Schema { // 112: describe_acls_request
         name: "DescribeAclsRequest",
+        initial: &[(PATTERN_TYPE_FILTER, 3)],
+        present: &[RESOURCE_NAME_FILTER, PRINCIPAL_FILTER, HOST_FILTER],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Int16, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Int16, Nullable)), (HOST_FILTER, String(Int16, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE_FILTER, Int(I8)), (RESOURCE_NAME_FILTER, String(Varint, Nullable)), (PATTERN_TYPE_FILTER, Int(I8)), (PRINCIPAL_FILTER, String(Varint, Nullable)), (HOST_FILTER, String(Varint, Nullable)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 104: describe_client_quotas_request
+    Schema { // 113: describe_acls_response
+        name: "AclDescription",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(PRINCIPAL, String(Int16, NotNull)), (HOST, String(Int16, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(PRINCIPAL, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (OPERATION, Int(I8)), (PERMISSION_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 114: describe_acls_response
+        name: "DescribeAclsResource",
+        initial: &[(PATTERN_TYPE, 3)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (PATTERN_TYPE, Int(I8)), (ACLS, Array(Int32, NotNull, &Struct(113)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (PATTERN_TYPE, Int(I8)), (ACLS, Array(Varint, NotNull, &Struct(113)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 115: describe_acls_response
+        name: "DescribeAclsResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCES, Array(Int32, NotNull, &Struct(114)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCES, Array(Varint, NotNull, &Struct(114)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 116: describe_client_quotas_request
         name: "ComponentData",
+        initial: &[],
+        present: &[_MATCH],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(ENTITY_TYPE, String(Int16, NotNull)), (MATCH_TYPE, Int(I8)), (_MATCH, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(ENTITY_TYPE, String(Varint, NotNull)), (MATCH_TYPE, Int(I8)), (_MATCH, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 105: describe_client_quotas_request
+    Schema { // 117: describe_client_quotas_request
         name: "DescribeClientQuotasRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(COMPONENTS, Array(Int32, NotNull, &Struct(104))), (STRICT, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(COMPONENTS, Array(Varint, NotNull, &Struct(104))), (STRICT, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(COMPONENTS, Array(Int32, NotNull, &Struct(116))), (STRICT, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(COMPONENTS, Array(Varint, NotNull, &Struct(116))), (STRICT, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 106: describe_cluster_request
+    Schema { // 118: describe_client_quotas_response
+        name: "DescribeClientQuotasResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE, ENTRIES],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (ENTRIES, Array(Int32, Nullable, &Struct(120)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ENTRIES, Array(Varint, Nullable, &Struct(120)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 119: describe_client_quotas_response
+        name: "EntityData",
+        initial: &[],
+        present: &[ENTITY_NAME],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(ENTITY_TYPE, String(Int16, NotNull)), (ENTITY_NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY_TYPE, String(Varint, NotNull)), (ENTITY_NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 120: describe_client_quotas_response
+        name: "EntryData",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(ENTITY, Array(Int32, NotNull, &Struct(119))), (VALUES, Array(Int32, NotNull, &Struct(121)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ENTITY, Array(Varint, NotNull, &Struct(119))), (VALUES, Array(Varint, NotNull, &Struct(121)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 121: describe_client_quotas_response
+        name: "ValueData",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(KEY, String(Int16, NotNull)), (VALUE, Int(F64))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(KEY, String(Varint, NotNull)), (VALUE, Int(F64))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 122: describe_cluster_request
         name: "DescribeClusterRequest",
+        initial: &[(ENDPOINT_TYPE, 1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[(ENDPOINT_TYPE, 1)] },
             Layout { versions: (1, 1), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (ENDPOINT_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (2, 2), fields: &[(INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (ENDPOINT_TYPE, Int(I8)), (INCLUDE_FENCED_BROKERS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 107: describe_cluster_response
+    Schema { // 123: describe_cluster_response
         name: "DescribeClusterBroker",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(BROKER_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (2, 2), fields: &[(BROKER_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable)), (IS_FENCED, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 108: describe_cluster_response
+    Schema { // 124: describe_cluster_response
         name: "DescribeClusterResponse",
+        initial: &[(ENDPOINT_TYPE, 1), (CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(107))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[(ENDPOINT_TYPE, 1)] },
-            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ENDPOINT_TYPE, Int(I8)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(107))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(123))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[(ENDPOINT_TYPE, 1)] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ENDPOINT_TYPE, Int(I8)), (CLUSTER_ID, String(Varint, NotNull)), (CONTROLLER_ID, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(123))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 109: describe_configs_request
+    Schema { // 125: describe_configs_request
         name: "DescribeConfigsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 2), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(110))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(126))), (INCLUDE_SYNONYMS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(126))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(126))), (INCLUDE_SYNONYMS, Int(Bool)), (INCLUDE_DOCUMENTATION, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 110: describe_configs_request
+    Schema { // 126: describe_configs_request
         name: "DescribeConfigsResource",
+        initial: &[],
+        present: &[CONFIGURATION_KEYS],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGURATION_KEYS, Array(Int32, Nullable, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGURATION_KEYS, Array(Varint, Nullable, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 111: describe_configs_response
+    Schema { // 127: describe_configs_response
         name: "DescribeConfigsResourceResult",
+        initial: &[(CONFIG_SOURCE, -1)],
+        present: &[VALUE, DOCUMENTATION],
         layouts: &[
-            Layout { versions: (1, 2), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(114)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(114))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Int16, Nullable))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Varint, NotNull, &Struct(114))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(130)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Int32, NotNull, &Struct(130))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (READ_ONLY, Int(Bool)), (CONFIG_SOURCE, Int(I8)), (IS_SENSITIVE, Int(Bool)), (SYNONYMS, Array(Varint, NotNull, &Struct(130))), (CONFIG_TYPE, Int(I8)), (DOCUMENTATION, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 112: describe_configs_response
+    Schema { // 128: describe_configs_response
         name: "DescribeConfigsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(113)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(113)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(129)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(129)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 113: describe_configs_response
+    Schema { // 129: describe_configs_response
         name: "DescribeConfigsResult",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
         layouts: &[
-            Layout { versions: (1, 3), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(111)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(111)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 3), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(127)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(127)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 114: describe_configs_response
+    Schema { // 130: describe_configs_response
         name: "DescribeConfigsSynonym",
+        initial: &[],
+        present: &[VALUE],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(NAME, String(Int16, NotNull)), (VALUE, String(Int16, Nullable)), (SOURCE, Int(I8))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(NAME, String(Varint, NotNull)), (VALUE, String(Varint, Nullable)), (SOURCE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 115: describe_delegation_token_request
+    Schema { // 131: describe_delegation_token_request
         name: "DescribeDelegationTokenOwner",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(PRINCIPAL_TYPE, String(Int16, NotNull)), (PRINCIPAL_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (2, 3), fields: &[(PRINCIPAL_TYPE, String(Varint, NotNull)), (PRINCIPAL_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 116: describe_delegation_token_request
+    Schema { // 132: describe_delegation_token_request
         name: "DescribeDelegationTokenRequest",
+        initial: &[],
+        present: &[OWNERS],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(OWNERS, Array(Int32, Nullable, &Struct(115)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 3), fields: &[(OWNERS, Array(Varint, Nullable, &Struct(115)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(OWNERS, Array(Int32, Nullable, &Struct(131)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(OWNERS, Array(Varint, Nullable, &Struct(131)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 117: describe_groups_request
+    Schema { // 133: describe_groups_request
         name: "DescribeGroupsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(GROUPS, Array(Int32, NotNull, &String(Int16, NotNull)))], tagged: None, defaults: &[] },
             Layout { versions: (3, 4), fields: &[(GROUPS, Array(Int32, NotNull, &String(Int16, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
             Layout { versions: (5, 6), fields: &[(GROUPS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 118: describe_groups_response
+    Schema { // 134: describe_groups_response
         name: "DescribeGroupsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Int32, NotNull, &Struct(119)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Int32, NotNull, &Struct(119)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(119)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Int32, NotNull, &Struct(135)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Int32, NotNull, &Struct(135)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(135)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 119: describe_groups_response
+    Schema { // 135: describe_groups_response
         name: "DescribedGroup",
+        initial: &[(AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(120)))], tagged: None, defaults: &[(AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 5), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (6, 6), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(120))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(136)))], tagged: None, defaults: &[(AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (3, 4), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Int16, NotNull)), (GROUP_STATE, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOL_DATA, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(136))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(ERROR_CODE, Int(I16)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(136))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOL_DATA, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(136))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 120: describe_groups_response
+    Schema { // 136: describe_groups_response
         name: "DescribedGroupMember",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (CLIENT_ID, String(Int16, NotNull)), (CLIENT_HOST, String(Int16, NotNull)), (MEMBER_METADATA, Bytes(Int32, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (CLIENT_ID, String(Int16, NotNull)), (CLIENT_HOST, String(Int16, NotNull)), (MEMBER_METADATA, Bytes(Int32, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (5, 6), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (MEMBER_METADATA, Bytes(Varint, NotNull)), (MEMBER_ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 121: describe_log_dirs_request
+    Schema { // 137: describe_log_dirs_request
         name: "DescribableLogDirTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (2, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 122: describe_log_dirs_request
+    Schema { // 138: describe_log_dirs_request
         name: "DescribeLogDirsRequest",
+        initial: &[],
+        present: &[TOPICS],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(121)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(121)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(137)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(137)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 123: describe_producers_request
+    Schema { // 139: describe_log_dirs_response
+        name: "DescribeLogDirsPartition",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_SIZE, Int(I64)), (OFFSET_LAG, Int(I64)), (IS_FUTURE_KEY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(PARTITION_INDEX, Int(I32)), (PARTITION_SIZE, Int(I64)), (OFFSET_LAG, Int(I64)), (IS_FUTURE_KEY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 140: describe_log_dirs_response
+        name: "DescribeLogDirsResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Int32, NotNull, &Struct(141)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESULTS, Array(Varint, NotNull, &Struct(141)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (RESULTS, Array(Varint, NotNull, &Struct(141)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 141: describe_log_dirs_response
+        name: "DescribeLogDirsResult",
+        initial: &[(TOTAL_BYTES, -1), (USABLE_BYTES, -1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (LOG_DIR, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(142)))], tagged: None, defaults: &[(TOTAL_BYTES, -1), (USABLE_BYTES, -1)] },
+            Layout { versions: (2, 3), fields: &[(ERROR_CODE, Int(I16)), (LOG_DIR, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(142)))], tagged: Some(&[]), defaults: &[(TOTAL_BYTES, -1), (USABLE_BYTES, -1)] },
+            Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (LOG_DIR, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(142))), (TOTAL_BYTES, Int(I64)), (USABLE_BYTES, Int(I64))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 142: describe_log_dirs_response
+        name: "DescribeLogDirsTopic",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(139)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 4), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(139)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 143: describe_producers_request
         name: "DescribeProducersRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(124)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(144)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 124: describe_producers_request
+    Schema { // 144: describe_producers_request
         name: "TopicRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 125: describe_producers_response
+    Schema { // 145: describe_producers_response
         name: "DescribeProducersResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(128)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(148)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 126: describe_producers_response
+    Schema { // 146: describe_producers_response
         name: "PartitionResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ACTIVE_PRODUCERS, Array(Varint, NotNull, &Struct(127)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ACTIVE_PRODUCERS, Array(Varint, NotNull, &Struct(147)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 127: describe_producers_response
+    Schema { // 147: describe_producers_response
         name: "ProducerState",
+        initial: &[(LAST_SEQUENCE, -1), (LAST_TIMESTAMP, -1), (CURRENT_TXN_START_OFFSET, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I32)), (LAST_SEQUENCE, Int(I32)), (LAST_TIMESTAMP, Int(I64)), (COORDINATOR_EPOCH, Int(I32)), (CURRENT_TXN_START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 128: describe_producers_response
+    Schema { // 148: describe_producers_response
         name: "TopicResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(126)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(146)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 129: describe_quorum_request
+    Schema { // 149: describe_quorum_request
         name: "DescribeQuorumRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(131)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(151)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 130: describe_quorum_request
+    Schema { // 150: describe_quorum_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 131: describe_quorum_request
+    Schema { // 151: describe_quorum_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(130)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(150)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 132: describe_share_group_offsets_request
+    Schema { // 152: describe_quorum_response
+        name: "DescribeQuorumResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (TOPICS, Array(Varint, NotNull, &Struct(157)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(157))), (NODES, Array(Varint, NotNull, &Struct(154)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 153: describe_quorum_response
+        name: "Listener",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 154: describe_quorum_response
+        name: "Node",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(NODE_ID, Int(I32)), (LISTENERS, Array(Varint, NotNull, &Struct(153)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 155: describe_quorum_response
+        name: "PartitionData",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (HIGH_WATERMARK, Int(I64)), (CURRENT_VOTERS, Array(Varint, NotNull, &Struct(156))), (OBSERVERS, Array(Varint, NotNull, &Struct(156)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (HIGH_WATERMARK, Int(I64)), (CURRENT_VOTERS, Array(Varint, NotNull, &Struct(156))), (OBSERVERS, Array(Varint, NotNull, &Struct(156)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 156: describe_quorum_response
+        name: "ReplicaState",
+        initial: &[(LAST_FETCH_TIMESTAMP, -1), (LAST_CAUGHT_UP_TIMESTAMP, -1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(REPLICA_ID, Int(I32)), (LOG_END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[(LAST_FETCH_TIMESTAMP, -1), (LAST_CAUGHT_UP_TIMESTAMP, -1)] },
+            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (LOG_END_OFFSET, Int(I64)), (LAST_FETCH_TIMESTAMP, Int(I64)), (LAST_CAUGHT_UP_TIMESTAMP, Int(I64))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (LOG_END_OFFSET, Int(I64)), (LAST_FETCH_TIMESTAMP, Int(I64)), (LAST_CAUGHT_UP_TIMESTAMP, Int(I64))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 157: describe_quorum_response
+        name: "TopicData",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(155)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 158: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(133)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(159)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 133: describe_share_group_offsets_request
+    Schema { // 159: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestGroup",
+        initial: &[],
+        present: &[TOPICS],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(134)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(160)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 134: describe_share_group_offsets_request
+    Schema { // 160: describe_share_group_offsets_request
         name: "DescribeShareGroupOffsetsRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 135: describe_topic_partitions_request
+    Schema { // 161: describe_topic_partitions_request
         name: "Cursor",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 136: describe_topic_partitions_request
+    Schema { // 162: describe_topic_partitions_request
         name: "DescribeTopicPartitionsRequest",
+        initial: &[(RESPONSE_PARTITION_LIMIT, 2000)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(137))), (RESPONSE_PARTITION_LIMIT, Int(I32)), (CURSOR, OptionStruct(135))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPICS, Array(Varint, NotNull, &Struct(163))), (RESPONSE_PARTITION_LIMIT, Int(I32)), (CURSOR, OptionStruct(161))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 137: describe_topic_partitions_request
+    Schema { // 163: describe_topic_partitions_request
         name: "TopicRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 138: describe_topic_partitions_response
+    Schema { // 164: describe_topic_partitions_response
         name: "Cursor",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITION_INDEX, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 139: describe_topic_partitions_response
+    Schema { // 165: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(141))), (NEXT_CURSOR, OptionStruct(138))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(167))), (NEXT_CURSOR, OptionStruct(164))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 140: describe_topic_partitions_response
+    Schema { // 166: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponsePartition",
+        initial: &[(LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Varint, NotNull, &Int(I32))), (ISR_NODES, Array(Varint, NotNull, &Int(I32))), (ELIGIBLE_LEADER_REPLICAS, Array(Varint, Nullable, &Int(I32))), (LAST_KNOWN_ELR, Array(Varint, Nullable, &Int(I32))), (OFFLINE_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 141: describe_topic_partitions_response
+    Schema { // 167: describe_topic_partitions_response
         name: "DescribeTopicPartitionsResponseTopic",
+        initial: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[NAME],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(140))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(166))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 142: describe_transactions_request
+    Schema { // 168: describe_transactions_request
         name: "DescribeTransactionsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TRANSACTIONAL_IDS, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 143: describe_transactions_response
+    Schema { // 169: describe_transactions_response
         name: "DescribeTransactionsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(145)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(171)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 144: describe_transactions_response
+    Schema { // 170: describe_transactions_response
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 145: describe_transactions_response
+    Schema { // 171: describe_transactions_response
         name: "TransactionState",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (TRANSACTIONAL_ID, String(Varint, NotNull)), (TRANSACTION_STATE, String(Varint, NotNull)), (TRANSACTION_TIMEOUT_MS, Int(I32)), (TRANSACTION_START_TIME_MS, Int(I64)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Varint, NotNull, &Struct(144)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (TRANSACTIONAL_ID, String(Varint, NotNull)), (TRANSACTION_STATE, String(Varint, NotNull)), (TRANSACTION_TIMEOUT_MS, Int(I32)), (TRANSACTION_START_TIME_MS, Int(I64)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Varint, NotNull, &Struct(170)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 146: describe_user_scram_credentials_request
+    Schema { // 172: describe_user_scram_credentials_request
         name: "DescribeUserScramCredentialsRequest",
+        initial: &[],
+        present: &[USERS],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(USERS, Array(Varint, Nullable, &Struct(147)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(USERS, Array(Varint, Nullable, &Struct(173)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 147: describe_user_scram_credentials_request
+    Schema { // 173: describe_user_scram_credentials_request
         name: "UserName",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 148: elect_leaders_request
-        name: "ElectLeadersRequest",
+    Schema { // 174: describe_user_scram_credentials_response
+        name: "CredentialInfo",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(149))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(MECHANISM, Int(I8)), (ITERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 149: elect_leaders_request
+    Schema { // 175: describe_user_scram_credentials_response
+        name: "DescribeUserScramCredentialsResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESULTS, Array(Varint, NotNull, &Struct(176)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 176: describe_user_scram_credentials_response
+        name: "DescribeUserScramCredentialsResult",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(USER, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (CREDENTIAL_INFOS, Array(Varint, NotNull, &Struct(174)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 177: elect_leaders_request
+        name: "ElectLeadersRequest",
+        initial: &[(TIMEOUT_MS, 60000)],
+        present: &[TOPIC_PARTITIONS],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(178))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Int32, Nullable, &Struct(178))), (TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(ELECTION_TYPE, Int(I8)), (TOPIC_PARTITIONS, Array(Varint, Nullable, &Struct(178))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 178: elect_leaders_request
         name: "TopicPartitions",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 150: end_quorum_epoch_request
+    Schema { // 179: end_quorum_epoch_request
         name: "EndQuorumEpochRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(154)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(154))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(151)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(183)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(183))), (LEADER_ENDPOINTS, Array(Varint, NotNull, &Struct(180)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 151: end_quorum_epoch_request
+    Schema { // 180: end_quorum_epoch_request
         name: "LeaderEndpoint",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 152: end_quorum_epoch_request
+    Schema { // 181: end_quorum_epoch_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (PREFERRED_SUCCESSORS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (PREFERRED_CANDIDATES, Array(Varint, NotNull, &Struct(153)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (PREFERRED_CANDIDATES, Array(Varint, NotNull, &Struct(182)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 153: end_quorum_epoch_request
+    Schema { // 182: end_quorum_epoch_request
         name: "ReplicaInfo",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(CANDIDATE_ID, Int(I32)), (CANDIDATE_DIRECTORY_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 154: end_quorum_epoch_request
+    Schema { // 183: end_quorum_epoch_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(152)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(152)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(181)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(181)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 155: end_txn_request
+    Schema { // 184: end_txn_request
         name: "EndTxnRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (COMMITTED, Int(Bool))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (COMMITTED, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 156: envelope_request
+    Schema { // 185: end_txn_response
+        name: "EndTxnResponse",
+        initial: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
+            Layout { versions: (3, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
+            Layout { versions: (5, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 186: envelope_request
         name: "EnvelopeRequest",
+        initial: &[],
+        present: &[REQUEST_PRINCIPAL],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(REQUEST_DATA, Bytes(Varint, NotNull)), (REQUEST_PRINCIPAL, Bytes(Varint, Nullable)), (CLIENT_HOST_ADDRESS, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 157: expire_delegation_token_request
+    Schema { // 187: expire_delegation_token_request
         name: "ExpireDelegationTokenRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(HMAC, Bytes(Int32, NotNull)), (EXPIRY_TIME_PERIOD_MS, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(HMAC, Bytes(Varint, NotNull)), (EXPIRY_TIME_PERIOD_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 158: fetch_request
+    Schema { // 188: fetch_request
         name: "FetchPartition",
+        initial: &[(CURRENT_LEADER_EPOCH, -1), (LAST_FETCHED_EPOCH, -1), (LOG_START_OFFSET, -1), (HIGH_WATERMARK, 9223372036854775807)],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 4), fields: &[(PARTITION, Int(I32)), (FETCH_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1), (LAST_FETCHED_EPOCH, -1), (LOG_START_OFFSET, -1), (HIGH_WATERMARK, 9223372036854775807)] },
             Layout { versions: (5, 8), fields: &[(PARTITION, Int(I32)), (FETCH_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1), (LAST_FETCHED_EPOCH, -1), (HIGH_WATERMARK, 9223372036854775807)] },
@@ -1521,26 +2150,32 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (18, 18), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (FETCH_OFFSET, Int(I64)), (LAST_FETCHED_EPOCH, Int(I32)), (LOG_START_OFFSET, Int(I64)), (PARTITION_MAX_BYTES, Int(I32))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid))), (1, HIGH_WATERMARK, Some(Int(I64)))]), defaults: &[(HIGH_WATERMARK, 9223372036854775807)] },
         ],
     },
-    Schema { // 159: fetch_request
+    Schema { // 189: fetch_request
         name: "FetchRequest",
+        initial: &[(REPLICA_ID, -1), (SESSION_EPOCH, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (4, 6), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(160)))], tagged: None, defaults: &[(SESSION_EPOCH, -1)] },
-            Layout { versions: (7, 10), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(161)))], tagged: None, defaults: &[] },
-            Layout { versions: (11, 11), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(161))), (RACK_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
-            Layout { versions: (12, 14), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(161))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, NONE, None)]), defaults: &[] },
-            Layout { versions: (15, 18), fields: &[(MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(160))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(161))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, REPLICA_STATE, Some(Struct(162)))]), defaults: &[(REPLICA_ID, -1)] },
+            Layout { versions: (4, 6), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[(SESSION_EPOCH, -1)] },
+            Layout { versions: (7, 10), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(190))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(191)))], tagged: None, defaults: &[] },
+            Layout { versions: (11, 11), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(190))), (FORGOTTEN_TOPICS_DATA, Array(Int32, NotNull, &Struct(191))), (RACK_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 14), fields: &[(REPLICA_ID, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(190))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(191))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, NONE, None)]), defaults: &[] },
+            Layout { versions: (15, 18), fields: &[(MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (SESSION_ID, Int(I32)), (SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(190))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(191))), (RACK_ID, String(Varint, NotNull))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable))), (1, REPLICA_STATE, Some(Struct(192)))]), defaults: &[(REPLICA_ID, -1)] },
         ],
     },
-    Schema { // 160: fetch_request
+    Schema { // 190: fetch_request
         name: "FetchTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(158)))], tagged: None, defaults: &[] },
-            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(158)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(158)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(188)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(188)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(188)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 161: fetch_request
+    Schema { // 191: fetch_request
         name: "ForgottenTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 6), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (7, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
@@ -1548,103 +2183,131 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 162: fetch_request
+    Schema { // 192: fetch_request
         name: "ReplicaState",
+        initial: &[(REPLICA_ID, -1), (REPLICA_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(REPLICA_ID, -1), (REPLICA_EPOCH, -1)] },
             Layout { versions: (12, 14), fields: &[], tagged: Some(&[]), defaults: &[(REPLICA_ID, -1), (REPLICA_EPOCH, -1)] },
             Layout { versions: (15, 18), fields: &[(REPLICA_ID, Int(I32)), (REPLICA_EPOCH, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 163: fetch_response
+    Schema { // 193: fetch_response
         name: "AbortedTransaction",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[(PRODUCER_ID, Int(I64)), (FIRST_OFFSET, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (12, 18), fields: &[(PRODUCER_ID, Int(I64)), (FIRST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 164: fetch_response
+    Schema { // 194: fetch_response
         name: "EpochEndOffset",
+        initial: &[(EPOCH, -1), (END_OFFSET, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(EPOCH, -1), (END_OFFSET, -1)] },
             Layout { versions: (12, 18), fields: &[(EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 165: fetch_response
+    Schema { // 195: fetch_response
         name: "FetchResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(166)))], tagged: None, defaults: &[] },
-            Layout { versions: (7, 11), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(166)))], tagged: None, defaults: &[] },
-            Layout { versions: (12, 15), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(166)))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (16, 18), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(166)))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(168))))]), defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
+            Layout { versions: (7, 11), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(196)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 15), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(196)))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (16, 18), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (SESSION_ID, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(196)))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(198))))]), defaults: &[] },
         ],
     },
-    Schema { // 166: fetch_response
+    Schema { // 196: fetch_response
         name: "FetchableTopicResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(169)))], tagged: None, defaults: &[] },
-            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(169)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(169)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 11), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 12), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 18), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 167: fetch_response
+    Schema { // 197: fetch_response
         name: "LeaderIdAndEpoch",
+        initial: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
             Layout { versions: (12, 18), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 168: fetch_response
+    Schema { // 198: fetch_response
         name: "NodeEndpoint",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (12, 15), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (16, 18), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 169: fetch_response
+    Schema { // 199: fetch_response
         name: "PartitionData",
+        initial: &[(LAST_STABLE_OFFSET, -1), (LOG_START_OFFSET, -1), (PREFERRED_READ_REPLICA, -1)],
+        present: &[ABORTED_TRANSACTIONS, RECORDS],
         layouts: &[
-            Layout { versions: (4, 4), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(LOG_START_OFFSET, -1), (PREFERRED_READ_REPLICA, -1)] },
-            Layout { versions: (5, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(PREFERRED_READ_REPLICA, -1)] },
-            Layout { versions: (11, 11), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(163))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
-            Layout { versions: (12, 18), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Varint, Nullable, &Struct(163))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[(0, DIVERGING_EPOCH, Some(Struct(164))), (1, CURRENT_LEADER, Some(Struct(167))), (2, SNAPSHOT_ID, Some(Struct(170)))]), defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(193))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(LOG_START_OFFSET, -1), (PREFERRED_READ_REPLICA, -1)] },
+            Layout { versions: (5, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(193))), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[(PREFERRED_READ_REPLICA, -1)] },
+            Layout { versions: (11, 11), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Int32, Nullable, &Struct(193))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (12, 18), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (HIGH_WATERMARK, Int(I64)), (LAST_STABLE_OFFSET, Int(I64)), (LOG_START_OFFSET, Int(I64)), (ABORTED_TRANSACTIONS, Array(Varint, Nullable, &Struct(193))), (PREFERRED_READ_REPLICA, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[(0, DIVERGING_EPOCH, Some(Struct(194))), (1, CURRENT_LEADER, Some(Struct(197))), (2, SNAPSHOT_ID, Some(Struct(200)))]), defaults: &[] },
         ],
     },
-    Schema { // 170: fetch_response
+    Schema { // 200: fetch_response
         name: "SnapshotId",
+        initial: &[(END_OFFSET, -1), (EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (4, 11), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (12, 18), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 171: fetch_snapshot_request
+    Schema { // 201: fetch_snapshot_request
         name: "FetchSnapshotRequest",
+        initial: &[(REPLICA_ID, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(REPLICA_ID, Int(I32)), (MAX_BYTES, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(174)))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable)))]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(REPLICA_ID, Int(I32)), (MAX_BYTES, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(204)))], tagged: Some(&[(0, CLUSTER_ID, Some(String(Varint, Nullable)))]), defaults: &[] },
         ],
     },
-    Schema { // 172: fetch_snapshot_request
+    Schema { // 202: fetch_snapshot_request
         name: "PartitionSnapshot",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(173)), (POSITION, Int(I64))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(173)), (POSITION, Int(I64))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid)))]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(203)), (POSITION, Int(I64))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (SNAPSHOT_ID, Struct(203)), (POSITION, Int(I64))], tagged: Some(&[(0, REPLICA_DIRECTORY_ID, Some(Int(Uuid)))]), defaults: &[] },
         ],
     },
-    Schema { // 173: fetch_snapshot_request
+    Schema { // 203: fetch_snapshot_request
         name: "SnapshotId",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(END_OFFSET, Int(I64)), (EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 174: fetch_snapshot_request
+    Schema { // 204: fetch_snapshot_request
         name: "TopicSnapshot",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(172)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(202)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 175: find_coordinator_request
+    Schema { // 205: find_coordinator_request
         name: "FindCoordinatorRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(KEY, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (1, 2), fields: &[(KEY, String(Int16, NotNull)), (KEY_TYPE, Int(I8))], tagged: None, defaults: &[] },
@@ -1652,125 +2315,201 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (4, 6), fields: &[(KEY_TYPE, Int(I8)), (COORDINATOR_KEYS, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 176: find_coordinator_response
+    Schema { // 206: find_coordinator_response
         name: "Coordinator",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (4, 6), fields: &[(KEY, String(Varint, NotNull)), (NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 177: find_coordinator_response
+    Schema { // 207: find_coordinator_response
         name: "FindCoordinatorResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (COORDINATORS, Array(Varint, NotNull, &Struct(176)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (4, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (COORDINATORS, Array(Varint, NotNull, &Struct(206)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 178: get_telemetry_subscriptions_request
+    Schema { // 208: get_telemetry_subscriptions_request
         name: "GetTelemetrySubscriptionsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(CLIENT_INSTANCE_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 179: heartbeat_request
+    Schema { // 209: heartbeat_request
         name: "HeartbeatRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 180: incremental_alter_configs_request
-        name: "AlterConfigsResource",
+    Schema { // 210: heartbeat_response
+        name: "HeartbeatResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(181)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(181)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 181: incremental_alter_configs_request
+    Schema { // 211: incremental_alter_configs_request
+        name: "AlterConfigsResource",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull)), (CONFIGS, Array(Int32, NotNull, &Struct(212)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull)), (CONFIGS, Array(Varint, NotNull, &Struct(212)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 212: incremental_alter_configs_request
         name: "AlterableConfig",
+        initial: &[],
+        present: &[VALUE],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (CONFIG_OPERATION, Int(I8)), (VALUE, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (CONFIG_OPERATION, Int(I8)), (VALUE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 182: incremental_alter_configs_request
+    Schema { // 213: incremental_alter_configs_request
         name: "IncrementalAlterConfigsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(180))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(180))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(RESOURCES, Array(Int32, NotNull, &Struct(211))), (VALIDATE_ONLY, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(RESOURCES, Array(Varint, NotNull, &Struct(211))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 183: incremental_alter_configs_response
+    Schema { // 214: incremental_alter_configs_response
         name: "AlterConfigsResourceResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Int16, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESOURCE_TYPE, Int(I8)), (RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 184: incremental_alter_configs_response
+    Schema { // 215: incremental_alter_configs_response
         name: "IncrementalAlterConfigsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(183)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(183)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Int32, NotNull, &Struct(214)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(214)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 185: init_producer_id_request
+    Schema { // 216: init_producer_id_request
         name: "InitProducerIdRequest",
+        initial: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)],
+        present: &[TRANSACTIONAL_ID],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32))], tagged: None, defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
             Layout { versions: (2, 2), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[(PRODUCER_ID, -1), (PRODUCER_EPOCH, -1)] },
             Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (TRANSACTION_TIMEOUT_MS, Int(I32)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 186: initialize_share_group_state_request
+    Schema { // 217: init_producer_id_response
+        name: "InitProducerIdResponse",
+        initial: &[(PRODUCER_ID, -1), (ONGOING_TXN_PRODUCER_ID, -1), (ONGOING_TXN_PRODUCER_EPOCH, -1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16))], tagged: None, defaults: &[(ONGOING_TXN_PRODUCER_ID, -1), (ONGOING_TXN_PRODUCER_EPOCH, -1)] },
+            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16))], tagged: Some(&[]), defaults: &[(ONGOING_TXN_PRODUCER_ID, -1), (ONGOING_TXN_PRODUCER_EPOCH, -1)] },
+            Layout { versions: (6, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (ONGOING_TXN_PRODUCER_ID, Int(I64)), (ONGOING_TXN_PRODUCER_EPOCH, Int(I16))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 218: initialize_share_group_state_request
         name: "InitializeShareGroupStateRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(187)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(219)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 187: initialize_share_group_state_request
+    Schema { // 219: initialize_share_group_state_request
         name: "InitializeStateData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(188)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(220)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 188: initialize_share_group_state_request
+    Schema { // 220: initialize_share_group_state_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (START_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 189: join_group_request
+    Schema { // 221: join_group_request
         name: "JoinGroupRequest",
+        initial: &[(REBALANCE_TIMEOUT_MS, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[(REBALANCE_TIMEOUT_MS, -1)] },
-            Layout { versions: (1, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(190)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(190)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(190))), (REASON, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(222)))], tagged: None, defaults: &[(REBALANCE_TIMEOUT_MS, -1)] },
+            Layout { versions: (1, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(222)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (PROTOCOL_TYPE, String(Int16, NotNull)), (PROTOCOLS, Array(Int32, NotNull, &Struct(222)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(222)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (SESSION_TIMEOUT_MS, Int(I32)), (REBALANCE_TIMEOUT_MS, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, NotNull)), (PROTOCOLS, Array(Varint, NotNull, &Struct(222))), (REASON, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 190: join_group_request
+    Schema { // 222: join_group_request
         name: "JoinGroupRequestProtocol",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 5), fields: &[(NAME, String(Int16, NotNull)), (METADATA, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (6, 9), fields: &[(NAME, String(Varint, NotNull)), (METADATA, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 191: leave_group_request
-        name: "LeaveGroupRequest",
+    Schema { // 223: join_group_response
+        name: "JoinGroupResponse",
+        initial: &[(GENERATION_ID, -1)],
+        present: &[PROTOCOL_NAME],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBER_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(192)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(192)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(ERROR_CODE, Int(I16)), (GENERATION_ID, Int(I32)), (PROTOCOL_NAME, String(Int16, Nullable)), (LEADER, String(Int16, NotNull)), (MEMBER_ID, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GENERATION_ID, Int(I32)), (PROTOCOL_NAME, String(Int16, Nullable)), (LEADER, String(Int16, NotNull)), (MEMBER_ID, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GENERATION_ID, Int(I32)), (PROTOCOL_NAME, String(Varint, Nullable)), (LEADER, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(224)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (7, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GENERATION_ID, Int(I32)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (LEADER, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(224)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GENERATION_ID, Int(I32)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (LEADER, String(Varint, NotNull)), (SKIP_ASSIGNMENT, Int(Bool)), (MEMBER_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(224)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 192: leave_group_request
+    Schema { // 224: join_group_response
+        name: "JoinGroupResponseMember",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 4), fields: &[(MEMBER_ID, String(Int16, NotNull)), (METADATA, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (METADATA, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 9), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (METADATA, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 225: leave_group_request
+        name: "LeaveGroupRequest",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBER_ID, String(Int16, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (MEMBERS, Array(Int32, NotNull, &Struct(226)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(226)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 226: leave_group_request
         name: "MemberIdentity",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable))], tagged: None, defaults: &[] },
@@ -1778,28 +2517,57 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (5, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (REASON, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 193: list_config_resources_request
+    Schema { // 227: leave_group_response
+        name: "LeaveGroupResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (MEMBERS, Array(Int32, NotNull, &Struct(228)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (MEMBERS, Array(Varint, NotNull, &Struct(228)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 228: leave_group_response
+        name: "MemberResponse",
+        initial: &[],
+        present: &[GROUP_INSTANCE_ID],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 229: list_config_resources_request
         name: "ListConfigResourcesRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (1, 1), fields: &[(RESOURCE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 194: list_config_resources_response
+    Schema { // 230: list_config_resources_response
         name: "ConfigResource",
+        initial: &[(RESOURCE_TYPE, 16)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(RESOURCE_NAME, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[(RESOURCE_TYPE, 16)] },
             Layout { versions: (1, 1), fields: &[(RESOURCE_NAME, String(Varint, NotNull)), (RESOURCE_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 195: list_config_resources_response
+    Schema { // 231: list_config_resources_response
         name: "ListConfigResourcesResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (CONFIG_RESOURCES, Array(Varint, NotNull, &Struct(194)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (CONFIG_RESOURCES, Array(Varint, NotNull, &Struct(230)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 196: list_groups_request
+    Schema { // 232: list_groups_request
         name: "ListGroupsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[], tagged: Some(&[]), defaults: &[] },
@@ -1807,16 +2575,20 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (5, 5), fields: &[(STATES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull))), (TYPES_FILTER, Array(Varint, NotNull, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 197: list_groups_response
+    Schema { // 233: list_groups_response
         name: "ListGroupsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(198)))], tagged: None, defaults: &[] },
-            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(198)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Varint, NotNull, &Struct(198)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (GROUPS, Array(Varint, NotNull, &Struct(234)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 198: list_groups_response
+    Schema { // 234: list_groups_response
         name: "ListedGroup",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (PROTOCOL_TYPE, String(Int16, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
@@ -1824,126 +2596,182 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (PROTOCOL_TYPE, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_TYPE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 199: list_offsets_request
+    Schema { // 235: list_offsets_request
         name: "ListOffsetsPartition",
+        initial: &[(CURRENT_LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (TIMESTAMP, Int(I64))], tagged: None, defaults: &[(CURRENT_LEADER_EPOCH, -1)] },
             Layout { versions: (4, 5), fields: &[(PARTITION_INDEX, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (TIMESTAMP, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (TIMESTAMP, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 200: list_offsets_request
+    Schema { // 236: list_offsets_request
         name: "ListOffsetsRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(201)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 5), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(201)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 9), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(201)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(201))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(237)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Int32, NotNull, &Struct(237)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 9), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(237)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(REPLICA_ID, Int(I32)), (ISOLATION_LEVEL, Int(I8)), (TOPICS, Array(Varint, NotNull, &Struct(237))), (TIMEOUT_MS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 201: list_offsets_request
+    Schema { // 237: list_offsets_request
         name: "ListOffsetsTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(199)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(199)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(235)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(235)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 202: list_offsets_response
+    Schema { // 238: list_offsets_response
         name: "ListOffsetsPartitionResponse",
+        initial: &[(TIMESTAMP, -1), (OFFSET, -1), (LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 3), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
             Layout { versions: (4, 5), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (6, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (TIMESTAMP, Int(I64)), (OFFSET, Int(I64)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 203: list_offsets_response
+    Schema { // 239: list_offsets_response
         name: "ListOffsetsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(204)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(204)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(204)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(240)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 204: list_offsets_response
+    Schema { // 240: list_offsets_response
         name: "ListOffsetsTopicResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(202)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(202)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(238)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 10), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(238)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 205: list_partition_reassignments_request
+    Schema { // 241: list_partition_reassignments_request
         name: "ListPartitionReassignmentsRequest",
+        initial: &[(TIMEOUT_MS, 60000)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(206)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(242)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 206: list_partition_reassignments_request
+    Schema { // 242: list_partition_reassignments_request
         name: "ListPartitionReassignmentsTopics",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 207: list_transactions_request
+    Schema { // 243: list_partition_reassignments_response
+        name: "ListPartitionReassignmentsResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(245)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 244: list_partition_reassignments_response
+        name: "OngoingPartitionReassignment",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICAS, Array(Varint, NotNull, &Int(I32))), (ADDING_REPLICAS, Array(Varint, NotNull, &Int(I32))), (REMOVING_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 245: list_partition_reassignments_response
+        name: "OngoingTopicReassignment",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 246: list_transactions_request
         name: "ListTransactionsRequest",
+        initial: &[(DURATION_FILTER, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64)))], tagged: Some(&[]), defaults: &[(DURATION_FILTER, -1)] },
             Layout { versions: (1, 1), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64))), (DURATION_FILTER, Int(I64))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (2, 2), fields: &[(STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (PRODUCER_ID_FILTERS, Array(Varint, NotNull, &Int(I64))), (DURATION_FILTER, Int(I64)), (TRANSACTIONAL_ID_PATTERN, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 208: list_transactions_response
+    Schema { // 247: list_transactions_response
         name: "ListTransactionsResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (UNKNOWN_STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(209)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (UNKNOWN_STATE_FILTERS, Array(Varint, NotNull, &String(Varint, NotNull))), (TRANSACTION_STATES, Array(Varint, NotNull, &Struct(248)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 209: list_transactions_response
+    Schema { // 248: list_transactions_response
         name: "TransactionState",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (TRANSACTION_STATE, String(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 210: metadata_request
+    Schema { // 249: metadata_request
         name: "MetadataRequest",
+        initial: &[(ALLOW_AUTO_TOPIC_CREATION, 1)],
+        present: &[TOPICS],
         layouts: &[
-            Layout { versions: (0, 3), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211)))], tagged: None, defaults: &[(ALLOW_AUTO_TOPIC_CREATION, 1)] },
-            Layout { versions: (4, 7), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 8), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 10), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (11, 13), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(211))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 3), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(250)))], tagged: None, defaults: &[(ALLOW_AUTO_TOPIC_CREATION, 1)] },
+            Layout { versions: (4, 7), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(250))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(TOPICS, Array(Int32, Nullable, &Struct(250))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(250))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_CLUSTER_AUTHORIZED_OPERATIONS, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 13), fields: &[(TOPICS, Array(Varint, Nullable, &Struct(250))), (ALLOW_AUTO_TOPIC_CREATION, Int(Bool)), (INCLUDE_TOPIC_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 211: metadata_request
+    Schema { // 250: metadata_request
         name: "MetadataRequestTopic",
+        initial: &[],
+        present: &[NAME],
         layouts: &[
             Layout { versions: (0, 8), fields: &[(NAME, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (9, 9), fields: &[(NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (10, 13), fields: &[(TOPIC_ID, Int(Uuid)), (NAME, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 212: metadata_response
+    Schema { // 251: metadata_response
         name: "MetadataResponse",
+        initial: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (1, 1), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (2, 2), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (8, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(213))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(215))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (11, 12), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215)))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (13, 13), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(213))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(215))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (0, 0), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(252))), (TOPICS, Array(Int32, NotNull, &Struct(254)))], tagged: None, defaults: &[(CONTROLLER_ID, -1), (CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 1), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(252))), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(254)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (2, 2), fields: &[(BROKERS, Array(Int32, NotNull, &Struct(252))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(254)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(252))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(254)))], tagged: None, defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Int32, NotNull, &Struct(252))), (CLUSTER_ID, String(Int16, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(254))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(252))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(254))), (CLUSTER_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (11, 12), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(252))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(254)))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (13, 13), fields: &[(THROTTLE_TIME_MS, Int(I32)), (BROKERS, Array(Varint, NotNull, &Struct(252))), (CLUSTER_ID, String(Varint, Nullable)), (CONTROLLER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(254))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[(CLUSTER_AUTHORIZED_OPERATIONS, -2147483648)] },
         ],
     },
-    Schema { // 213: metadata_response
+    Schema { // 252: metadata_response
         name: "MetadataResponseBroker",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (1, 8), fields: &[(NODE_ID, Int(I32)), (HOST, String(Int16, NotNull)), (PORT, Int(I32)), (RACK, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (9, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 214: metadata_response
+    Schema { // 253: metadata_response
         name: "MetadataResponsePartition",
+        initial: &[(LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
             Layout { versions: (5, 6), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (REPLICA_NODES, Array(Int32, NotNull, &Int(I32))), (ISR_NODES, Array(Int32, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[(LEADER_EPOCH, -1)] },
@@ -1951,153 +2779,193 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (9, 13), fields: &[(ERROR_CODE, Int(I16)), (PARTITION_INDEX, Int(I32)), (LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32)), (REPLICA_NODES, Array(Varint, NotNull, &Int(I32))), (ISR_NODES, Array(Varint, NotNull, &Int(I32))), (OFFLINE_REPLICAS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 215: metadata_response
+    Schema { // 254: metadata_response
         name: "MetadataResponseTopic",
+        initial: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[NAME],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (PARTITIONS, Array(Int32, NotNull, &Struct(214)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (1, 7), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(214)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
-            Layout { versions: (8, 8), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(214))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (PARTITIONS, Array(Int32, NotNull, &Struct(253)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (1, 7), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(253)))], tagged: None, defaults: &[(TOPIC_AUTHORIZED_OPERATIONS, -2147483648)] },
+            Layout { versions: (8, 8), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Int16, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Int32, NotNull, &Struct(253))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(253))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(ERROR_CODE, Int(I16)), (NAME, String(Varint, Nullable)), (TOPIC_ID, Int(Uuid)), (IS_INTERNAL, Int(Bool)), (PARTITIONS, Array(Varint, NotNull, &Struct(253))), (TOPIC_AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 216: offset_commit_request
+    Schema { // 255: offset_commit_request
         name: "OffsetCommitRequest",
+        initial: &[(GENERATION_ID_OR_MEMBER_EPOCH, -1), (RETENTION_TIME_MS, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (RETENTION_TIME_MS, Int(I64)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[] },
-            Layout { versions: (5, 6), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
-            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(218)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
-            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(218)))], tagged: Some(&[]), defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (2, 4), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (RETENTION_TIME_MS, Int(I64)), (TOPICS, Array(Int32, NotNull, &Struct(257)))], tagged: None, defaults: &[] },
+            Layout { versions: (5, 6), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(257)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (TOPICS, Array(Int32, NotNull, &Struct(257)))], tagged: None, defaults: &[(RETENTION_TIME_MS, -1)] },
+            Layout { versions: (8, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID_OR_MEMBER_EPOCH, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(257)))], tagged: Some(&[]), defaults: &[(RETENTION_TIME_MS, -1)] },
         ],
     },
-    Schema { // 217: offset_commit_request
+    Schema { // 256: offset_commit_request
         name: "OffsetCommitRequestPartition",
+        initial: &[(COMMITTED_LEADER_EPOCH, -1)],
+        present: &[COMMITTED_METADATA],
         layouts: &[
             Layout { versions: (2, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
             Layout { versions: (6, 7), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (8, 9), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 218: offset_commit_request
+    Schema { // 257: offset_commit_request
         name: "OffsetCommitRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(217)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(217)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(256)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(256)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 219: offset_commit_response
+    Schema { // 258: offset_commit_response
         name: "OffsetCommitResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(221)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(221)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(260)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(260)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(260)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 220: offset_commit_response
+    Schema { // 259: offset_commit_response
         name: "OffsetCommitResponsePartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 7), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 221: offset_commit_response
+    Schema { // 260: offset_commit_response
         name: "OffsetCommitResponseTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(220)))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(220)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(220)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 7), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(259)))], tagged: None, defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(259)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(259)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 222: offset_delete_request
+    Schema { // 261: offset_delete_request
         name: "OffsetDeleteRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(224)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, NotNull, &Struct(263)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 223: offset_delete_request
+    Schema { // 262: offset_delete_request
         name: "OffsetDeleteRequestPartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 224: offset_delete_request
+    Schema { // 263: offset_delete_request
         name: "OffsetDeleteRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(223)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(262)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 225: offset_delete_response
+    Schema { // 264: offset_delete_response
         name: "OffsetDeleteResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(227)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(266)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 226: offset_delete_response
+    Schema { // 265: offset_delete_response
         name: "OffsetDeleteResponsePartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 227: offset_delete_response
+    Schema { // 266: offset_delete_response
         name: "OffsetDeleteResponseTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(226)))], tagged: None, defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(265)))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 228: offset_fetch_request
+    Schema { // 267: offset_fetch_request
         name: "OffsetFetchRequest",
+        initial: &[],
+        present: &[TOPICS],
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, Nullable, &Struct(230)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 6), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(230)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(230))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(229))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(GROUP_ID, String(Int16, NotNull)), (TOPICS, Array(Int32, Nullable, &Struct(269)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 6), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(269)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (7, 7), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(269))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(GROUPS, Array(Varint, NotNull, &Struct(268))), (REQUIRE_STABLE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 229: offset_fetch_request
+    Schema { // 268: offset_fetch_request
         name: "OffsetFetchRequestGroup",
+        initial: &[(MEMBER_EPOCH, -1)],
+        present: &[TOPICS],
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(MEMBER_EPOCH, -1)] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
-            Layout { versions: (8, 8), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(231)))], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
-            Layout { versions: (9, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(231)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, Nullable, &Struct(270)))], tagged: Some(&[]), defaults: &[(MEMBER_EPOCH, -1)] },
+            Layout { versions: (9, 9), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (TOPICS, Array(Varint, Nullable, &Struct(270)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 230: offset_fetch_request
+    Schema { // 269: offset_fetch_request
         name: "OffsetFetchRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_INDEXES, Array(Int32, NotNull, &Int(I32)))], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (8, 9), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 231: offset_fetch_request
+    Schema { // 270: offset_fetch_request
         name: "OffsetFetchRequestTopics",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 232: offset_fetch_response
+    Schema { // 271: offset_fetch_response
         name: "OffsetFetchResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(236)))], tagged: None, defaults: &[] },
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(236))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(233)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(275)))], tagged: None, defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(275))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(275))), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(275))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(272)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 233: offset_fetch_response
+    Schema { // 272: offset_fetch_response
         name: "OffsetFetchResponseGroup",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 10), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(237))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 10), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(276))), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 234: offset_fetch_response
+    Schema { // 273: offset_fetch_response
         name: "OffsetFetchResponsePartition",
+        initial: &[(COMMITTED_LEADER_EPOCH, -1)],
+        present: &[METADATA],
         layouts: &[
             Layout { versions: (1, 4), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (METADATA, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
             Layout { versions: (5, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Int16, Nullable)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
@@ -2105,468 +2973,754 @@ pub(super) static SCHEMAS: &[Schema] = &[
             Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
         ],
     },
-    Schema { // 235: offset_fetch_response
+    Schema { // 274: offset_fetch_response
         name: "OffsetFetchResponsePartitions",
+        initial: &[(COMMITTED_LEADER_EPOCH, -1)],
+        present: &[METADATA],
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
             Layout { versions: (8, 10), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (METADATA, String(Varint, Nullable)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 236: offset_fetch_response
+    Schema { // 275: offset_fetch_response
         name: "OffsetFetchResponseTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(234)))], tagged: None, defaults: &[] },
-            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(234)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 5), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(273)))], tagged: None, defaults: &[] },
+            Layout { versions: (6, 7), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(273)))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (8, 10), fields: &[], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 237: offset_fetch_response
+    Schema { // 276: offset_fetch_response
         name: "OffsetFetchResponseTopics",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 5), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (6, 7), fields: &[], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(235)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(235)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (8, 9), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(274)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (10, 10), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(274)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 238: offset_for_leader_epoch_request
+    Schema { // 277: offset_for_leader_epoch_request
         name: "OffsetForLeaderEpochRequest",
+        initial: &[(REPLICA_ID, -2)],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[(REPLICA_ID, -2)] },
-            Layout { versions: (3, 3), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(240)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(240)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(TOPICS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[(REPLICA_ID, -2)] },
+            Layout { versions: (3, 3), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(279)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(REPLICA_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(279)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 239: offset_for_leader_epoch_request
+    Schema { // 278: offset_for_leader_epoch_request
         name: "OffsetForLeaderPartition",
+        initial: &[(CURRENT_LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 3), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(PARTITION, Int(I32)), (CURRENT_LEADER_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 240: offset_for_leader_epoch_request
+    Schema { // 279: offset_for_leader_epoch_request
         name: "OffsetForLeaderTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(239)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(239)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(278)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(278)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 241: offset_for_leader_epoch_response
+    Schema { // 280: offset_for_leader_epoch_response
         name: "EpochEndOffset",
+        initial: &[(LEADER_EPOCH, -1), (END_OFFSET, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (2, 3), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (4, 4), fields: &[(ERROR_CODE, Int(I16)), (PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32)), (END_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 242: offset_for_leader_epoch_response
+    Schema { // 281: offset_for_leader_epoch_response
         name: "OffsetForLeaderEpochResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(243)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(243)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(282)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(282)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 243: offset_for_leader_epoch_response
+    Schema { // 282: offset_for_leader_epoch_response
         name: "OffsetForLeaderTopicResult",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(241)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(241)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 3), fields: &[(TOPIC, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(280)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(TOPIC, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(280)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 244: produce_request
+    Schema { // 283: produce_request
         name: "PartitionProduceData",
+        initial: &[],
+        present: &[RECORDS],
         layouts: &[
             Layout { versions: (3, 8), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Int32, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (9, 13), fields: &[(INDEX, Int(I32)), (RECORDS, Bytes(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 245: produce_request
+    Schema { // 284: produce_request
         name: "ProduceRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Int32, NotNull, &Struct(246)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 13), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Varint, NotNull, &Struct(246)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(TRANSACTIONAL_ID, String(Int16, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Int32, NotNull, &Struct(285)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 13), fields: &[(TRANSACTIONAL_ID, String(Varint, Nullable)), (ACKS, Int(I16)), (TIMEOUT_MS, Int(I32)), (TOPIC_DATA, Array(Varint, NotNull, &Struct(285)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 246: produce_request
+    Schema { // 285: produce_request
         name: "TopicProduceData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_DATA, Array(Int32, NotNull, &Struct(244)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(244)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_DATA, Array(Int32, NotNull, &Struct(283)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(283)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_DATA, Array(Varint, NotNull, &Struct(283)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 247: produce_response
+    Schema { // 286: produce_response
         name: "BatchIndexAndErrorMessage",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (3, 7), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (8, 8), fields: &[(BATCH_INDEX, Int(I32)), (BATCH_INDEX_ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (9, 13), fields: &[(BATCH_INDEX, Int(I32)), (BATCH_INDEX_ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 248: produce_response
+    Schema { // 287: produce_response
         name: "LeaderIdAndEpoch",
+        initial: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
             Layout { versions: (9, 9), fields: &[], tagged: Some(&[]), defaults: &[(LEADER_ID, -1), (LEADER_EPOCH, -1)] },
             Layout { versions: (10, 13), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 249: produce_response
+    Schema { // 288: produce_response
         name: "NodeEndpoint",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (3, 8), fields: &[], tagged: None, defaults: &[] },
             Layout { versions: (9, 9), fields: &[], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (10, 13), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 250: produce_response
+    Schema { // 289: produce_response
         name: "PartitionProduceResponse",
+        initial: &[(LOG_APPEND_TIME_MS, -1), (LOG_START_OFFSET, -1)],
+        present: &[],
         layouts: &[
             Layout { versions: (3, 4), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64))], tagged: None, defaults: &[(LOG_START_OFFSET, -1)] },
             Layout { versions: (5, 7), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64))], tagged: None, defaults: &[] },
-            Layout { versions: (8, 8), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Int32, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(247))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, CURRENT_LEADER, Some(Struct(248)))]), defaults: &[] },
+            Layout { versions: (8, 8), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Int32, NotNull, &Struct(286))), (ERROR_MESSAGE, String(Int16, Nullable))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(286))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (BASE_OFFSET, Int(I64)), (LOG_APPEND_TIME_MS, Int(I64)), (LOG_START_OFFSET, Int(I64)), (RECORD_ERRORS, Array(Varint, NotNull, &Struct(286))), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[(0, CURRENT_LEADER, Some(Struct(287)))]), defaults: &[] },
         ],
     },
-    Schema { // 251: produce_response
+    Schema { // 290: produce_response
         name: "ProduceResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(RESPONSES, Array(Int32, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 9), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
-            Layout { versions: (10, 13), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(252))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(249))))]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(RESPONSES, Array(Int32, NotNull, &Struct(291))), (THROTTLE_TIME_MS, Int(I32))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 9), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(291))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NONE, None)]), defaults: &[] },
+            Layout { versions: (10, 13), fields: &[(RESPONSES, Array(Varint, NotNull, &Struct(291))), (THROTTLE_TIME_MS, Int(I32))], tagged: Some(&[(0, NODE_ENDPOINTS, Some(Array(Varint, NotNull, &Struct(288))))]), defaults: &[] },
         ],
     },
-    Schema { // 252: produce_response
+    Schema { // 291: produce_response
         name: "TopicProduceResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_RESPONSES, Array(Int32, NotNull, &Struct(250)))], tagged: None, defaults: &[] },
-            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(250)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(250)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (3, 8), fields: &[(NAME, String(Int16, NotNull)), (PARTITION_RESPONSES, Array(Int32, NotNull, &Struct(289)))], tagged: None, defaults: &[] },
+            Layout { versions: (9, 12), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(289)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (13, 13), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITION_RESPONSES, Array(Varint, NotNull, &Struct(289)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 253: push_telemetry_request
+    Schema { // 292: push_telemetry_request
         name: "PushTelemetryRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(CLIENT_INSTANCE_ID, Int(Uuid)), (SUBSCRIPTION_ID, Int(I32)), (TERMINATING, Int(Bool)), (COMPRESSION_TYPE, Int(I8)), (METRICS, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 254: read_share_group_state_request
+    Schema { // 293: read_share_group_state_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 255: read_share_group_state_request
+    Schema { // 294: read_share_group_state_request
         name: "ReadShareGroupStateRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(256)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 256: read_share_group_state_request
+    Schema { // 295: read_share_group_state_request
         name: "ReadStateData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(254)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(293)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 257: read_share_group_state_summary_request
+    Schema { // 296: read_share_group_state_summary_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 258: read_share_group_state_summary_request
+    Schema { // 297: read_share_group_state_summary_request
         name: "ReadShareGroupStateSummaryRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(259)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(298)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 259: read_share_group_state_summary_request
+    Schema { // 298: read_share_group_state_summary_request
         name: "ReadStateSummaryData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(257)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(296)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 260: remove_raft_voter_request
+    Schema { // 299: remove_raft_voter_request
         name: "RemoveRaftVoterRequest",
+        initial: &[],
+        present: &[CLUSTER_ID],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 261: renew_delegation_token_request
+    Schema { // 300: renew_delegation_token_request
         name: "RenewDelegationTokenRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(HMAC, Bytes(Int32, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(HMAC, Bytes(Varint, NotNull)), (RENEW_PERIOD_MS, Int(I64))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 262: sasl_authenticate_request
+    Schema { // 301: sasl_authenticate_request
         name: "SaslAuthenticateRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(AUTH_BYTES, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (2, 2), fields: &[(AUTH_BYTES, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 263: sasl_handshake_request
+    Schema { // 302: sasl_handshake_request
         name: "SaslHandshakeRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(MECHANISM, String(Int16, NotNull))], tagged: None, defaults: &[] },
         ],
     },
-    Schema { // 264: share_acknowledge_request
+    Schema { // 303: share_acknowledge_request
         name: "AcknowledgePartition",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(266)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(305)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 265: share_acknowledge_request
+    Schema { // 304: share_acknowledge_request
         name: "AcknowledgeTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(264)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(303)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 266: share_acknowledge_request
+    Schema { // 305: share_acknowledge_request
         name: "AcknowledgementBatch",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 267: share_acknowledge_request
+    Schema { // 306: share_acknowledge_request
         name: "ShareAcknowledgeRequest",
+        initial: &[],
+        present: &[MEMBER_ID],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(265)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(304)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 268: share_fetch_request
+    Schema { // 307: share_acknowledge_response
+        name: "LeaderIdAndEpoch",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 308: share_acknowledge_response
+        name: "NodeEndpoint",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 309: share_acknowledge_response
+        name: "PartitionData",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (CURRENT_LEADER, Struct(307))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 310: share_acknowledge_response
+        name: "ShareAcknowledgeResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESPONSES, Array(Varint, NotNull, &Struct(311))), (NODE_ENDPOINTS, Array(Varint, NotNull, &Struct(308)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 311: share_acknowledge_response
+        name: "ShareAcknowledgeTopicResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(309)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 312: share_fetch_request
         name: "AcknowledgementBatch",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (ACKNOWLEDGE_TYPES, Array(Varint, NotNull, &Int(I8)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 269: share_fetch_request
+    Schema { // 313: share_fetch_request
         name: "FetchPartition",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(268)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ACKNOWLEDGEMENT_BATCHES, Array(Varint, NotNull, &Struct(312)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 270: share_fetch_request
+    Schema { // 314: share_fetch_request
         name: "FetchTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(269)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(313)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 271: share_fetch_request
+    Schema { // 315: share_fetch_request
         name: "ForgottenTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 272: share_fetch_request
+    Schema { // 316: share_fetch_request
         name: "ShareFetchRequest",
+        initial: &[],
+        present: &[MEMBER_ID],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (MAX_RECORDS, Int(I32)), (BATCH_SIZE, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(270))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(271)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (SHARE_SESSION_EPOCH, Int(I32)), (MAX_WAIT_MS, Int(I32)), (MIN_BYTES, Int(I32)), (MAX_BYTES, Int(I32)), (MAX_RECORDS, Int(I32)), (BATCH_SIZE, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(314))), (FORGOTTEN_TOPICS_DATA, Array(Varint, NotNull, &Struct(315)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 273: share_group_describe_request
+    Schema { // 317: share_fetch_response
+        name: "AcquiredRecords",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (DELIVERY_COUNT, Int(I16))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 318: share_fetch_response
+        name: "LeaderIdAndEpoch",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(LEADER_ID, Int(I32)), (LEADER_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 319: share_fetch_response
+        name: "NodeEndpoint",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(NODE_ID, Int(I32)), (HOST, String(Varint, NotNull)), (PORT, Int(I32)), (RACK, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 320: share_fetch_response
+        name: "PartitionData",
+        initial: &[],
+        present: &[RECORDS],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ACKNOWLEDGE_ERROR_CODE, Int(I16)), (ACKNOWLEDGE_ERROR_MESSAGE, String(Varint, Nullable)), (CURRENT_LEADER, Struct(318)), (RECORDS, Bytes(Varint, Nullable)), (ACQUIRED_RECORDS, Array(Varint, NotNull, &Struct(317)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 321: share_fetch_response
+        name: "ShareFetchResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (ACQUISITION_LOCK_TIMEOUT_MS, Int(I32)), (RESPONSES, Array(Varint, NotNull, &Struct(322))), (NODE_ENDPOINTS, Array(Varint, NotNull, &Struct(319)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 322: share_fetch_response
+        name: "ShareFetchableTopicResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(320)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 323: share_group_describe_request
         name: "ShareGroupDescribeRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(GROUP_IDS, Array(Varint, NotNull, &String(Varint, NotNull))), (INCLUDE_AUTHORIZED_OPERATIONS, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 274: share_group_describe_response
+    Schema { // 324: share_group_describe_response
         name: "Assignment",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(278)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(328)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 275: share_group_describe_response
+    Schema { // 325: share_group_describe_response
         name: "DescribedGroup",
+        initial: &[(AUTHORIZED_OPERATIONS, -2147483648)],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(276))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (GROUP_ID, String(Varint, NotNull)), (GROUP_STATE, String(Varint, NotNull)), (GROUP_EPOCH, Int(I32)), (ASSIGNMENT_EPOCH, Int(I32)), (ASSIGNOR_NAME, String(Varint, NotNull)), (MEMBERS, Array(Varint, NotNull, &Struct(326))), (AUTHORIZED_OPERATIONS, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 276: share_group_describe_response
+    Schema { // 326: share_group_describe_response
         name: "Member",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (ASSIGNMENT, Struct(274))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(MEMBER_ID, String(Varint, NotNull)), (RACK_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (CLIENT_ID, String(Varint, NotNull)), (CLIENT_HOST, String(Varint, NotNull)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, NotNull, &String(Varint, NotNull))), (ASSIGNMENT, Struct(324))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 277: share_group_describe_response
+    Schema { // 327: share_group_describe_response
         name: "ShareGroupDescribeResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(275)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (GROUPS, Array(Varint, NotNull, &Struct(325)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 278: share_group_describe_response
+    Schema { // 328: share_group_describe_response
         name: "TopicPartitions",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 279: share_group_heartbeat_request
+    Schema { // 329: share_group_heartbeat_request
         name: "ShareGroupHeartbeatRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(GROUP_ID, String(Varint, NotNull)), (MEMBER_ID, String(Varint, NotNull)), (MEMBER_EPOCH, Int(I32)), (RACK_ID, String(Varint, Nullable)), (SUBSCRIBED_TOPIC_NAMES, Array(Varint, Nullable, &String(Varint, NotNull)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 280: sync_group_request
-        name: "SyncGroupRequest",
+    Schema { // 330: share_group_heartbeat_response
+        name: "Assignment",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(281)))], tagged: None, defaults: &[] },
-            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(281)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(TOPIC_PARTITIONS, Array(Varint, NotNull, &Struct(332)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 281: sync_group_request
+    Schema { // 331: share_group_heartbeat_response
+        name: "ShareGroupHeartbeatResponse",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (MEMBER_ID, String(Varint, Nullable)), (MEMBER_EPOCH, Int(I32)), (HEARTBEAT_INTERVAL_MS, Int(I32)), (ASSIGNMENT, OptionStruct(330))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 332: share_group_heartbeat_response
+        name: "TopicPartitions",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (1, 1), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 333: sync_group_request
+        name: "SyncGroupRequest",
+        initial: &[],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(334)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 3), fields: &[(GROUP_ID, String(Int16, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Int16, NotNull)), (GROUP_INSTANCE_ID, String(Int16, Nullable)), (ASSIGNMENTS, Array(Int32, NotNull, &Struct(334)))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(334)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(GROUP_ID, String(Varint, NotNull)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENTS, Array(Varint, NotNull, &Struct(334)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 334: sync_group_request
         name: "SyncGroupRequestAssignment",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 3), fields: &[(MEMBER_ID, String(Int16, NotNull)), (ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
             Layout { versions: (4, 5), fields: &[(MEMBER_ID, String(Varint, NotNull)), (ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 282: txn_offset_commit_request
-        name: "TxnOffsetCommitRequest",
+    Schema { // 335: sync_group_response
+        name: "SyncGroupResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (GROUP_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Int32, NotNull, &Struct(284)))], tagged: None, defaults: &[(GENERATION_ID, -1)] },
-            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (GROUP_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(284)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(ERROR_CODE, Int(I16)), (ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (1, 3), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ASSIGNMENT, Bytes(Int32, NotNull))], tagged: None, defaults: &[] },
+            Layout { versions: (4, 4), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (5, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (PROTOCOL_TYPE, String(Varint, Nullable)), (PROTOCOL_NAME, String(Varint, Nullable)), (ASSIGNMENT, Bytes(Varint, NotNull))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 283: txn_offset_commit_request
+    Schema { // 336: txn_offset_commit_request
+        name: "TxnOffsetCommitRequest",
+        initial: &[(GENERATION_ID, -1)],
+        present: &[],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(TRANSACTIONAL_ID, String(Int16, NotNull)), (GROUP_ID, String(Int16, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TOPICS, Array(Int32, NotNull, &Struct(338)))], tagged: None, defaults: &[(GENERATION_ID, -1)] },
+            Layout { versions: (3, 5), fields: &[(TRANSACTIONAL_ID, String(Varint, NotNull)), (GROUP_ID, String(Varint, NotNull)), (PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (GENERATION_ID, Int(I32)), (MEMBER_ID, String(Varint, NotNull)), (GROUP_INSTANCE_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(338)))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 337: txn_offset_commit_request
         name: "TxnOffsetCommitRequestPartition",
+        initial: &[(COMMITTED_LEADER_EPOCH, -1)],
+        present: &[COMMITTED_METADATA],
         layouts: &[
             Layout { versions: (0, 1), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[(COMMITTED_LEADER_EPOCH, -1)] },
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Int16, Nullable))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (COMMITTED_OFFSET, Int(I64)), (COMMITTED_LEADER_EPOCH, Int(I32)), (COMMITTED_METADATA, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 284: txn_offset_commit_request
+    Schema { // 338: txn_offset_commit_request
         name: "TxnOffsetCommitRequestTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(283)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(283)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(337)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(337)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 285: txn_offset_commit_response
+    Schema { // 339: txn_offset_commit_response
         name: "TxnOffsetCommitResponse",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(287)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(287)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Int32, NotNull, &Struct(341)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(THROTTLE_TIME_MS, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(341)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 286: txn_offset_commit_response
+    Schema { // 340: txn_offset_commit_response
         name: "TxnOffsetCommitResponsePartition",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 2), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: None, defaults: &[] },
             Layout { versions: (3, 5), fields: &[(PARTITION_INDEX, Int(I32)), (ERROR_CODE, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 287: txn_offset_commit_response
+    Schema { // 341: txn_offset_commit_response
         name: "TxnOffsetCommitResponseTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(286)))], tagged: None, defaults: &[] },
-            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(286)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(NAME, String(Int16, NotNull)), (PARTITIONS, Array(Int32, NotNull, &Struct(340)))], tagged: None, defaults: &[] },
+            Layout { versions: (3, 5), fields: &[(NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(340)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 288: unregister_broker_request
+    Schema { // 342: unregister_broker_request
         name: "UnregisterBrokerRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(BROKER_ID, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 289: update_features_request
+    Schema { // 343: unregister_broker_response
+        name: "UnregisterBrokerResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 0), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 344: update_features_request
         name: "FeatureUpdateKey",
+        initial: &[(UPGRADE_TYPE, 1)],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (ALLOW_DOWNGRADE, Int(Bool))], tagged: Some(&[]), defaults: &[(UPGRADE_TYPE, 1)] },
             Layout { versions: (1, 2), fields: &[(FEATURE, String(Varint, NotNull)), (MAX_VERSION_LEVEL, Int(I16)), (UPGRADE_TYPE, Int(I8))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 290: update_features_request
+    Schema { // 345: update_features_request
         name: "UpdateFeaturesRequest",
+        initial: &[(TIMEOUT_MS, 60000)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(289)))], tagged: Some(&[]), defaults: &[] },
-            Layout { versions: (1, 2), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(289))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(344)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 2), fields: &[(TIMEOUT_MS, Int(I32)), (FEATURE_UPDATES, Array(Varint, NotNull, &Struct(344))), (VALIDATE_ONLY, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 291: update_raft_voter_request
+    Schema { // 346: update_features_response
+        name: "UpdatableFeatureResult",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 2), fields: &[(FEATURE, String(Varint, NotNull)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 347: update_features_response
+        name: "UpdateFeaturesResponse",
+        initial: &[],
+        present: &[ERROR_MESSAGE],
+        layouts: &[
+            Layout { versions: (0, 1), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable)), (RESULTS, Array(Varint, NotNull, &Struct(346)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (2, 2), fields: &[(THROTTLE_TIME_MS, Int(I32)), (ERROR_CODE, Int(I16)), (ERROR_MESSAGE, String(Varint, Nullable))], tagged: Some(&[]), defaults: &[] },
+        ],
+    },
+    Schema { // 348: update_raft_voter_request
         name: "KRaftVersionFeature",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(MIN_SUPPORTED_VERSION, Int(I16)), (MAX_SUPPORTED_VERSION, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 292: update_raft_voter_request
+    Schema { // 349: update_raft_voter_request
         name: "Listener",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(NAME, String(Varint, NotNull)), (HOST, String(Varint, NotNull)), (PORT, Int(U16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 293: update_raft_voter_request
+    Schema { // 350: update_raft_voter_request
         name: "UpdateRaftVoterRequest",
+        initial: &[],
+        present: &[CLUSTER_ID],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (CURRENT_LEADER_EPOCH, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(292))), (K_RAFT_VERSION_FEATURE, Struct(291))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (CURRENT_LEADER_EPOCH, Int(I32)), (VOTER_ID, Int(I32)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LISTENERS, Array(Varint, NotNull, &Struct(349))), (K_RAFT_VERSION_FEATURE, Struct(348))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 294: vote_request
+    Schema { // 351: vote_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (1, 1), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64))], tagged: Some(&[]), defaults: &[] },
             Layout { versions: (2, 2), fields: &[(PARTITION_INDEX, Int(I32)), (REPLICA_EPOCH, Int(I32)), (REPLICA_ID, Int(I32)), (REPLICA_DIRECTORY_ID, Int(Uuid)), (VOTER_DIRECTORY_ID, Int(Uuid)), (LAST_OFFSET_EPOCH, Int(I32)), (LAST_OFFSET, Int(I64)), (PRE_VOTE, Int(Bool))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 295: vote_request
+    Schema { // 352: vote_request
         name: "TopicData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(294)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 2), fields: &[(TOPIC_NAME, String(Varint, NotNull)), (PARTITIONS, Array(Varint, NotNull, &Struct(351)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 296: vote_request
+    Schema { // 353: vote_request
         name: "VoteRequest",
+        initial: &[(VOTER_ID, -1)],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[(VOTER_ID, -1)] },
-            Layout { versions: (1, 2), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(295)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (TOPICS, Array(Varint, NotNull, &Struct(352)))], tagged: Some(&[]), defaults: &[(VOTER_ID, -1)] },
+            Layout { versions: (1, 2), fields: &[(CLUSTER_ID, String(Varint, Nullable)), (VOTER_ID, Int(I32)), (TOPICS, Array(Varint, NotNull, &Struct(352)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 297: write_share_group_state_request
+    Schema { // 354: write_share_group_state_request
         name: "PartitionData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32)), (START_OFFSET, Int(I64)), (STATE_BATCHES, Array(Varint, NotNull, &Struct(298)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(PARTITION, Int(I32)), (STATE_EPOCH, Int(I32)), (LEADER_EPOCH, Int(I32)), (START_OFFSET, Int(I64)), (STATE_BATCHES, Array(Varint, NotNull, &Struct(355)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 298: write_share_group_state_request
+    Schema { // 355: write_share_group_state_request
         name: "StateBatch",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (0, 0), fields: &[(FIRST_OFFSET, Int(I64)), (LAST_OFFSET, Int(I64)), (DELIVERY_STATE, Int(I8)), (DELIVERY_COUNT, Int(I16))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 299: write_share_group_state_request
+    Schema { // 356: write_share_group_state_request
         name: "WriteShareGroupStateRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(300)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(GROUP_ID, String(Varint, NotNull)), (TOPICS, Array(Varint, NotNull, &Struct(357)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 300: write_share_group_state_request
+    Schema { // 357: write_share_group_state_request
         name: "WriteStateData",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(297)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (0, 0), fields: &[(TOPIC_ID, Int(Uuid)), (PARTITIONS, Array(Varint, NotNull, &Struct(354)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 301: write_txn_markers_request
+    Schema { // 358: write_txn_markers_request
         name: "WritableTxnMarker",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TRANSACTION_RESULT, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(302))), (COORDINATOR_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(PRODUCER_ID, Int(I64)), (PRODUCER_EPOCH, Int(I16)), (TRANSACTION_RESULT, Int(Bool)), (TOPICS, Array(Varint, NotNull, &Struct(359))), (COORDINATOR_EPOCH, Int(I32))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 302: write_txn_markers_request
+    Schema { // 359: write_txn_markers_request
         name: "WritableTxnMarkerTopic",
+        initial: &[],
+        present: &[],
         layouts: &[
             Layout { versions: (1, 1), fields: &[(NAME, String(Varint, NotNull)), (PARTITION_INDEXES, Array(Varint, NotNull, &Int(I32)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
-    Schema { // 303: write_txn_markers_request
+    Schema { // 360: write_txn_markers_request
         name: "WriteTxnMarkersRequest",
+        initial: &[],
+        present: &[],
         layouts: &[
-            Layout { versions: (1, 1), fields: &[(MARKERS, Array(Varint, NotNull, &Struct(301)))], tagged: Some(&[]), defaults: &[] },
+            Layout { versions: (1, 1), fields: &[(MARKERS, Array(Varint, NotNull, &Struct(358)))], tagged: Some(&[]), defaults: &[] },
         ],
     },
 ];

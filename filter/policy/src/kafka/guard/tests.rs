@@ -248,7 +248,7 @@ fn every_request_and_listed_response_has_a_layout() {
     }
     assert!(REQUESTS.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
     assert!(RESPONSES.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
-    assert_eq!(RESPONSES.len(), 31);
+    assert_eq!(RESPONSES.len(), 52);
     assert_eq!(
         super::response(ApiKey::SaslHandshake as i16, 1, &[0, 0]),
         Err(GuardError::NoSchema {
@@ -354,5 +354,55 @@ fn edits_replace_exactly_their_ranges_in_any_order() {
     assert_eq!(
         edits.apply(&body).unwrap(),
         [2, 7, 4, b'x', b'y', b'z', 0xff]
+    );
+}
+
+/// The responses the denials write from the tables (`write_response`) are kafka-protocol's own
+/// `Default` responses, byte for byte, at every version, before any field is set.
+#[test]
+fn written_responses_are_kafka_protocols_defaults() {
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::Encodable;
+    fn check<R: Request>(response: impl Encodable) {
+        let key = ApiKey::try_from(R::KEY).unwrap();
+        for v in crate::kafka::tests::versions(key) {
+            let mut expected = bytes::BytesMut::new();
+            response.encode(&mut expected, v).unwrap();
+            assert_eq!(
+                super::write_response(R::KEY, v, &[]).as_deref(),
+                Some(&expected[..]),
+                "{key:?} v{v}"
+            );
+        }
+    }
+    macro_rules! each {
+        ($($req:ident => $resp:ident),* $(,)?) => {$( check::<$req>($resp::default()); )*};
+    }
+    each!(
+        HeartbeatRequest => HeartbeatResponse,
+        LeaveGroupRequest => LeaveGroupResponse,
+        SyncGroupRequest => SyncGroupResponse,
+        JoinGroupRequest => JoinGroupResponse,
+        ListGroupsRequest => ListGroupsResponse,
+        AddOffsetsToTxnRequest => AddOffsetsToTxnResponse,
+        EndTxnRequest => EndTxnResponse,
+        InitProducerIdRequest => InitProducerIdResponse,
+        DescribeAclsRequest => DescribeAclsResponse,
+        AlterPartitionReassignmentsRequest => AlterPartitionReassignmentsResponse,
+        ListPartitionReassignmentsRequest => ListPartitionReassignmentsResponse,
+        DescribeClientQuotasRequest => DescribeClientQuotasResponse,
+        DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse,
+        DescribeQuorumRequest => DescribeQuorumResponse,
+        UpdateFeaturesRequest => UpdateFeaturesResponse,
+        UnregisterBrokerRequest => UnregisterBrokerResponse,
+        ListConfigResourcesRequest => ListConfigResourcesResponse,
+        ListTransactionsRequest => ListTransactionsResponse,
+        ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse,
+        ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse,
+        ShareFetchRequest => ShareFetchResponse,
+        ShareAcknowledgeRequest => ShareAcknowledgeResponse,
+        AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse,
+        DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse,
+        DescribeLogDirsRequest => DescribeLogDirsResponse,
     );
 }
