@@ -11,7 +11,7 @@ export MESHKA_VENV := $(VENV)
 help:
 	@echo "make demo    run a local mesh: two Envoy sidecars with the filter, a Kafka broker, real clients"
 	@echo "make test    build everything and run unit and end-to-end tests"
-	@echo "make filter  build the Wasm filter ($(WASM))"
+	@echo "make filter  build the Wasm filter ($(WASM)); make filter-names keeps its function names"
 	@echo "make bench   the filter's cost against plain Envoy: criterion benches and an end-to-end run (README \"Performance\")"
 	@echo "make fuzz    fuzz the filter's decoding and enforcement (FUZZ_SECONDS per target); make fuzz-seeds recaptures the seeds"
 	@echo "make soak    SOAK_MINUTES (10) of mixed traffic through the filter with a policy change every minute"

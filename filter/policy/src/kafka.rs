@@ -17,10 +17,11 @@
 //!
 //! Bodies are read by tables generated from kafka-protocol 0.18's own decoders (`kafka/guard.rs`,
 //! [`decode_request`]) into a tree of named fields, and changed where their bytes sit
-//! (`kafka/splice.rs`); denials and the response filters still encode and decode with
-//! `kafka-protocol`, after the same walk has checked the body (kafka-protocol 0.18 pre-allocates
-//! arrays by the count on the wire and would abort the VM on a few hostile bytes). Nothing here
-//! panics on bad input: every problem is a [`KafkaError`].
+//! (`kafka/splice.rs`); denials carrying only top-level fields are written from the same tables
+//! (`guard::write_response`), the others still encoded with `kafka-protocol` (nothing here
+//! decodes with it: kafka-protocol 0.18 pre-allocates arrays by the count on the wire and would
+//! abort the VM on a few hostile bytes). Nothing here panics on bad input: every problem is a
+//! [`KafkaError`].
 
 mod checks;
 mod deny;
