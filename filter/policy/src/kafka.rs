@@ -35,7 +35,7 @@ mod split;
 #[cfg(test)]
 mod tests;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
@@ -235,11 +235,7 @@ pub(crate) fn decode_request(
     version: i16,
     body: &[u8],
 ) -> Result<Node<'_>, KafkaError> {
-    guard::decode_request(key as i16, version, body).map_err(|e| KafkaError::Decode {
-        what: "request",
-        version,
-        reason: e.to_string(),
-    })
+    decode_message(guard::Side::Request, key, version, body)
 }
 
 /// Decodes a response body by the message tables (the responses they hold).
@@ -248,8 +244,21 @@ pub(crate) fn decode_response(
     version: i16,
     body: &[u8],
 ) -> Result<Node<'_>, KafkaError> {
-    guard::decode_response(key as i16, version, body).map_err(|e| KafkaError::Decode {
-        what: "response",
+    decode_message(guard::Side::Response, key, version, body)
+}
+
+fn decode_message(
+    side: guard::Side,
+    key: ApiKey,
+    version: i16,
+    body: &[u8],
+) -> Result<Node<'_>, KafkaError> {
+    guard::decode(side, key as i16, version, body).map_err(|e| KafkaError::Decode {
+        what: if side == guard::Side::Request {
+            "request"
+        } else {
+            "response"
+        },
         version,
         reason: e.to_string(),
     })
@@ -258,7 +267,12 @@ pub(crate) fn decode_response(
 /// Checks, before kafka-protocol decodes a request, that no array in it claims more elements
 /// than bytes remain: kafka-protocol 0.18 pre-allocates arrays by their wire count and would
 /// abort on such a request (see `kafka/guard.rs`).
-pub(crate) fn guard_request(key: ApiKey, version: i16, body: &Bytes) -> Result<(), KafkaError> {
+#[cfg(test)]
+pub(crate) fn guard_request(
+    key: ApiKey,
+    version: i16,
+    body: &bytes::Bytes,
+) -> Result<(), KafkaError> {
     guard::request(key as i16, version, body)
         .map(|_| ())
         .map_err(|e| KafkaError::Decode {

@@ -58,6 +58,23 @@ fn topic_ref(version: i16, id_from: i16, t: &Node<'_>, name_field: u16, op: Oper
     }
 }
 
+/// Groups described with some of their topics (OffsetFetch v8+, DescribeShareGroupOffsets):
+/// every group first, then every topic; a group's null topic list asks for all its topics,
+/// and the answer is filtered.
+fn groups_topics(rc: &mut RequestChecks, r: &Node<'_>, topic: impl Fn(&Node<'_>) -> Check) {
+    for g in r.nodes(GROUPS) {
+        rc.push(group(g.text(GROUP_ID), Describe));
+    }
+    for g in r.nodes(GROUPS) {
+        if g.is_null(TOPICS) {
+            rc.filters_response = true;
+        }
+        for t in g.nodes(TOPICS) {
+            rc.push(topic(t));
+        }
+    }
+}
+
 /// What the broker checks for a config resource.
 fn config_check(
     what: &'static str,
@@ -187,17 +204,7 @@ pub(crate) fn decoded_checks(
         }
         ApiKey::OffsetFetch => {
             if v >= 8 {
-                for g in r.nodes(GROUPS) {
-                    rc.push(group(g.text(GROUP_ID), Describe));
-                }
-                for g in r.nodes(GROUPS) {
-                    if g.is_null(TOPICS) {
-                        rc.filters_response = true;
-                    }
-                    for t in g.nodes(TOPICS) {
-                        rc.push(topic_ref(v, 10, t, NAME, Describe));
-                    }
-                }
+                groups_topics(&mut rc, &r, |t| topic_ref(v, 10, t, NAME, Describe));
             } else {
                 rc.push(group(r.text(GROUP_ID), Describe));
                 if r.is_null(TOPICS) {
@@ -434,17 +441,7 @@ pub(crate) fn decoded_checks(
             }
         }
         ApiKey::DescribeShareGroupOffsets => {
-            for g in r.nodes(GROUPS) {
-                rc.push(group(g.text(GROUP_ID), Describe));
-            }
-            for g in r.nodes(GROUPS) {
-                if g.is_null(TOPICS) {
-                    rc.filters_response = true;
-                }
-                for t in g.nodes(TOPICS) {
-                    rc.push(topic(t.text(TOPIC_NAME), Describe));
-                }
-            }
+            groups_topics(&mut rc, &r, |t| topic(t.text(TOPIC_NAME), Describe));
         }
         ApiKey::AlterShareGroupOffsets => {
             rc.push(group(r.text(GROUP_ID), Read));

@@ -15,9 +15,8 @@ use crate::authz::ResourceType::{self, Cluster, Group, Topic, TransactionalId};
 use super::checks::{decodable_max, COORDINATOR_GROUP, COORDINATOR_TRANSACTION};
 use super::guard::{self, field, field::*, Node, Set};
 use super::{
-    api, api_name, decode_request, encode, error_code, guard_request, KafkaError,
-    CLUSTER_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED,
-    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    api, api_name, decode_request, encode, error_code, KafkaError, CLUSTER_AUTHORIZATION_FAILED,
+    GROUP_AUTHORIZATION_FAILED, TOPIC_AUTHORIZATION_FAILED, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 };
 
 const TOPIC: i16 = TOPIC_AUTHORIZATION_FAILED;
@@ -186,11 +185,7 @@ fn deny(
             max: decodable_max(key),
         });
     }
-    // One copy of the body; the guard and the decoder share it. The guard reads as strictly as
-    // kafka-protocol decodes: denials that echo nothing of the request do not decode it.
-    let request_body = Bytes::copy_from_slice(request_body);
-    guard_request(key, version, &request_body)?;
-    let body = deny_body(key, version, &request_body, f)?;
+    let body = deny_body(key, version, request_body, f)?;
     frame(key, version, correlation_id, &body)
 }
 
@@ -198,7 +193,7 @@ fn deny(
 pub(crate) fn deny_body_for(
     key: ApiKey,
     v: i16,
-    body: &Bytes,
+    body: &[u8],
     failed: ResourceType,
 ) -> Result<Vec<u8>, KafkaError> {
     deny_body(key, v, body, Failed::at(Some(failed)))
@@ -247,7 +242,7 @@ fn uuid(t: &Node<'_>) -> uuid::Uuid {
     uuid::Uuid::from_bytes(t.uuid(TOPIC_ID))
 }
 
-fn deny_body(key: ApiKey, v: i16, body: &Bytes, f: Failed) -> Result<Vec<u8>, KafkaError> {
+fn deny_body(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, KafkaError> {
     // What a denial echoes of the request (names, partitions), read by the message tables.
     let r = &decode_request(key, v, body)?;
     match key {

@@ -299,33 +299,25 @@ INITIAL = {}
 PRESENT = {}
 
 
-def initial_values(text, name):
-    """kafka-protocol's `Default` for a struct: its fields that start as a number other than 0."""
+def default_fields(text, name):
+    """(field, expression) of kafka-protocol's `impl Default` for a struct."""
     m = re.search(
         r"^impl Default for " + name + r" \{\n    fn default\(\) -> Self \{\n        Self \{\n(.*?)\n        \}",
         text,
         re.M | re.S,
     )
-    if not m:
-        return []
-    values = []
-    for field, value in re.findall(r"^\s*(\w+): (.*),$", m.group(1), re.M):
-        n = default_number(value)
-        if n:
-            values.append((field, n))
-    return values
+    return re.findall(r"^\s*(\w+): (.*),$", m.group(1), re.M) if m else []
+
+
+def initial_values(text, name):
+    """kafka-protocol's `Default` for a struct: its fields that start as a number other than 0."""
+    values = [(field, default_number(value)) for field, value in default_fields(text, name)]
+    return [(field, n) for field, n in values if n]
 
 
 def initial_present(text, name):
     """The nullable fields kafka-protocol's `Default` starts as empty rather than null."""
-    m = re.search(
-        r"^impl Default for " + name + r" \{\n    fn default\(\) -> Self \{\n        Self \{\n(.*?)\n        \}",
-        text,
-        re.M | re.S,
-    )
-    if not m:
-        return []
-    return re.findall(r"^\s*(\w+): Some\(.*\),$", m.group(1), re.M)
+    return [field for field, value in default_fields(text, name) if value.startswith("Some(")]
 
 
 def api_keys():

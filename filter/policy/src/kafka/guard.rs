@@ -187,48 +187,66 @@ impl fmt::Display for GuardError {
 /// Kafka's deepest message nests structs 5 levels; anything past this is a table error.
 const MAX_DEPTH: u8 = 16;
 
-/// Walks a request body for `api_key` at `version`; the bytes it reads.
+/// Walks a request body for `api_key` at `version` without keeping anything; the bytes it
+/// reads. (The filter decodes with [`decode`], the same walk; tests compare this one with
+/// kafka-protocol.)
+#[cfg(test)]
 pub(crate) fn request(api_key: i16, version: i16, body: &[u8]) -> Result<usize, GuardError> {
-    let id = message(schema::REQUEST_MESSAGES, "request", api_key)?;
-    let mut walk = Walk::<Check>::new(body, version);
-    walk.structure(id, "request")?;
-    Ok(walk.reader.position())
+    walk_only(Side::Request, api_key, version, body)
 }
 
 /// Walks a response body (only the responses the kafka module decodes have a layout).
 #[cfg(test)]
 pub(crate) fn response(api_key: i16, version: i16, body: &[u8]) -> Result<usize, GuardError> {
-    let id = message(schema::RESPONSE_MESSAGES, "response", api_key)?;
-    let mut walk = Walk::<Check>::new(body, version);
-    walk.structure(id, "response")?;
-    Ok(walk.reader.position())
+    walk_only(Side::Response, api_key, version, body)
 }
 
-/// Decodes a request body into a [`Node`]: the same walk, keeping what it reads.
-pub(crate) fn decode_request(
-    api_key: i16,
-    version: i16,
-    body: &[u8],
-) -> Result<Node<'_>, GuardError> {
-    // The same walk as the guard's: every count is checked against the bytes left before
-    // room for its elements is made.
-    let id = message(schema::REQUEST_MESSAGES, "request", api_key)?;
-    match Walk::<Tree>::new(body, version).structure(id, "request")? {
-        Value::Struct(Some(node)) => Ok(node),
-        _ => Err(GuardError::Table { within: "request" }),
+/// Which of an api's two messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Request,
+    Response,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Response => "response",
+        }
+    }
+
+    fn message(self, api_key: i16) -> Result<u16, GuardError> {
+        let messages = match self {
+            Side::Request => schema::REQUEST_MESSAGES,
+            Side::Response => schema::RESPONSE_MESSAGES,
+        };
+        message(messages, self.name(), api_key)
     }
 }
 
-/// Decodes a response body into a [`Node`] (the responses the tables hold).
-pub(crate) fn decode_response(
+#[cfg(test)]
+fn walk_only(side: Side, api_key: i16, version: i16, body: &[u8]) -> Result<usize, GuardError> {
+    let id = side.message(api_key)?;
+    let mut walk = Walk::<Check>::new(body, version);
+    walk.structure(id, side.name())?;
+    Ok(walk.reader.position())
+}
+
+/// Decodes a request or response body into a [`Node`]: the guard's walk, keeping what it reads
+/// (every count is checked against the bytes left before room for its elements is made).
+pub(crate) fn decode(
+    side: Side,
     api_key: i16,
     version: i16,
     body: &[u8],
 ) -> Result<Node<'_>, GuardError> {
-    let id = message(schema::RESPONSE_MESSAGES, "response", api_key)?;
-    match Walk::<Tree>::new(body, version).structure(id, "response")? {
+    let id = side.message(api_key)?;
+    match Walk::<Tree>::new(body, version).structure(id, side.name())? {
         Value::Struct(Some(node)) => Ok(node),
-        _ => Err(GuardError::Table { within: "response" }),
+        _ => Err(GuardError::Table {
+            within: side.name(),
+        }),
     }
 }
 
@@ -250,7 +268,7 @@ pub(crate) fn write_response(
     version: i16,
     set: &[(u16, Set<'_>)],
 ) -> Option<Vec<u8>> {
-    let id = message(schema::RESPONSE_MESSAGES, "response", api_key).ok()?;
+    let id = Side::Response.message(api_key).ok()?;
     let mut out = Vec::new();
     write_struct(id, version, set, &mut out)?;
     Some(out)
@@ -362,8 +380,10 @@ trait Build<'a> {
 }
 
 /// The guard: reads, keeps nothing, allocates nothing.
+#[cfg(test)]
 struct Check;
 
+#[cfg(test)]
 impl Build<'_> for Check {
     type Value = ();
     type Fields = ();

@@ -78,7 +78,7 @@ pub fn split_request(
     let Some((allowed, denied_req)) = parts else {
         return Ok(Split::DenyAll { failed: item });
     };
-    let response = deny_body_for(key, version, &Bytes::from(denied_req), item)?;
+    let response = deny_body_for(key, version, &denied_req, item)?;
     Ok(Split::Partial {
         body: allowed,
         denied: Denied {

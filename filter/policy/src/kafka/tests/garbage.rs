@@ -209,7 +209,7 @@ proptest! {
             ApiKey::DescribeGroups => enc(&DescribeGroupsRequest::default(), v),
             _ => enc(&DeleteGroupsRequest::default(), v),
         };
-        let response = crate::kafka::deny::deny_body_for(k, v, &Bytes::from(request), ResourceType::Topic).unwrap();
+        let response = crate::kafka::deny::deny_body_for(k, v, &request, ResourceType::Topic).unwrap();
         let denied = Denied { key: k, version: v, response: Bytes::from(response) };
         let _ = merge_response(&denied, &body);
     }
