@@ -254,11 +254,7 @@ fn decode_message(
     body: &[u8],
 ) -> Result<Node<'_>, KafkaError> {
     guard::decode(side, key as i16, version, body).map_err(|e| KafkaError::Decode {
-        what: if side == guard::Side::Request {
-            "request"
-        } else {
-            "response"
-        },
+        what: side.name(),
         version,
         reason: e.to_string(),
     })

@@ -18,7 +18,7 @@ use std::fmt;
 
 use meshka_codec::reader::Reader;
 
-use super::splice::{Span, Width};
+use super::splice::{length, Span, Width};
 
 /// One field's read.
 #[derive(Debug, PartialEq)]
@@ -209,7 +209,7 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Side::Request => "request",
             Side::Response => "response",
@@ -304,7 +304,7 @@ fn write_struct(id: u16, version: i16, set: &[(u16, Set<'_>)], out: &mut Vec<u8>
             }
             (Op::Array(len, null, _), _) => {
                 let present = *null == Null::NotNull || schema.present.contains(field);
-                write_length(len, present.then_some(0), out)?;
+                length(out, len.width(), present.then_some(0))?;
             }
             (Op::Struct(id), _) => write_struct(*id, version, &[], out)?,
             (Op::OptionStruct(_), _) => out.push(0xff),
@@ -320,29 +320,8 @@ fn write_bytes(len: &Len, null: &Null, bytes: Option<&[u8]>, out: &mut Vec<u8>) 
     if bytes.is_none() && *null == Null::NotNull {
         return None;
     }
-    write_length(len, bytes.map(<[u8]>::len), out)?;
+    length(out, len.width(), bytes.map(<[u8]>::len))?;
     out.extend_from_slice(bytes.unwrap_or_default());
-    Some(())
-}
-
-/// A length or count as `len` writes it; `None` is null.
-fn write_length(len: &Len, n: Option<usize>, out: &mut Vec<u8>) -> Option<()> {
-    match (len, n) {
-        (Len::Int16, n) => {
-            out.extend_from_slice(&n.map_or(Some(-1), |n| i16::try_from(n).ok())?.to_be_bytes())
-        }
-        (Len::Int32, n) => {
-            out.extend_from_slice(&n.map_or(Some(-1), |n| i32::try_from(n).ok())?.to_be_bytes())
-        }
-        (Len::Varint, n) => {
-            let mut v = n.map_or(Some(0), |n| u32::try_from(n).ok()?.checked_add(1))?;
-            while v >= 0x80 {
-                out.push(u8::try_from(v & 0x7f).ok()? | 0x80);
-                v >>= 7;
-            }
-            out.push(u8::try_from(v).ok()?);
-        }
-    }
     Some(())
 }
 

@@ -5,6 +5,8 @@
 use kafka_protocol::messages::ApiKey;
 use meshka_codec::reader::{Field, Reader};
 
+use super::splice::{length, Width};
+
 /// The first Produce version with flexible (compact) encodings.
 const FLEXIBLE: i16 = 9;
 /// The first Produce version that names topics by id.
@@ -128,16 +130,12 @@ pub fn produce_response_topic(version: i16, body: &[u8]) -> Option<(&str, (usize
 /// `topic_field` when the topic is renamed. `None` for a name longer than the encoding allows.
 pub fn topic_name_field(version: i16, name: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(name.len() + 2);
-    if version >= FLEXIBLE {
-        let mut n = u32::try_from(name.len()).ok()?.checked_add(1)?;
-        while n >= 0x80 {
-            out.push(u8::try_from(n & 0x7f).ok()? | 0x80);
-            n >>= 7;
-        }
-        out.push(u8::try_from(n).ok()?);
+    let width = if version >= FLEXIBLE {
+        Width::Varint
     } else {
-        out.extend_from_slice(&i16::try_from(name.len()).ok()?.to_be_bytes());
-    }
+        Width::Int16
+    };
+    length(&mut out, width, Some(name.len()))?;
     out.extend_from_slice(name.as_bytes());
     Some(out)
 }

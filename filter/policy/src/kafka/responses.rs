@@ -19,14 +19,6 @@ fn api_versions_body_version(version: i16) -> i16 {
     }
 }
 
-fn unwritable(what: &'static str, version: i16) -> KafkaError {
-    KafkaError::Encode {
-        what,
-        version,
-        reason: "the edited message could not be written".to_owned(),
-    }
-}
-
 /// Metadata response for all topics: drops the topics `keep` says no to (Kafka omits topics the
 /// caller may not `Describe`). A topic without a name (never sent by brokers for all-topics
 /// requests) is dropped too: it cannot be authorized. `body` is the response after its header;
@@ -69,9 +61,7 @@ pub fn clamp_api_versions(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaErr
         }
         Ok(true)
     });
-    edits
-        .apply(body)
-        .ok_or_else(|| unwritable("ApiVersionsResponse", version))
+    edits.apply(body, "ApiVersionsResponse", version)
 }
 
 /// The (name, topic id) pairs of a Metadata response (v10+ carries ids), for the filter's
@@ -101,9 +91,7 @@ pub fn disable_auto_create(version: i16, body: &[u8]) -> Result<Vec<u8>, KafkaEr
     };
     let mut edits = Edits::default();
     edits.int(span, 0);
-    edits
-        .apply(body)
-        .ok_or_else(|| unwritable("MetadataRequest", version))
+    edits.apply(body, "MetadataRequest", version)
 }
 
 /// A listing response without the resources `keep` says no to, for the requests whose
@@ -156,9 +144,7 @@ pub fn filter_listing_response(
             edits.null(cursor.span());
         }
     }
-    edits
-        .apply(body)
-        .ok_or_else(|| unwritable("response", version))
+    edits.apply(body, "response", version)
 }
 
 /// A Fetch request (body after its header) without a fetch session: session id 0 and epoch −1
@@ -188,7 +174,5 @@ pub(crate) fn decoded_without_session(version: i16, body: &[u8]) -> Result<Vec<u
     }
     // Bytes after the message go, as `fetch_walk` leaves them out.
     let message = body.get(..r.span().1).unwrap_or(body);
-    edits
-        .apply(message)
-        .ok_or_else(|| unwritable("FetchRequest", version))
+    edits.apply(message, "FetchRequest", version)
 }

@@ -2,7 +2,8 @@
 //! made null — every other byte kept as it came. The positions come from the tables' tree
 //! (`guard::Node`); a rewrite never re-encodes what it does not change.
 
-use super::guard::Node;
+use super::guard::{Element, Node};
+use super::KafkaError;
 
 /// How a length or count is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Edits {
     /// The string at `span` becomes `text`.
     pub(crate) fn rename(&mut self, span: Span, text: &str) {
         let mut out = Vec::with_capacity(text.len() + 2);
-        match length(&mut out, span.width, text.len()) {
+        match length(&mut out, span.width, Some(text.len())) {
             Some(()) => {
                 out.extend_from_slice(text.as_bytes());
                 self.edits.push((span.start, span.end, out));
@@ -60,20 +61,21 @@ impl Edits {
         }
     }
 
-    /// The structs of `array` that `keep` refuses are cut out and its count lowered.
-    pub(crate) fn retain<'n, 'a, E>(
+    /// The elements (structs or strings) of `array` that `keep` refuses are cut out and its
+    /// count lowered.
+    pub(crate) fn retain_elements<'n, 'a, E>(
         &mut self,
         r: &'n Node<'a>,
         array: u16,
-        mut keep: impl FnMut(&mut Self, &'n Node<'a>) -> Result<bool, E>,
+        mut keep: impl FnMut(&mut Self, &Element<'n, 'a>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let Some((len, count)) = r.array(array) else {
             return Ok(());
         };
         let mut kept = len;
-        for item in r.nodes(array) {
-            if !keep(self, item)? {
-                self.remove(item.span());
+        for item in r.elements(array) {
+            if !keep(self, &item)? {
+                self.remove(item.range());
                 kept -= 1;
             }
         }
@@ -81,6 +83,19 @@ impl Edits {
             self.count(count, kept);
         }
         Ok(())
+    }
+
+    /// [`Edits::retain_elements`] for an array of structs.
+    pub(crate) fn retain<'n, 'a, E>(
+        &mut self,
+        r: &'n Node<'a>,
+        array: u16,
+        mut keep: impl FnMut(&mut Self, &'n Node<'a>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        self.retain_elements(r, array, |edits, item| match item {
+            Element::Struct(node) => keep(edits, node),
+            Element::String(..) => Ok(true),
+        })
     }
 
     /// `bytes` go in at `at`.
@@ -96,14 +111,30 @@ impl Edits {
     /// The array count at `span` becomes `count`.
     pub(crate) fn count(&mut self, span: Span, count: usize) {
         let mut out = Vec::with_capacity(5);
-        match length(&mut out, span.width, count) {
+        match length(&mut out, span.width, Some(count)) {
             Some(()) => self.edits.push((span.start, span.end, out)),
             None => self.unwritable = true,
         }
     }
 
-    /// `body` with the replacements; `None` if one could not be written or two overlap.
-    pub(crate) fn apply(mut self, body: &[u8]) -> Option<Vec<u8>> {
+    /// `body` (a `what` at `version`) with the replacements; an error if one could not be
+    /// written or two overlap.
+    pub(crate) fn apply(
+        self,
+        body: &[u8],
+        what: &'static str,
+        version: i16,
+    ) -> Result<Vec<u8>, KafkaError> {
+        self.spliced(body).ok_or_else(|| KafkaError::Encode {
+            what,
+            version,
+            reason: "a changed field does not fit its length (a name longer than a Kafka string \
+                     holds) or two changes overlap"
+                .to_owned(),
+        })
+    }
+
+    fn spliced(mut self, body: &[u8]) -> Option<Vec<u8>> {
         if self.unwritable {
             return None;
         }
@@ -121,13 +152,18 @@ impl Edits {
     }
 }
 
-/// Writes `n` as `width` (a varint holds n + 1); `None` when it does not fit.
-fn length(out: &mut Vec<u8>, width: Width, n: usize) -> Option<()> {
+/// Writes the length or count `n` as `width` (a varint holds n + 1); `None` is null (-1, or a
+/// varint 0). `None` back when `n` does not fit.
+pub(crate) fn length(out: &mut Vec<u8>, width: Width, n: Option<usize>) -> Option<()> {
     match width {
-        Width::Int16 => out.extend_from_slice(&i16::try_from(n).ok()?.to_be_bytes()),
-        Width::Int32 => out.extend_from_slice(&i32::try_from(n).ok()?.to_be_bytes()),
+        Width::Int16 => {
+            out.extend_from_slice(&n.map_or(Some(-1), |n| i16::try_from(n).ok())?.to_be_bytes())
+        }
+        Width::Int32 => {
+            out.extend_from_slice(&n.map_or(Some(-1), |n| i32::try_from(n).ok())?.to_be_bytes())
+        }
         Width::Varint => {
-            let mut v = u32::try_from(n).ok()?.checked_add(1)?;
+            let mut v = n.map_or(Some(0), |n| u32::try_from(n).ok()?.checked_add(1))?;
             while v >= 0x80 {
                 out.push(u8::try_from(v & 0x7f).ok()? | 0x80);
                 v >>= 7;

@@ -149,14 +149,6 @@ fn topic_or_id(e: &Element<'_, '_>, op: Operation) -> Check {
 /// The allowed request and the denied-only request, encoded.
 type Halves = (Vec<u8>, Vec<u8>);
 
-fn unwritable(what: &'static str, version: i16) -> KafkaError {
-    KafkaError::Encode {
-        what,
-        version,
-        reason: "the edited message could not be written".to_owned(),
-    }
-}
-
 /// The request with only the allowed elements of `array`, and with only the denied ones; `None`
 /// when nothing is allowed (and `keep_empty` is not set).
 fn halves(
@@ -188,10 +180,10 @@ fn halves(
     }
     allowed.count(count, kept);
     refused.count(count, cut);
-    match (allowed.apply(body), refused.apply(body)) {
-        (Some(a), Some(d)) => Ok(Some((a, d))),
-        _ => Err(unwritable("request", v)),
-    }
+    Ok(Some((
+        allowed.apply(body, "request", v)?,
+        refused.apply(body, "request", v)?,
+    )))
 }
 
 /// The allowed request and the denied-only request; `None` when nothing is allowed.
@@ -295,5 +287,5 @@ pub fn merge_response(denied: &Denied, body: &[u8]) -> Result<Vec<u8>, KafkaErro
     let mut edits = Edits::default();
     edits.count(count, len + added);
     edits.insert(end, run);
-    edits.apply(body).ok_or_else(|| unwritable("response", v))
+    edits.apply(body, "response", v)
 }

@@ -120,11 +120,7 @@ impl BrokerAddress {
         for b in r.nodes(brokers).filter(|b| found(b)) {
             self.apply(&mut edits, b, id);
         }
-        edits.apply(body).map(Some).ok_or(KafkaError::Encode {
-            what: "response",
-            version,
-            reason: "a broker address is longer than a Kafka string holds".to_owned(),
-        })
+        edits.apply(body, "response", version).map(Some)
     }
 }
 

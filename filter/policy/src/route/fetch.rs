@@ -54,11 +54,7 @@ pub fn limit_fetch_bytes(
     if !changed {
         return Ok(None);
     }
-    edits.apply(body).map(Some).ok_or(KafkaError::Encode {
-        what: "FetchRequest",
-        version,
-        reason: "the edited request could not be written".to_owned(),
-    })
+    edits.apply(body, "FetchRequest", version).map(Some)
 }
 
 #[cfg(test)]

@@ -320,17 +320,17 @@ fn edits_replace_exactly_their_ranges_in_any_order() {
     edits.rename(second, "q");
     edits.rename(first, "long");
     assert_eq!(
-        edits.apply(&body).unwrap(),
+        edits.apply(&body, "test", 0).unwrap(),
         [9, 0, 4, b'l', b'o', b'n', b'g', 7, 2, b'q', 8]
     );
     // Longer than an i16 length holds: refused, not truncated.
     let mut edits = Edits::default();
     edits.rename(first, &"n".repeat(40_000));
-    assert_eq!(edits.apply(&body), None);
+    assert!(edits.apply(&body, "test", 0).is_err());
     // A compact length of 200 takes two bytes.
     let mut edits = Edits::default();
     edits.rename(second, &"m".repeat(199));
-    let out = edits.apply(&body).unwrap();
+    let out = edits.apply(&body, "test", 0).unwrap();
     assert_eq!(&out[6..8], [0xc8, 0x01]);
     assert_eq!(out.len(), body.len() - 4 + 2 + 199);
     // Overlapping replacements are refused.
@@ -338,7 +338,7 @@ fn edits_replace_exactly_their_ranges_in_any_order() {
     edits.remove((1, 6));
     edits.rename(second, "q");
     edits.remove((4, 8));
-    assert_eq!(edits.apply(&body), None);
+    assert!(edits.apply(&body, "test", 0).is_err());
     // An element removed and its array's count lowered; a nullable struct made null.
     let mut edits = Edits::default();
     edits.count(
@@ -352,7 +352,7 @@ fn edits_replace_exactly_their_ranges_in_any_order() {
     edits.remove((1, 5));
     edits.null((10, 11));
     assert_eq!(
-        edits.apply(&body).unwrap(),
+        edits.apply(&body, "test", 0).unwrap(),
         [2, 7, 4, b'x', b'y', b'z', 0xff]
     );
 }

@@ -212,9 +212,5 @@ pub(super) fn rewrite(
     if m.edits.is_empty() {
         return Ok(None);
     }
-    m.edits.apply(body).map(Some).ok_or(KafkaError::Encode {
-        what: "request",
-        version: v,
-        reason: "a mapped name is longer than a Kafka string holds".to_owned(),
-    })
+    m.edits.apply(body, "request", v).map(Some)
 }

@@ -9,7 +9,7 @@ use kafka_protocol::messages::ApiKey;
 
 use super::{config_kind, coverage, not_covered, Coverage, KafkaError, NameKind, NameMap};
 use crate::kafka::field::*;
-use crate::kafka::{self, field, Edits, Node, Span};
+use crate::kafka::{self, field, Edits, Element, Node, Span};
 use crate::route::names::ClientName;
 
 /// Whether responses of this api at this version carry names.
@@ -33,18 +33,17 @@ pub(super) fn has_names(key: ApiKey, v: i16) -> bool {
     }
 }
 
-/// The names of one response mapped back to the client's, and the entries it may not see.
+/// How the names of one response map back to the client's (the changes go into an [`Edits`]).
 struct Backs<'a> {
     names: &'a dyn NameMap,
     version: i16,
     /// For FindCoordinator responses: the kind the request's key type names.
     coordinator: Option<NameKind>,
-    edits: Edits,
 }
 
 impl Backs<'_> {
     /// Maps a name back; `false`: the client may not see it. A null name stays.
-    fn back(&mut self, kind: NameKind, name: Option<(&str, Span)>) -> bool {
+    fn back(&self, edits: &mut Edits, kind: NameKind, name: Option<(&str, Span)>) -> bool {
         let Some((name, span)) = name else {
             return true;
         };
@@ -52,63 +51,42 @@ impl Backs<'_> {
             ClientName::Hidden => false,
             ClientName::Named(mapped) => {
                 if mapped != name {
-                    self.edits.rename(span, &mapped);
+                    edits.rename(span, &mapped);
                 }
                 true
             }
         }
     }
 
-    /// Keeps the structs of `array` that `keep` says the client may see; the others are cut out.
-    fn retain(
-        &mut self,
+    /// Keeps the structs of `array` whose `field` names a `kind` the client may see.
+    fn retain_named(
+        &self,
+        edits: &mut Edits,
         r: &Node<'_>,
         array: u16,
-        mut keep: impl FnMut(&mut Self, &Node<'_>) -> Result<bool, KafkaError>,
-    ) -> Result<(), KafkaError> {
-        let Some((len, count)) = r.array(array) else {
-            return Ok(());
-        };
-        let mut kept = len;
-        for item in r.nodes(array) {
-            if !keep(self, item)? {
-                self.edits.remove(item.span());
-                kept -= 1;
-            }
-        }
-        if kept != len {
-            self.edits.count(count, kept);
-        }
-        Ok(())
-    }
-
-    /// [`Backs::retain`] for structs whose `field` names a `kind`.
-    fn retain_named(&mut self, r: &Node<'_>, array: u16, kind: NameKind, field: u16) {
-        let _ = self.retain(r, array, |m, t| Ok(m.back(kind, t.string(field))));
+        kind: NameKind,
+        field: u16,
+    ) {
+        let _ = edits.retain(r, array, |edits, t| {
+            Ok::<bool, KafkaError>(self.back(edits, kind, t.string(field)))
+        });
     }
 
     /// Keeps the strings of `array` the client may see, mapped back.
-    fn retain_strings(&mut self, r: &Node<'_>, array: u16, kind: NameKind) {
-        let Some((len, count)) = r.array(array) else {
-            return;
-        };
-        let mut kept = len;
-        for (name, span) in r.strings(array) {
-            if !self.back(kind, Some((name, span))) {
-                self.edits.remove((span.start, span.end));
-                kept -= 1;
-            }
-        }
-        if kept != len {
-            self.edits.count(count, kept);
-        }
+    fn retain_strings(&self, edits: &mut Edits, r: &Node<'_>, array: u16, kind: NameKind) {
+        let _ = edits.retain_elements(r, array, |edits, e| {
+            Ok::<bool, KafkaError>(match e {
+                Element::String(name, span) => self.back(edits, kind, Some((name, *span))),
+                Element::Struct(_) => true,
+            })
+        });
     }
 
     /// A config resource's name, mapped back when it is a topic or a group; `false`: hidden.
-    fn config(&mut self, res: &Node<'_>) -> bool {
+    fn config(&self, edits: &mut Edits, res: &Node<'_>) -> bool {
         let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
         match config_kind("config resource", resource_type, false) {
-            Ok(Some(kind)) => self.back(kind, res.string(RESOURCE_NAME)),
+            Ok(Some(kind)) => self.back(edits, kind, res.string(RESOURCE_NAME)),
             _ => true,
         }
     }
@@ -117,9 +95,13 @@ impl Backs<'_> {
     /// which the client may see it: a key the client sent maps back under its own kind (the
     /// `NameMap` guarantee), so when only one kind names it, that is its kind; when both do,
     /// they must agree; when neither does, the key is not the client's and is dropped.
-    fn coordinator_back(&mut self, key: Option<(&str, Span)>) -> Result<bool, KafkaError> {
+    fn coordinator_back(
+        &self,
+        edits: &mut Edits,
+        key: Option<(&str, Span)>,
+    ) -> Result<bool, KafkaError> {
         if let Some(kind) = self.coordinator {
-            return Ok(self.back(kind, key));
+            return Ok(self.back(edits, kind, key));
         }
         let Some((name, _)) = key else {
             return Ok(true);
@@ -141,7 +123,7 @@ impl Backs<'_> {
                 })
             }
         };
-        Ok(self.back(kind, key))
+        Ok(self.back(edits, kind, key))
     }
 }
 
@@ -160,12 +142,13 @@ pub(super) fn rewrite(
         return Ok(None);
     }
     let r = &kafka::decode_response(key, v, body)?;
-    let mut m = Backs {
+    let m = Backs {
         names,
         version: v,
         coordinator,
-        edits: Edits::default(),
     };
+    let mut changes = Edits::default();
+    let edits = &mut changes;
     match key {
         ApiKey::Produce | ApiKey::Fetch => {
             let name = if key == ApiKey::Produce {
@@ -173,7 +156,7 @@ pub(super) fn rewrite(
             } else {
                 field::TOPIC
             };
-            m.retain_named(r, RESPONSES, Topic, name);
+            m.retain_named(edits, r, RESPONSES, Topic, name);
         }
         // A topic without a name (asked for by id, unknown) stays: `back` keeps null names.
         ApiKey::ListOffsets
@@ -183,77 +166,87 @@ pub(super) fn rewrite(
         | ApiKey::DeleteRecords
         | ApiKey::TxnOffsetCommit
         | ApiKey::OffsetDelete
-        | ApiKey::DescribeProducers => m.retain_named(r, TOPICS, Topic, NAME),
+        | ApiKey::DescribeProducers => m.retain_named(edits, r, TOPICS, Topic, NAME),
         ApiKey::OffsetFetch => {
             if v >= 8 {
-                m.retain(r, GROUPS, |m, g| {
-                    if !m.back(Group, g.string(GROUP_ID)) {
+                edits.retain(r, GROUPS, |edits, g| {
+                    if !m.back(edits, Group, g.string(GROUP_ID)) {
                         return Ok(false);
                     }
-                    m.retain_named(g, TOPICS, Topic, NAME);
+                    m.retain_named(edits, g, TOPICS, Topic, NAME);
                     Ok(true)
                 })?;
             } else {
-                m.retain_named(r, TOPICS, Topic, NAME);
+                m.retain_named(edits, r, TOPICS, Topic, NAME);
             }
         }
         ApiKey::FindCoordinator => {
-            m.retain(r, COORDINATORS, |m, co| m.coordinator_back(co.string(KEY)))?;
+            edits.retain(r, COORDINATORS, |edits, co| {
+                m.coordinator_back(edits, co.string(KEY))
+            })?;
         }
         // Member metadata and assignments are opaque and passed through.
-        ApiKey::DescribeGroups | ApiKey::ListGroups => m.retain_named(r, GROUPS, Group, GROUP_ID),
-        ApiKey::DeleteGroups => m.retain_named(r, RESULTS, Group, GROUP_ID),
-        ApiKey::DeleteTopics => m.retain_named(r, RESPONSES, Topic, NAME),
-        ApiKey::OffsetForLeaderEpoch => m.retain_named(r, TOPICS, Topic, field::TOPIC),
+        ApiKey::DescribeGroups | ApiKey::ListGroups => {
+            m.retain_named(edits, r, GROUPS, Group, GROUP_ID)
+        }
+        ApiKey::DeleteGroups => m.retain_named(edits, r, RESULTS, Group, GROUP_ID),
+        ApiKey::DeleteTopics => m.retain_named(edits, r, RESPONSES, Topic, NAME),
+        ApiKey::OffsetForLeaderEpoch => m.retain_named(edits, r, TOPICS, Topic, field::TOPIC),
         ApiKey::AddPartitionsToTxn => {
             if v >= 4 {
-                m.retain(r, RESULTS_BY_TRANSACTION, |m, x| {
-                    if !m.back(TransactionalId, x.string(TRANSACTIONAL_ID)) {
+                edits.retain(r, RESULTS_BY_TRANSACTION, |edits, x| {
+                    if !m.back(edits, TransactionalId, x.string(TRANSACTIONAL_ID)) {
                         return Ok(false);
                     }
-                    m.retain_named(x, TOPIC_RESULTS, Topic, NAME);
+                    m.retain_named(edits, x, TOPIC_RESULTS, Topic, NAME);
                     Ok(true)
                 })?;
             } else {
-                m.retain_named(r, RESULTS_BY_TOPIC_V3_AND_BELOW, Topic, NAME);
+                m.retain_named(edits, r, RESULTS_BY_TOPIC_V3_AND_BELOW, Topic, NAME);
             }
         }
         ApiKey::DescribeConfigs | ApiKey::CreatePartitions => {
             if key == ApiKey::CreatePartitions {
-                m.retain_named(r, RESULTS, Topic, NAME);
+                m.retain_named(edits, r, RESULTS, Topic, NAME);
             } else {
-                m.retain(r, RESULTS, |m, res| Ok(m.config(res)))?;
+                edits.retain(r, RESULTS, |edits, res| Ok(m.config(edits, res)))?;
             }
         }
         ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
-            m.retain(r, RESPONSES, |m, res| Ok(m.config(res)))?;
+            edits.retain(r, RESPONSES, |edits, res| Ok(m.config(edits, res)))?;
         }
         ApiKey::ListConfigResources => {
-            m.retain(r, CONFIG_RESOURCES, |m, res| Ok(m.config(res)))?;
+            edits.retain(r, CONFIG_RESOURCES, |edits, res| Ok(m.config(edits, res)))?;
         }
         ApiKey::DescribeTransactions => {
-            m.retain(r, TRANSACTION_STATES, |m, x| {
-                if !m.back(TransactionalId, x.string(TRANSACTIONAL_ID)) {
+            edits.retain(r, TRANSACTION_STATES, |edits, x| {
+                if !m.back(edits, TransactionalId, x.string(TRANSACTIONAL_ID)) {
                     return Ok(false);
                 }
-                m.retain_named(x, TOPICS, Topic, field::TOPIC);
+                m.retain_named(edits, x, TOPICS, Topic, field::TOPIC);
                 Ok(true)
             })?;
         }
         ApiKey::ListTransactions => {
-            m.retain_named(r, TRANSACTION_STATES, TransactionalId, TRANSACTIONAL_ID);
+            m.retain_named(
+                edits,
+                r,
+                TRANSACTION_STATES,
+                TransactionalId,
+                TRANSACTIONAL_ID,
+            );
         }
         ApiKey::ConsumerGroupDescribe => {
             // A member's `subscribed_topic_regex` is left as its client wrote it.
-            m.retain(r, GROUPS, |m, g| {
-                if !m.back(Group, g.string(GROUP_ID)) {
+            edits.retain(r, GROUPS, |edits, g| {
+                if !m.back(edits, Group, g.string(GROUP_ID)) {
                     return Ok(false);
                 }
                 for member in g.nodes(MEMBERS) {
-                    m.retain_strings(member, SUBSCRIBED_TOPIC_NAMES, Topic);
+                    m.retain_strings(edits, member, SUBSCRIBED_TOPIC_NAMES, Topic);
                     for a in [ASSIGNMENT, TARGET_ASSIGNMENT] {
                         if let Some(a) = member.node(a) {
-                            m.retain_named(a, TOPIC_PARTITIONS, Topic, TOPIC_NAME);
+                            m.retain_named(edits, a, TOPIC_PARTITIONS, Topic, TOPIC_NAME);
                         }
                     }
                 }
@@ -261,23 +254,19 @@ pub(super) fn rewrite(
             })?;
         }
         ApiKey::DescribeTopicPartitions => {
-            m.retain_named(r, TOPICS, Topic, NAME);
+            m.retain_named(edits, r, TOPICS, Topic, NAME);
             // A cursor at a hidden topic: the listing ends here.
             if let Some(cursor) = r.node(NEXT_CURSOR) {
-                if !m.back(Topic, cursor.string(TOPIC_NAME)) {
-                    m.edits.null(cursor.span());
+                if !m.back(edits, Topic, cursor.string(TOPIC_NAME)) {
+                    edits.null(cursor.span());
                 }
             }
         }
         // Every other api was answered above.
         other => return Err(not_covered(other, "no response rewrite")),
     }
-    if m.edits.is_empty() {
+    if changes.is_empty() {
         return Ok(None);
     }
-    m.edits.apply(body).map(Some).ok_or(KafkaError::Encode {
-        what: "response",
-        version: v,
-        reason: "a mapped name is longer than a Kafka string holds".to_owned(),
-    })
+    changes.apply(body, "response", v).map(Some)
 }
