@@ -823,8 +823,7 @@ fn rename_produce_response(
 /// The key type of a FindCoordinator request (0 group, 1 transactional id); before v1 every
 /// key is a group. Undecodable: 0 (the request itself is checked, and denied, elsewhere).
 fn find_coordinator_key_type(version: i16, body: &[u8]) -> i8 {
-    decode_request(ApiKey::FindCoordinator, version, body)
-        .map_or(0, |r| i8::try_from(r.int(field::KEY_TYPE)).unwrap_or(0))
+    decode_request(ApiKey::FindCoordinator, version, body).map_or(0, |r| r.i8(field::KEY_TYPE))
 }
 
 /// Decodes a request body the filter must read, refusing what it cannot.

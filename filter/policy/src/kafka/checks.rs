@@ -221,7 +221,7 @@ pub(crate) fn decoded_checks(
             } else {
                 vec![r.text(KEY)]
             };
-            let key_type = i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN);
+            let key_type = r.i8(KEY_TYPE);
             for k in keys {
                 let check = match key_type {
                     COORDINATOR_GROUP => group(k, Describe),
@@ -332,7 +332,7 @@ pub(crate) fn decoded_checks(
                 _ => ("IncrementalAlterConfigs", AlterConfigs),
             };
             for res in r.nodes(RESOURCES) {
-                let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
+                let resource_type = res.i8(RESOURCE_TYPE);
                 rc.push(config_check(
                     what,
                     resource_type,

@@ -431,7 +431,7 @@ fn deny_body(key: ApiKey, v: i16, body: &[u8], f: Failed) -> Result<Vec<u8>, Kaf
             encode("OffsetFetchResponse", &response, v)
         }
         ApiKey::FindCoordinator => {
-            let code = match i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN) {
+            let code = match r.i8(KEY_TYPE) {
                 COORDINATOR_GROUP => GROUP,
                 COORDINATOR_TRANSACTION => TXN,
                 _ => CLUSTER,
@@ -747,9 +747,7 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                     describe_configs_response::DescribeConfigsResult::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(
-                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
-                        )
+                        .with_resource_type(res.i8(RESOURCE_TYPE))
                         .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();
@@ -767,9 +765,7 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                     alter_configs_response::AlterConfigsResourceResponse::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(
-                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
-                        )
+                        .with_resource_type(res.i8(RESOURCE_TYPE))
                         .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();
@@ -787,9 +783,7 @@ fn deny_admin(key: ApiKey, v: i16, r: &Node<'_>, f: Failed) -> Result<Vec<u8>, K
                     incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                         .with_error_code(code)
                         .with_error_message(Some(message(code)))
-                        .with_resource_type(
-                            i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or_default(),
-                        )
+                        .with_resource_type(res.i8(RESOURCE_TYPE))
                         .with_resource_name(sb(res.text(RESOURCE_NAME)))
                 })
                 .collect();

@@ -528,6 +528,11 @@ impl<'a> Node<'a> {
             .filter_map(|b| b.try_into().ok().map(i32::from_be_bytes))
     }
 
+    /// An `int8` field (its value always fits: the tables read one byte).
+    pub(crate) fn i8(&self, field: u16) -> i8 {
+        i8::try_from(self.int(field)).unwrap_or_default()
+    }
+
     /// An `int32` field (its value always fits: the tables read four bytes).
     pub(crate) fn i32(&self, field: u16) -> i32 {
         i32::try_from(self.int(field)).unwrap_or_default()

@@ -55,7 +55,7 @@ impl Renames<'_> {
 
     /// A config resource's name, mapped when it is a topic or a group.
     fn config(&mut self, what: &'static str, res: &Node<'_>) -> Result<(), KafkaError> {
-        let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
+        let resource_type = res.i8(RESOURCE_TYPE);
         if let Some(kind) = config_kind(what, resource_type, true)? {
             self.out(kind, res.string(RESOURCE_NAME));
         }
@@ -124,7 +124,7 @@ pub(super) fn rewrite(
         }
         ApiKey::FindCoordinator => {
             // v0 has no key type: its key is a group.
-            let kind = coordinator_kind(i8::try_from(r.int(KEY_TYPE)).unwrap_or(i8::MIN))?;
+            let kind = coordinator_kind(r.i8(KEY_TYPE))?;
             if v >= 4 {
                 m.all(kind, r, COORDINATOR_KEYS);
             } else {

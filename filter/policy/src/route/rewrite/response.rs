@@ -84,7 +84,7 @@ impl Backs<'_> {
 
     /// A config resource's name, mapped back when it is a topic or a group; `false`: hidden.
     fn config(&self, edits: &mut Edits, res: &Node<'_>) -> bool {
-        let resource_type = i8::try_from(res.int(RESOURCE_TYPE)).unwrap_or(i8::MIN);
+        let resource_type = res.i8(RESOURCE_TYPE);
         match config_kind("config resource", resource_type, false) {
             Ok(Some(kind)) => self.back(edits, kind, res.string(RESOURCE_NAME)),
             _ => true,
